@@ -1,0 +1,3 @@
+from pmm.cli import main
+
+main()

@@ -1,0 +1,30 @@
+"""The typer app `pmm`. Each capability registers its command here; the work is in pmm_core."""
+from __future__ import annotations
+
+import typer
+
+from pmm.prepare_command import prepare
+
+app = typer.Typer(
+    name="pmm",
+    help="Personalized multi-modal brain-MRI synthesis (PMM-Synth), centralized and federated.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def root() -> None:
+    """Personalized multi-modal brain-MRI synthesis (PMM-Synth), centralized and federated."""
+
+
+app.command("prepare")(prepare)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""`pmm prepare --site S`: preprocess one site into the slice cache."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from pmm.errors import reports_errors
+from pmm_core.config.site import find_site_file, load_site
+from pmm_core.data.cache import default_cache_root
+from pmm_core.data.prepare_site import PrepareSummary, prepare_site
+
+
+def format_summary(summary: PrepareSummary) -> list[str]:
+    fingerprint = summary.fingerprint
+    lines = [
+        f"site {summary.site}: {summary.num_cases} cases ({len(summary.prepared)} prepared, "
+        f"{len(summary.reused)} reused from cache), {fingerprint.get('num_slices', 0)} slices -> {summary.cache_dir}"
+    ]
+    if fingerprint:
+        lines.append("availability patterns:")
+        lines += [f"  {pattern}: {count}" for pattern, count in fingerprint["availability_patterns"].items()]
+        split = fingerprint["split"]
+        lines.append(f"split: train {len(split['train'])}, val {len(split['val'])}, test {len(split['test'])}")
+    if summary.failed:
+        lines.append(f"skipped {len(summary.failed)} case(s):")
+        lines += [f"  {case_id}: {reason}" for case_id, reason in summary.failed]
+    return lines
+
+
+@reports_errors
+def prepare(
+    site: str = typer.Option(..., "--site", help="Site name (looked up in sites/ or $PMM_SITES_DIR) or a site TOML path."),
+    workers: int = typer.Option(min(os.cpu_count() or 1, 4), "--workers", min=1, help="Cases preprocessed in parallel."),
+    force: bool = typer.Option(False, "--force", help="Rebuild cases that are already cached."),
+    cache_dir: Path = typer.Option(None, "--cache-dir", help="Cache root (default: $PMM_CACHE_DIR, else ./pmm_cache)."),
+    crop_size: int = typer.Option(None, "--crop-size", min=8, help="Override the site's in-plane crop size."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Preprocess one site (register, skull-strip, normalise, crop) into the slice cache.
+
+    Cases already cached with the same files and options are reused. A case that fails is reported and skipped; the command then exits with status 1 after caching the others.
+    """
+    config = load_site(find_site_file(site))
+    if crop_size is not None:
+        config.preprocess.crop_size = crop_size
+    summary = prepare_site(config, cache_dir or default_cache_root(), workers=workers, force=force, progress=not quiet)
+    for line in format_summary(summary):
+        typer.echo(line)
+    if summary.failed:
+        raise typer.Exit(1)

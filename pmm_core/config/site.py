@@ -1,0 +1,189 @@
+"""The site TOML (DESIGN.md section 3): where a site's data lives, its layout and coverage.
+
+Relative paths resolve against the TOML file's folder so a `sites/` folder can be moved together
+with the data it points to. Preprocessing defaults depend on the layout: in-house (`generic`)
+scans are raw, BraTS is already skull-stripped and co-registered, ISLES'22 has FLAIR on its own
+grid.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from pmm_core.config.toml_loading import load_toml_model
+from pmm_core.errors import PmmError
+from pmm_core.modalities import MODALITIES, canonical_modality
+
+Layout = Literal["generic", "brats", "isles2022"]
+
+LAYOUT_DEFAULTS: dict[str, dict[str, bool]] = {
+    "generic": {"register": True, "skull_strip": True},
+    "brats": {"register": False, "skull_strip": False},
+    "isles2022": {"register": True, "skull_strip": False},
+}
+
+
+class PreprocessOptions(BaseModel):
+    """How a case becomes arrays in one reference space. `None` means the layout's default."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    # `register` is the TOML key; the attribute has another name because BaseModel has a `register`.
+    rigid_registration: bool | None = Field(None, alias="register")
+    skull_strip: bool | None = None
+    crop_size: int = Field(192, ge=8, le=1024, description="in-plane size after center crop/pad")
+    in_plane_spacing: float | None = Field(
+        1.0, gt=0, description="in-plane voxel size (mm) of the output grid; None keeps the reference's"
+    )
+    percentiles: tuple[float, float] = (0.5, 99.5)
+    registration_iterations: int = Field(200, ge=1)
+
+    @field_validator("percentiles")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        low, high = value
+        if not 0.0 <= low < high <= 100.0:
+            raise ValueError("must be two increasing numbers between 0 and 100")
+        return value
+
+    def resolved(self, layout: str) -> "PreprocessOptions":
+        """A copy with `register` and `skull_strip` filled from the layout's defaults."""
+        defaults = LAYOUT_DEFAULTS[layout]
+        return self.model_copy(
+            update={
+                "rigid_registration": (
+                    defaults["register"] if self.rigid_registration is None else self.rigid_registration
+                ),
+                "skull_strip": defaults["skull_strip"] if self.skull_strip is None else self.skull_strip,
+            }
+        )
+
+
+class SplitOptions(BaseModel):
+    """Seeded case-level train/val/test split: no case is in two splits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = 0
+    val_fraction: float = Field(0.1, ge=0, lt=1)
+    test_fraction: float = Field(0.2, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _leaves_training(self) -> "SplitOptions":
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError("val_fraction + test_fraction must leave cases for training")
+        return self
+
+
+class SiteConfig(BaseModel):
+    """One data source: a hospital or a public dataset."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    dataset_id: int = Field(ge=0, le=1023)
+    root: Path
+    layout: Layout
+    modalities: list[str] = Field(min_length=1)
+    files: dict[str, str] = Field(default_factory=dict)
+    label: str | None = Field(None, description="generic layout: glob of the label file in a case folder")
+    case_glob: str = Field("*", description="generic layout: which sub-folders of root are cases")
+    preprocess: PreprocessOptions = Field(default_factory=PreprocessOptions)
+    split: SplitOptions = Field(default_factory=SplitOptions)
+    source: Path | None = Field(None, exclude=True, description="the TOML file this came from")
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if any(ch in value for ch in "/\\ ,"):
+            raise ValueError("must not contain '/', '\\', spaces or commas")
+        return value
+
+    @field_validator("modalities")
+    @classmethod
+    def _known_modalities(cls, value: list[str]) -> list[str]:
+        names = []
+        for item in value:
+            if item.strip().upper() not in MODALITIES:
+                raise ValueError(f"unknown modality {item!r}; use {', '.join(MODALITIES)}")
+            names.append(canonical_modality(item))
+        if len(set(names)) != len(names):
+            raise ValueError("a modality is listed twice")
+        return sorted(names, key=MODALITIES.index)
+
+    @field_validator("root")
+    @classmethod
+    def _resolve_root(cls, value: Path, info: ValidationInfo) -> Path:
+        base = (info.context or {}).get("base_dir")
+        value = Path(os.path.expanduser(str(value)))
+        if not value.is_absolute() and base is not None:
+            value = Path(base) / value
+        return value.resolve() if value.is_absolute() else value
+
+    @model_validator(mode="after")
+    def _files_match_layout(self) -> "SiteConfig":
+        if self.layout != "generic":
+            if self.files:
+                raise ValueError(f"[files] is only for layout 'generic', not {self.layout!r}")
+            return self
+        canonical: dict[str, str] = {}
+        for key, pattern in self.files.items():
+            if key.strip().upper() not in MODALITIES:
+                raise ValueError(f"[files] key {key!r} is not a modality; use {', '.join(MODALITIES)}")
+            name = canonical_modality(key)
+            if name not in self.modalities:
+                raise ValueError(f"[files] key {key!r} is a modality the site does not declare in 'modalities'")
+            canonical[name] = pattern
+        missing = [m for m in self.modalities if m not in canonical]
+        if missing:
+            raise ValueError(f"[files] needs a glob for every declared modality; missing {', '.join(missing)}")
+        self.files = canonical
+        return self
+
+    @property
+    def preprocessing(self) -> PreprocessOptions:
+        """Preprocessing options with the layout's defaults filled in."""
+        return self.preprocess.resolved(self.layout)
+
+
+def load_site(path: Path) -> SiteConfig:
+    """Load and validate a site TOML; relative paths resolve against its folder."""
+    path = Path(path).resolve()
+    site = load_toml_model(path, SiteConfig, context={"base_dir": path.parent})
+    site.source = path
+    return site
+
+
+def default_site_dirs() -> list[Path]:
+    """Folders searched for `--site NAME`: $PMM_SITES_DIR, ./sites, then the project's sites/."""
+    dirs = []
+    if os.environ.get("PMM_SITES_DIR"):
+        dirs.extend(Path(p) for p in os.environ["PMM_SITES_DIR"].split(os.pathsep) if p)
+    dirs.append(Path.cwd() / "sites")
+    dirs.append(Path(__file__).resolve().parents[2] / "sites")
+    return dirs
+
+
+def find_site_file(name_or_path: str, search_dirs: list[Path] | None = None) -> Path:
+    """A site TOML from a path, or from a site name looked up (case-insensitively) in the sites folders."""
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".toml" or candidate.is_file():
+        if not candidate.is_file():
+            raise PmmError(f"{candidate}: site file not found")
+        return candidate
+    wanted = name_or_path.lower()
+    searched = []
+    for folder in search_dirs if search_dirs is not None else default_site_dirs():
+        if not folder.is_dir():
+            continue
+        searched.append(str(folder))
+        for toml_file in sorted(folder.glob("*.toml")):
+            if toml_file.stem.lower() == wanted:
+                return toml_file
+    raise PmmError(
+        f"site {name_or_path!r} not found in {', '.join(searched) or 'any sites folder'}: "
+        "pass a site TOML path or set PMM_SITES_DIR"
+    )

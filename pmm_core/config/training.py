@@ -1,0 +1,38 @@
+"""Training options shared by the centralized trainer and the federated client.
+
+Defaults are the paper's recipe (Adam, lr 2e-4, betas (0.5, 0.999), batch 16 with MCBS).
+Data options used by the slice dataset live here too because they shape what a step sees.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pmm_core.config.toml_loading import load_toml_model
+
+
+class TrainingOptions(BaseModel):
+    """What one training run does; loaded from `--config FILE` (TOML) or left at defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    epochs: int = Field(100, ge=1)
+    batch_size: int = Field(16, ge=1)
+    learning_rate: float = Field(2e-4, gt=0)
+    betas: tuple[float, float] = (0.5, 0.999)
+    seed: int = 0
+    mcbs: bool = True
+    pfm: bool = True
+    amp: bool = Field(True, description="mixed precision when CUDA is present; ignored on CPU")
+    num_workers: int = Field(2, ge=0)
+    min_brain_fraction: float = Field(
+        0.05, ge=0, le=1, description="slices whose brain mask covers less of the crop are left out"
+    )
+
+
+def load_training_options(path: Path | None) -> TrainingOptions:
+    """Options from a TOML file, or the defaults when no file is given."""
+    if path is None:
+        return TrainingOptions()
+    return load_toml_model(Path(path), TrainingOptions)

@@ -1,0 +1,120 @@
+"""2D axial slices read from the cache, one typed record per slice.
+
+Each slice is a memory-mapped read of one contiguous block, so a DataLoader worker touches only
+the bytes it returns. Missing modalities are zero-filled channels and their availability bit is
+0, which is how the selective loss knows not to supervise them. Slices whose brain mask covers
+less than `min_brain_fraction` of the crop (the skull cap, the neck) are left out.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from pmm_core.data.cache import case_cache_dir, open_case_arrays, read_case_meta
+from pmm_core.data.fingerprint import FINGERPRINT_NAME
+from pmm_core.errors import PmmError
+from pmm_core.modalities import NUM_MODALITIES, availability_vector, modality_index
+
+
+class SliceSample(NamedTuple):
+    """One training sample. DataLoader's default collate batches each field (strings into lists)."""
+
+    image: torch.Tensor          # (6, H, W) float32 in [0, 1], zero where the modality is missing
+    availability: torch.Tensor   # (6,) float32, M
+    dataset_id: torch.Tensor     # () int64, n for PFM
+    case_id: str
+    slice_index: int
+    brain_mask: torch.Tensor     # (H, W) float32 in {0, 1}
+
+
+@dataclass(frozen=True)
+class CaseEntry:
+    site: str
+    case_id: str
+    folder: Path
+    dataset_id: int
+    channels: tuple[int, ...]          # channel index of each stored modality
+    availability: tuple[int, ...]
+
+
+def load_fingerprint(site_dir: Path) -> dict:
+    path = Path(site_dir) / FINGERPRINT_NAME
+    if not path.is_file():
+        raise PmmError(f"{path}: no fingerprint; run `pmm prepare --site {Path(site_dir).name}` first")
+    return json.loads(path.read_text())
+
+
+class SliceDataset(Dataset):
+    """Slices of the given split of one or more prepared sites."""
+
+    def __init__(self, site_dirs: list[Path], split: str | None = "train", min_brain_fraction: float = 0.05):
+        self.cases: list[CaseEntry] = []
+        self.slices: list[tuple[int, int]] = []   # (case position, slice index)
+        crop_sizes = {}
+        for site_dir in site_dirs:
+            fingerprint = load_fingerprint(site_dir)
+            crop_sizes[fingerprint["site"]] = fingerprint["crop_size"]
+            case_ids = sorted(fingerprint["cases"]) if split is None else fingerprint["split"][split]
+            for case_id in case_ids:
+                self._add_case(Path(site_dir), fingerprint, case_id, min_brain_fraction)
+        if len(set(crop_sizes.values())) > 1:
+            sizes = ", ".join(f"{site}={size}" for site, size in crop_sizes.items())
+            raise PmmError(f"sites were prepared with different crop sizes ({sizes}); prepare them with one --crop-size")
+        self.crop_size = next(iter(crop_sizes.values()), 0)
+        self._arrays: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _add_case(self, site_dir: Path, fingerprint: dict, case_id: str, min_brain_fraction: float) -> None:
+        folder = case_cache_dir(site_dir, case_id)
+        meta = read_case_meta(folder)
+        if meta is None:
+            raise PmmError(f"{folder}: cached case missing; run `pmm prepare --site {fingerprint['site']}` again")
+        entry = CaseEntry(
+            site=fingerprint["site"],
+            case_id=case_id,
+            folder=folder,
+            dataset_id=int(fingerprint["dataset_id"]),
+            channels=tuple(modality_index(m) for m in meta["modalities"]),
+            availability=availability_vector(meta["modalities"]),
+        )
+        position = len(self.cases)
+        self.cases.append(entry)
+        for index, fraction in enumerate(meta["brain_fraction"]):
+            if fraction >= min_brain_fraction:
+                self.slices.append((position, index))
+
+    def __len__(self) -> int:
+        return len(self.slices)
+
+    def group_key(self, index: int) -> tuple[int, tuple[int, ...]]:
+        """(dataset_id, M): the key MCBS batches by."""
+        entry = self.cases[self.slices[index][0]]
+        return entry.dataset_id, entry.availability
+
+    def group_keys(self) -> list[tuple[int, tuple[int, ...]]]:
+        return [self.group_key(i) for i in range(len(self))]
+
+    def _case_arrays(self, position: int) -> tuple[np.ndarray, np.ndarray]:
+        if position not in self._arrays:
+            self._arrays[position] = open_case_arrays(self.cases[position].folder)
+        return self._arrays[position]
+
+    def __getitem__(self, index: int) -> SliceSample:
+        position, slice_index = self.slices[index]
+        entry = self.cases[position]
+        stored, mask = self._case_arrays(position)
+        image = np.zeros((NUM_MODALITIES,) + stored.shape[2:], dtype=np.float32)
+        image[list(entry.channels)] = stored[slice_index]
+        return SliceSample(
+            image=torch.from_numpy(image),
+            availability=torch.tensor(entry.availability, dtype=torch.float32),
+            dataset_id=torch.tensor(entry.dataset_id, dtype=torch.int64),
+            case_id=entry.case_id,
+            slice_index=slice_index,
+            brain_mask=torch.from_numpy(mask[slice_index].astype(np.float32)),
+        )

@@ -1,0 +1,65 @@
+"""The site fingerprint (nnU-Net's idea): what a site's data looks like, in one JSON file.
+
+It records native spacing and shapes per modality, intensity percentiles, availability pattern
+counts and the case-level split, so training and evaluation read one small file instead of
+re-scanning the cache, and a person can see at a glance how sites differ.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pmm_core.config.site import SiteConfig
+from pmm_core.data.cache import CACHE_FORMAT, write_json_atomic
+from pmm_core.data.split import assign_splits
+from pmm_core.modalities import MODALITIES, availability_vector, pattern_name
+
+FINGERPRINT_NAME = "fingerprint.json"
+
+
+def _median_list(rows: list[list[float]]) -> list[float]:
+    return [round(float(v), 4) for v in np.median(np.asarray(rows, dtype=float), axis=0)]
+
+
+def build_fingerprint(site: SiteConfig, metas: list[dict[str, Any]]) -> dict[str, Any]:
+    """Summarise the cached cases of one site (metas as written by the cache)."""
+    spacing, sizes, percentiles = {}, {}, {}
+    for modality in MODALITIES:
+        natives = [m["native"][modality] for m in metas if modality in m["native"]]
+        if natives:
+            spacing[modality] = _median_list([n["spacing"] for n in natives])
+            size_rows = np.asarray([n["size"] for n in natives])
+            sizes[modality] = {"min": size_rows.min(0).tolist(), "median": _median_list(size_rows.tolist()),
+                               "max": size_rows.max(0).tolist()}
+            bounds = np.asarray([m["percentiles"][modality] for m in metas if modality in m["percentiles"]])
+            percentiles[modality] = {"low_median": round(float(np.median(bounds[:, 0])), 4),
+                                     "high_median": round(float(np.median(bounds[:, 1])), 4)}
+    patterns = Counter(pattern_name(availability_vector(m["modalities"])) for m in metas)
+    split = assign_splits([m["case_id"] for m in metas], site.split)
+    options = site.preprocessing
+    return {
+        "format": CACHE_FORMAT,
+        "site": site.name,
+        "dataset_id": site.dataset_id,
+        "layout": site.layout,
+        "modalities": site.modalities,
+        "preprocess": options.model_dump(mode="json"),
+        "crop_size": options.crop_size,
+        "num_cases": len(metas),
+        "num_slices": int(sum(m["shape"][0] for m in metas)),
+        "native_spacing": spacing,
+        "native_size": sizes,
+        "intensity_percentiles": percentiles,
+        "availability_patterns": dict(sorted(patterns.items())),
+        "split": split,
+        "cases": {m["case_id"]: {"modalities": m["modalities"], "slices": m["shape"][0]} for m in sorted(metas, key=lambda x: x["case_id"])},
+    }
+
+
+def write_fingerprint(site_dir: Path, fingerprint: dict[str, Any]) -> Path:
+    path = Path(site_dir) / FINGERPRINT_NAME
+    write_json_atomic(path, fingerprint)
+    return path

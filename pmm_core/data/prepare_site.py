@@ -1,0 +1,123 @@
+"""`pmm prepare` as a library call: every case of a site into the cache, in parallel.
+
+A case that fails is reported and skipped; the rest of the site goes on. Cases whose cache
+signature still matches are reused unless `force` is set. The fingerprint is rewritten from
+all cases cached now.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from tqdm.auto import tqdm
+
+from pmm_core.config.site import SiteConfig
+from pmm_core.data.cache import (
+    case_cache_dir, case_signature, is_cached, read_case_meta, remove_stale_temporaries, site_cache_dir, write_case,
+)
+from pmm_core.data.case import CaseSource
+from pmm_core.data.fingerprint import build_fingerprint, write_fingerprint
+from pmm_core.data.preprocess.pipeline import preprocess_case
+from pmm_core.data.readers import discover_cases, load_case
+from pmm_core.errors import CaseError
+
+
+@dataclass
+class PrepareSummary:
+    site: str
+    cache_dir: Path
+    prepared: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_cases(self) -> int:
+        return len(self.prepared) + len(self.reused)
+
+
+def _limit_threads(threads: int) -> None:
+    """Each worker process gets its share of the cores (torch and ITK both default to all)."""
+    import SimpleITK as sitk
+    import torch
+
+    torch.set_num_threads(threads)
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+
+
+def prepare_one(site: SiteConfig, source: CaseSource, site_dir: Path, signature: str) -> dict[str, Any]:
+    """Load, preprocess and cache one case; returns its meta. Runs in a worker process."""
+    record = load_case(source, site)
+    prepared = preprocess_case(record, site.preprocessing)
+    return write_case(site_dir, prepared, signature, site.dataset_id)
+
+
+def _safe_prepare(site: SiteConfig, source: CaseSource, site_dir: Path, signature: str) -> tuple[str, Any]:
+    try:
+        return "ok", prepare_one(site, source, site_dir, signature)
+    except CaseError as exc:
+        return "failed", str(exc)
+    except Exception as exc:  # one bad case must not stop the site; report what happened
+        return "failed", f"case {source.case_id}: unexpected {type(exc).__name__}: {exc}"
+
+
+def prepare_site(
+    site: SiteConfig,
+    cache_root: Path,
+    workers: int = 1,
+    force: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> PrepareSummary:
+    site_dir = site_cache_dir(cache_root, site.name)
+    site_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(site_dir)
+    sources, problems = discover_cases(site)
+    summary = PrepareSummary(site=site.name, cache_dir=site_dir, failed=list(problems))
+    for case_id, reason in problems:
+        log(f"skipped {case_id}: {reason}")
+
+    todo: list[tuple[CaseSource, str]] = []
+    for source in sources:
+        signature = case_signature(source, site.preprocessing)
+        if not force and is_cached(site_dir, source.case_id, signature):
+            summary.reused.append(source.case_id)
+        else:
+            todo.append((source, signature))
+
+    bar = tqdm(total=len(todo), desc=f"prepare {site.name}", unit="case", disable=not progress or not todo)
+    workers = max(1, min(workers, len(todo) or 1))
+
+    def record(source: CaseSource, status: str, value: Any) -> None:
+        if status == "ok":
+            summary.prepared.append(source.case_id)
+        else:
+            summary.failed.append((source.case_id, value))
+            bar.write(f"skipped {source.case_id}: {value}") if progress else log(f"skipped {source.case_id}: {value}")
+        bar.update(1)
+
+    if workers == 1:
+        for source, signature in todo:
+            record(source, *_safe_prepare(site, source, site_dir, signature))
+    else:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_limit_threads, initargs=(threads,)) as pool:
+            futures = {pool.submit(_safe_prepare, site, s, site_dir, sig): s for s, sig in todo}
+            for future in as_completed(futures):
+                record(futures[future], *future.result())
+    bar.close()
+
+    metas = []
+    for case_id in sorted(summary.prepared + summary.reused):
+        meta = read_case_meta(case_cache_dir(site_dir, case_id))
+        if meta is not None:
+            metas.append(meta)
+    if metas:
+        summary.fingerprint = build_fingerprint(site, metas)
+        write_fingerprint(site_dir, summary.fingerprint)
+    return summary

@@ -1,0 +1,39 @@
+"""The `generic` layout: one folder per case under the root, one glob per modality in [files].
+
+This is what in-house exports look like (TTG, TTI): `root/<case>/<anything>_T1.nii.gz`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pmm_core.config.site import SiteConfig
+from pmm_core.data.case import CaseSource
+from pmm_core.data.readers.matching import is_nifti, single_match
+from pmm_core.errors import CaseError
+
+
+def discover(site: SiteConfig) -> tuple[list[CaseSource], list[tuple[str, str]]]:
+    sources: list[CaseSource] = []
+    problems: list[tuple[str, str]] = []
+    for folder in sorted(p for p in Path(site.root).glob(site.case_glob) if p.is_dir() and not p.name.startswith(".")):
+        try:
+            sources.append(read_case_folder(folder, site))
+        except CaseError as exc:
+            problems.append((folder.name, str(exc)))
+    return sources, problems
+
+
+def read_case_folder(folder: Path, site: SiteConfig) -> CaseSource:
+    """Match each modality's glob inside one case folder."""
+    files: dict[str, Path] = {}
+    for modality, pattern in site.files.items():
+        found = single_match(folder, f"the {modality} glob {pattern!r}", [p for p in folder.glob(pattern) if is_nifti(p)])
+        if found is not None:
+            files[modality] = found
+    if not files:
+        patterns = ", ".join(f"{m}={p!r}" for m, p in site.files.items())
+        raise CaseError(f"{folder}: none of site {site.name}'s files found ({patterns})")
+    label = None
+    if site.label:
+        label = single_match(folder, f"the label glob {site.label!r}", [p for p in folder.glob(site.label) if is_nifti(p)])
+    return CaseSource(case_id=folder.name, files=files, label=label, folder=folder)

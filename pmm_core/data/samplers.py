@@ -1,0 +1,102 @@
+"""Batch samplers: MCBS (DESIGN.md section 4) and the naive batch-1 sampler it is compared with.
+
+The model takes one synthesis condition per batch, so a batch must not mix availability
+patterns or sites. MCBS groups samples by (dataset_id, M), pads each group to a multiple of the
+batch size by random duplication, shuffles within groups, cuts batches and shuffles the batches.
+The naive alternative keeps every sample alone (batch 1), which is what the paper's baseline
+trainer did and what makes it slow.
+
+Both are deterministic per (seed, epoch) and shard across DDP ranks by batch: the epoch's batch
+list is padded (by repeating randomly chosen batches) to a multiple of the world size and rank r
+takes batches r, r+W, r+2W, … so every rank runs the same number of steps on whole batches.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Hashable, Iterator, Sequence
+
+import numpy as np
+from torch.utils.data import Sampler
+
+
+class ShardedBatchSampler(Sampler[list[int]]):
+    """Common epoch/seed/shard handling; subclasses say how one epoch's batches are built."""
+
+    def __init__(self, num_samples: int, seed: int = 0, rank: int = 0, world_size: int = 1):
+        if world_size < 1 or not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} is not in a world of size {world_size}")
+        self.num_samples = num_samples
+        self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Call before each epoch (as with DistributedSampler) so every epoch has its own order."""
+        self.epoch = epoch
+
+    def _rng(self, epoch: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, epoch])
+
+    def build_batches(self, rng: np.random.Generator) -> list[list[int]]:
+        raise NotImplementedError
+
+    def epoch_batches(self, epoch: int | None = None) -> list[list[int]]:
+        """All ranks' batches of an epoch, padded to a multiple of the world size."""
+        rng = self._rng(self.epoch if epoch is None else epoch)
+        batches = self.build_batches(rng)
+        shortfall = (-len(batches)) % self.world_size
+        if shortfall and batches:
+            extra = rng.choice(len(batches), size=shortfall, replace=shortfall > len(batches))
+            batches += [list(batches[i]) for i in extra]
+        return batches
+
+    def shard(self, batches: list[list[int]]) -> list[list[int]]:
+        return batches[self.rank::self.world_size]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self.shard(self.epoch_batches()))
+
+    def __len__(self) -> int:
+        return self.total_batches() // self.world_size
+
+    def total_batches(self) -> int:
+        raise NotImplementedError
+
+
+class MCBSBatchSampler(ShardedBatchSampler):
+    """Modality-Consistent Batch Scheduler: every batch has one (dataset_id, M)."""
+
+    def __init__(self, group_keys: Sequence[Hashable], batch_size: int, seed: int = 0, rank: int = 0, world_size: int = 1):
+        super().__init__(len(group_keys), seed, rank, world_size)
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.batch_size = batch_size
+        groups: dict[Hashable, list[int]] = defaultdict(list)
+        for index, key in enumerate(group_keys):
+            groups[key].append(index)
+        self.groups = [np.asarray(groups[key], dtype=np.int64) for key in sorted(groups)]
+
+    def build_batches(self, rng: np.random.Generator) -> list[list[int]]:
+        batches: list[list[int]] = []
+        for members in self.groups:
+            shortfall = (-len(members)) % self.batch_size
+            extra = rng.choice(members, size=shortfall, replace=shortfall > len(members))
+            padded = rng.permutation(np.concatenate([members, extra]))
+            batches += [padded[i:i + self.batch_size].tolist() for i in range(0, len(padded), self.batch_size)]
+        order = rng.permutation(len(batches))
+        return [batches[i] for i in order]
+
+    def total_batches(self) -> int:
+        count = sum(-(-len(members) // self.batch_size) for members in self.groups)
+        return count + (-count) % self.world_size
+
+
+class NaiveBatchSampler(ShardedBatchSampler):
+    """Random order, batch size 1: the baseline MCBS is measured against."""
+
+    def build_batches(self, rng: np.random.Generator) -> list[list[int]]:
+        return [[int(i)] for i in rng.permutation(self.num_samples)]
+
+    def total_batches(self) -> int:
+        return self.num_samples + (-self.num_samples) % self.world_size
