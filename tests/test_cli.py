@@ -1,0 +1,33 @@
+"""The `pmm` app through typer's CliRunner and the installed console script."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from conftest import run_pmm
+from pmm.cli import app
+
+
+def test_help_lists_prepare() -> None:
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0 and "prepare" in result.output
+
+
+def test_prepare_help_explains_options() -> None:
+    result = run_pmm("prepare", "--help")
+    assert result.returncode == 0
+    for option in ("--site", "--workers", "--force", "--cache-dir", "--crop-size"):
+        assert option in result.stdout
+
+
+def test_unknown_site_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["prepare", "--site", "NOWHERE"], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert "pmm: error: site 'NOWHERE' not found" in result.output and "Traceback" not in result.output
+
+
+def test_prepare_in_process_with_cli_runner(brats_site: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["prepare", "--site", str(brats_site), "--cache-dir", str(tmp_path / "c"), "--workers", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "site BraTS: 3 cases" in result.output and "T1+T2+T1C+FLAIR: 3" in result.output
