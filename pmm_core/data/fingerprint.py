@@ -46,7 +46,7 @@ def build_fingerprint(site: SiteConfig, metas: list[dict[str, Any]]) -> dict[str
         "dataset_id": site.dataset_id,
         "layout": site.layout,
         "modalities": site.modalities,
-        "preprocess": options.model_dump(mode="json"),
+        "preprocess": options.model_dump(mode="json", by_alias=True),
         "crop_size": options.crop_size,
         "num_cases": len(metas),
         "num_slices": int(sum(m["shape"][0] for m in metas)),

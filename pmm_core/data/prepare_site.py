@@ -97,7 +97,11 @@ def prepare_site(
             summary.prepared.append(source.case_id)
         else:
             summary.failed.append((source.case_id, value))
-            bar.write(f"skipped {source.case_id}: {value}") if progress else log(f"skipped {source.case_id}: {value}")
+            message = f"skipped {source.case_id}: {value}"
+            if progress:
+                bar.write(message)  # above the bar, not through it
+            else:
+                log(message)
         bar.update(1)
 
     if workers == 1:
