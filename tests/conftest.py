@@ -26,6 +26,13 @@ def run_pmm(*args: str, cwd: Path | None = None, env: dict | None = None) -> sub
     return subprocess.run([PMM, *args], capture_output=True, text=True, cwd=cwd, env=full_env, timeout=600)
 
 
+def write_site_toml(root: Path, name: str, text: str) -> Path:
+    toml = root / "sites" / f"{name.lower()}.toml"
+    toml.parent.mkdir(parents=True, exist_ok=True)
+    toml.write_text(text)
+    return toml
+
+
 def write_generic_site(root: Path, cases: int = 3, name: str = "GEN", dataset_id: int = 5) -> Path:
     """In-house style: one folder per case, thick oblique slices, each modality moved a little."""
     data = root / "data" / name
@@ -38,15 +45,13 @@ def write_generic_site(root: Path, cases: int = 3, name: str = "GEN", dataset_id
         if index != 1:  # case01 misses FLAIR: two availability patterns
             write_modality(case / f"case{index:02d}_FLAIR.nii.gz", "FLAIR", seed=index)
         write_label(case / f"case{index:02d}_seg.nii.gz")
-    toml = root / "sites" / f"{name.lower()}.toml"
-    toml.parent.mkdir(parents=True, exist_ok=True)
-    toml.write_text(
+    return write_site_toml(
+        root, name,
         f'name = "{name}"\ndataset_id = {dataset_id}\nroot = "../data/{name}"\nlayout = "generic"\n'
         'modalities = ["T1", "T2", "FLAIR"]\nlabel = "*_seg.nii.gz"\n\n'
         '[files]\nT1 = "*_T1.nii.gz"\nT2 = "*_T2.nii.gz"\nFLAIR = "*_FLAIR.nii.gz"\n\n'
-        f"[preprocess]\nregister = true\nskull_strip = false\n{TEST_PREPROCESS}"
+        f"[preprocess]\nregister = true\nskull_strip = false\n{TEST_PREPROCESS}",
     )
-    return toml
 
 
 def write_brats_site(root: Path, cases: int = 3) -> Path:
@@ -65,13 +70,11 @@ def write_brats_site(root: Path, cases: int = 3) -> Path:
         for modality in ("T1", "T2", "T1C", "FLAIR"):
             write_modality(case / f"{case.name}{sep}{names[modality]}.nii.gz", modality, seed=index, **grid)
         write_label(case / f"{case.name}{sep}seg.nii.gz", **grid)
-    toml = root / "sites" / "brats.toml"
-    toml.parent.mkdir(parents=True, exist_ok=True)
-    toml.write_text(
+    return write_site_toml(
+        root, "brats",
         'name = "BraTS"\ndataset_id = 2\nroot = "../data/BraTS"\nlayout = "brats"\n'
-        f'modalities = ["T1", "T2", "T1C", "FLAIR"]\n\n[preprocess]\n{TEST_PREPROCESS}'
+        f'modalities = ["T1", "T2", "T1C", "FLAIR"]\n\n[preprocess]\n{TEST_PREPROCESS}',
     )
-    return toml
 
 
 def write_isles_site(root: Path, cases: int = 3) -> Path:
@@ -88,13 +91,11 @@ def write_isles_site(root: Path, cases: int = 3) -> Path:
         write_modality(base / "anat" / flair_name, "FLAIR", shape=(44, 52, 20), spacing=(4.0, 4.0, 7.0),
                        rotation_deg=(0, 0, 5), subject_motion=rigid_matrix((0, 2, 0), (2, 1, -2)), seed=index)
         write_label(data / "derivatives" / subject / session / f"{stem}_msk.nii.gz", **dwi_grid)
-    toml = root / "sites" / "isles.toml"
-    toml.parent.mkdir(parents=True, exist_ok=True)
-    toml.write_text(
+    return write_site_toml(
+        root, "isles",
         'name = "ISLES"\ndataset_id = 3\nroot = "../data/ISLES"\nlayout = "isles2022"\n'
-        f'modalities = ["FLAIR", "DWI", "ADC"]\n\n[preprocess]\n{TEST_PREPROCESS}'
+        f'modalities = ["FLAIR", "DWI", "ADC"]\n\n[preprocess]\n{TEST_PREPROCESS}',
     )
-    return toml
 
 
 @pytest.fixture

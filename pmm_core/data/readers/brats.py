@@ -6,12 +6,13 @@ BraTS-named files is a case.
 """
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
 from pmm_core.config.site import SiteConfig
 from pmm_core.data.case import CaseSource
-from pmm_core.data.readers.matching import NIFTI_SUFFIX, is_nifti, single_match
+from pmm_core.data.readers.matching import NIFTI_SUFFIX, collect_cases, is_nifti, single_match
 from pmm_core.errors import CaseError
 
 SUFFIX_TO_SLOT = {
@@ -32,18 +33,11 @@ def slot_of(path: Path) -> str | None:
 
 
 def discover(site: SiteConfig) -> tuple[list[CaseSource], list[tuple[str, str]]]:
-    sources: list[CaseSource] = []
-    problems: list[tuple[str, str]] = []
-    candidates = [p for p in Path(site.root).iterdir() if p.is_dir() and not p.name.startswith(".")]
-    for folder in sorted(candidates):
+    case_folders = []
+    for folder in sorted(p for p in Path(site.root).iterdir() if p.is_dir() and not p.name.startswith(".")):
         has_files = any(is_nifti(f) for f in folder.iterdir())
-        folders = [folder] if has_files else sorted(p for p in folder.iterdir() if p.is_dir())
-        for case_folder in folders:
-            try:
-                sources.append(read_case_folder(case_folder, site))
-            except CaseError as exc:
-                problems.append((case_folder.name, str(exc)))
-    return sources, problems
+        case_folders += [folder] if has_files else sorted(p for p in folder.iterdir() if p.is_dir())
+    return collect_cases((f.name, functools.partial(read_case_folder, f, site)) for f in case_folders)
 
 
 def read_case_folder(folder: Path, site: SiteConfig) -> CaseSource:

@@ -4,23 +4,18 @@ This is what in-house exports look like (TTG, TTI): `root/<case>/<anything>_T1.n
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from pmm_core.config.site import SiteConfig
 from pmm_core.data.case import CaseSource
-from pmm_core.data.readers.matching import is_nifti, single_match
+from pmm_core.data.readers.matching import collect_cases, is_nifti, single_match
 from pmm_core.errors import CaseError
 
 
 def discover(site: SiteConfig) -> tuple[list[CaseSource], list[tuple[str, str]]]:
-    sources: list[CaseSource] = []
-    problems: list[tuple[str, str]] = []
-    for folder in sorted(p for p in Path(site.root).glob(site.case_glob) if p.is_dir() and not p.name.startswith(".")):
-        try:
-            sources.append(read_case_folder(folder, site))
-        except CaseError as exc:
-            problems.append((folder.name, str(exc)))
-    return sources, problems
+    folders = sorted(p for p in Path(site.root).glob(site.case_glob) if p.is_dir() and not p.name.startswith("."))
+    return collect_cases((f.name, functools.partial(read_case_folder, f, site)) for f in folders)
 
 
 def read_case_folder(folder: Path, site: SiteConfig) -> CaseSource:

@@ -7,12 +7,13 @@ case-insensitively anywhere below the session folder.
 """
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
 from pmm_core.config.site import SiteConfig
 from pmm_core.data.case import CaseSource
-from pmm_core.data.readers.matching import NIFTI_SUFFIX, is_nifti, single_match
+from pmm_core.data.readers.matching import NIFTI_SUFFIX, collect_cases, is_nifti, single_match
 from pmm_core.errors import CaseError
 
 MODALITY_PATTERN = re.compile(r"_(dwi|adc|flair)$", re.IGNORECASE)
@@ -47,14 +48,10 @@ def discover(site: SiteConfig) -> tuple[list[CaseSource], list[tuple[str, str]]]
     root = Path(site.root)
     base = root / "rawdata" if (root / "rawdata").is_dir() else root
     derivatives = root / "derivatives"
-    sources: list[CaseSource] = []
-    problems: list[tuple[str, str]] = []
-    for case_id, folder in _subject_sessions(base):
-        try:
-            sources.append(read_case_folder(case_id, folder, site, derivatives, base))
-        except CaseError as exc:
-            problems.append((case_id, str(exc)))
-    return sources, problems
+    return collect_cases(
+        (case_id, functools.partial(read_case_folder, case_id, folder, site, derivatives, base))
+        for case_id, folder in _subject_sessions(base)
+    )
 
 
 def read_case_folder(case_id: str, folder: Path, site: SiteConfig, derivatives: Path, base: Path) -> CaseSource:

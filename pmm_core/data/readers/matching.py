@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from pmm_core.data.case import CaseSource
 from pmm_core.errors import CaseError
 
 NIFTI_SUFFIX = re.compile(r"\.nii(\.gz)?$", re.IGNORECASE)
@@ -20,3 +22,17 @@ def single_match(folder: Path, what: str, matches: list[Path]) -> Path | None:
         names = ", ".join(p.name for p in matches)
         raise CaseError(f"{folder}: {len(matches)} files match {what} ({names}); leave exactly one")
     return matches[0] if matches else None
+
+
+def collect_cases(
+    candidates: Iterable[tuple[str, Callable[[], CaseSource]]],
+) -> tuple[list[CaseSource], list[tuple[str, str]]]:
+    """Run each (case name, reader) pair; a CaseError skips that case and is kept as a problem."""
+    sources: list[CaseSource] = []
+    problems: list[tuple[str, str]] = []
+    for name, read in candidates:
+        try:
+            sources.append(read())
+        except CaseError as exc:
+            problems.append((name, str(exc)))
+    return sources, problems
