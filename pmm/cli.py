@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import typer
 
+from pmm.phantom_command import phantom
 from pmm.prepare_command import prepare
 
 app = typer.Typer(
@@ -19,6 +20,7 @@ def root() -> None:
     """Personalized multi-modal brain-MRI synthesis (PMM-Synth), centralized and federated."""
 
 
+app.command("phantom")(phantom)
 app.command("prepare")(prepare)
 
 

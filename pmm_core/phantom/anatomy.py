@@ -1,0 +1,92 @@
+"""Subject anatomy: the ICBM152 2009 template (shipped in nilearn), warped per subject.
+
+Tissue fractions at any world point are found by mapping the point into template space through
+the subject's random smooth deformation (a coarse grid of displacements, cubic-interpolated) and
+a global scale, then reading grey/white-matter probabilities and the brain mask. Skull and scalp
+are shells around the brain, built once per template resolution.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+
+@dataclass(frozen=True)
+class TemplateMaps:
+    affine: np.ndarray        # template voxel -> MNI mm (RAS)
+    gm: np.ndarray
+    wm: np.ndarray
+    brain: np.ndarray         # soft brain mask
+    bone: np.ndarray
+    scalp: np.ndarray
+
+
+@functools.lru_cache(maxsize=2)
+def template_maps(resolution: int) -> TemplateMaps:
+    """Load the template at 1 or 2 mm (no download) and build skull and scalp shells."""
+    from nilearn.datasets import load_mni152_brain_mask, load_mni152_gm_template, load_mni152_wm_template
+
+    gm_image = load_mni152_gm_template(resolution=resolution)
+    gm = np.asarray(gm_image.get_fdata(), dtype=np.float32)
+    wm = np.asarray(load_mni152_wm_template(resolution=resolution).get_fdata(), dtype=np.float32)
+    mask = np.asarray(load_mni152_brain_mask(resolution=resolution).get_fdata()) > 0
+    brain = ndimage.gaussian_filter(mask.astype(np.float32), 0.7)
+    mm = float(resolution)
+    inner = ndimage.binary_dilation(mask, iterations=max(1, round(2 / mm)))
+    skull = ndimage.binary_dilation(mask, iterations=max(2, round(7 / mm)))
+    head = ndimage.binary_dilation(mask, iterations=max(3, round(12 / mm)))
+    bone = ndimage.gaussian_filter((skull & ~inner).astype(np.float32), 0.7)
+    scalp = ndimage.gaussian_filter((head & ~skull).astype(np.float32), 0.7)
+    total = gm + wm
+    scale = np.where(total > brain, brain / np.maximum(total, 1e-6), 1.0).astype(np.float32)
+    return TemplateMaps(affine=gm_image.affine, gm=gm * scale, wm=wm * scale, brain=brain, bone=bone, scalp=scalp)
+
+
+@dataclass(frozen=True)
+class SubjectWarp:
+    """Random smooth deformation, subject mm → template mm: a global scale plus, per axis, a
+    sum of three long-wavelength (80-160 mm) waves of a few mm. Analytic, so it costs a few
+    sines per voxel instead of a spline evaluation (5 s for a BraTS-size volume)."""
+
+    scale: np.ndarray          # (3,)
+    directions: np.ndarray     # (3 axes, waves, 3) wave vectors in rad/mm
+    phases: np.ndarray         # (3, waves)
+    amplitudes: np.ndarray     # (3, waves) mm
+
+    @classmethod
+    def random(cls, rng: np.random.Generator, amplitude_mm: float = 3.0, waves: int = 3) -> "SubjectWarp":
+        unit = rng.normal(size=(3, waves, 3))
+        unit /= np.linalg.norm(unit, axis=-1, keepdims=True)
+        wavelength = rng.uniform(80, 160, (3, waves, 1))
+        return cls(scale=rng.uniform(0.93, 1.07, 3), directions=(2 * np.pi / wavelength) * unit,
+                   phases=rng.uniform(0, 2 * np.pi, (3, waves)), amplitudes=rng.uniform(0.5, 1.0, (3, waves)) * amplitude_mm)
+
+    def to_template(self, points: np.ndarray) -> np.ndarray:
+        """(N, 3) subject-space RAS mm (relative to the head centre) → template mm (same origin)."""
+        points = points.astype(np.float32, copy=False)
+        moved = points / self.scale.astype(np.float32)
+        for axis in range(3):
+            for wave in range(self.directions.shape[1]):
+                angle = points @ self.directions[axis, wave].astype(np.float32) + np.float32(self.phases[axis, wave])
+                moved[:, axis] += np.float32(self.amplitudes[axis, wave]) * np.sin(angle)
+        return moved
+
+
+def normal_fractions(maps: TemplateMaps, template_mm: np.ndarray) -> dict[str, np.ndarray]:
+    """GM, WM, CSF, bone and scalp fractions at template-space points."""
+    voxels = (template_mm - maps.affine[:3, 3]) @ np.linalg.inv(maps.affine[:3, :3]).T
+
+    def sample(volume: np.ndarray) -> np.ndarray:
+        return ndimage.map_coordinates(volume, voxels.T, order=1, mode="constant", cval=0.0).astype(np.float32)
+
+    gm, wm, brain = sample(maps.gm), sample(maps.wm), sample(maps.brain)
+    return {
+        "gm": gm,
+        "wm": wm,
+        "csf": np.clip(brain - gm - wm, 0.0, 1.0),
+        "bone": sample(maps.bone),
+        "scalp": sample(maps.scalp),
+    }

@@ -1,0 +1,124 @@
+"""Write the phantom federation: four sites in their native layouts, their TOMLs and montages.
+
+`DIR/TTG`, `DIR/TTI` (one folder per case), `DIR/BraTS` (BraTS 2021 names), `DIR/ISLES`
+(ISLES'22 BIDS with derivatives), `DIR/sites/{ttg,tti,brats,isles}.toml`, and
+`DIR/<SITE>/montage.png`. The same seed writes the same bytes (gzip without timestamps).
+"""
+from __future__ import annotations
+
+import gzip
+import io
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+from tqdm.auto import tqdm
+
+from pmm_core.errors import PmmError
+from pmm_core.phantom.generator import CaseSynthesizer, PhantomCase, PhantomVolume
+from pmm_core.phantom.montage import write_montage
+from pmm_core.phantom.sites import SITES, PhantomSite
+
+TEST_PREPROCESS = {"crop_size": 64, "in_plane_spacing": 3.0}
+BRATS_NAMES = {"T1": "t1", "T1C": "t1ce", "T2": "t2", "FLAIR": "flair"}
+
+
+def write_nifti(volume: PhantomVolume, path: Path) -> None:
+    """NIfTI-1 with qform and sform set, gzip with mtime 0 so files are byte-reproducible."""
+    image = nib.Nifti1Image(volume.data, volume.affine)
+    image.set_qform(volume.affine, code=1)
+    image.set_sform(volume.affine, code=1)
+    image.header.set_xyzt_units("mm", "sec")
+    buffer = io.BytesIO()
+    file_map = image.make_file_map({"image": buffer, "header": buffer})
+    image.to_file_map(file_map)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as stream:
+        stream.write(buffer.getvalue())
+
+
+def case_paths(site: PhantomSite, root: Path, case_id: str, index: int) -> dict[str, Path]:
+    """Where each modality (and 'label') of a case goes in the site's native layout."""
+    if site.layout == "brats":
+        folder = root / case_id
+        paths = {m: folder / f"{case_id}_{BRATS_NAMES[m]}.nii.gz" for m in site.modalities}
+        return paths | {"label": folder / f"{case_id}_seg.nii.gz"}
+    if site.layout == "isles2022":
+        subject, session = f"sub-strokecase{index + 1:04d}", "ses-0001"
+        base, stem = root / "rawdata" / subject / session, f"{subject}_{session}"
+        return {"DWI": base / "dwi" / f"{stem}_dwi.nii.gz", "ADC": base / "dwi" / f"{stem}_adc.nii.gz",
+                "FLAIR": base / "anat" / f"{stem}_FLAIR.nii.gz",
+                "label": root / "derivatives" / subject / session / f"{stem}_msk.nii.gz"}
+    folder = root / case_id
+    paths = {m: folder / f"{case_id}_{m}.nii.gz" for m in site.modalities}
+    return paths | {"label": folder / f"{case_id}_seg.nii.gz"} if site.pathology == "glioma" else paths
+
+
+def case_id_for(site: PhantomSite, index: int) -> str:
+    if site.layout == "brats":
+        return f"BraTS2021_{index + 1:05d}"
+    if site.layout == "isles2022":
+        return f"sub-strokecase{index + 1:04d}_ses-0001"
+    return f"{site.name}_{index + 1:03d}"
+
+
+def random_subset(rng: np.random.Generator, modalities: tuple[str, ...]) -> tuple[str, ...]:
+    """A non-empty, non-complete subset (TTI: every case misses something)."""
+    count = int(rng.integers(1, len(modalities)))
+    chosen = set(rng.choice(len(modalities), size=count, replace=False).tolist())
+    return tuple(m for i, m in enumerate(modalities) if i in chosen)
+
+
+def site_toml(site: PhantomSite, test_size: bool) -> str:
+    lines = [f'name = "{site.name}"', f"dataset_id = {site.dataset_id}", f'root = "../{site.name}"',
+             f'layout = "{site.layout}"', "modalities = [" + ", ".join(f'"{m}"' for m in site.modalities) + "]"]
+    if site.layout == "generic":
+        if site.pathology == "glioma":
+            lines.append('label = "*_seg.nii.gz"')
+        lines += ["", "[files]"] + [f'{m} = "*_{m}.nii.gz"' for m in site.modalities]
+    lines += ["", "[preprocess]"]
+    if test_size:
+        lines += [f"{key} = {value}" for key, value in TEST_PREPROCESS.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_case(site: PhantomSite, root: Path, case: PhantomCase, index: int) -> None:
+    paths = case_paths(site, root, case.case_id, index)
+    for modality, volume in case.images.items():
+        write_nifti(volume, paths[modality])
+    if case.label is not None and "label" in paths:
+        write_nifti(case.label, paths["label"])
+
+
+def write_federation(out: Path, cases_per_site: int = 3, seed: int = 0, size: str = "test",
+                     progress: bool = True) -> dict[str, list[str]]:
+    """Write all four sites; returns case ids per site."""
+    if size not in ("test", "full"):
+        raise PmmError(f"--size {size!r}: use 'test' or 'full'")
+    if cases_per_site < 1:
+        raise PmmError("--cases-per-site must be at least 1")
+    out = Path(out)
+    test_size = size == "test"
+    written: dict[str, list[str]] = {}
+    bar = tqdm(total=cases_per_site * len(SITES), desc="phantom", unit="case", disable=not progress)
+    for site in SITES:
+        root = out / site.name
+        rng = np.random.default_rng([seed, site.dataset_id])
+        montage_case: tuple[PhantomCase, str] | None = None
+        written[site.name] = []
+        for index in range(cases_per_site):
+            case_id = case_id_for(site, index)
+            modalities = random_subset(rng, site.modalities) if site.random_subset else site.modalities
+            case = CaseSynthesizer(site, 2 if test_size else 1, test_size, rng).make(case_id, modalities)
+            write_case(site, root, case, index)
+            written[site.name].append(case_id)
+            if montage_case is None or len(case.images) > len(montage_case[0].images):
+                montage_case = (case, case_id)
+            bar.update(1)
+        toml = out / "sites" / f"{site.name.lower()}.toml"
+        toml.parent.mkdir(parents=True, exist_ok=True)
+        toml.write_text(site_toml(site, test_size))
+        if montage_case is not None:
+            write_montage(montage_case[0], root / "montage.png", title=f"{site.name} {montage_case[1]}")
+    bar.close()
+    return written

@@ -1,0 +1,132 @@
+"""One phantom case: anatomy + pathology sampled on each modality's grid, then MR physics.
+
+Modalities acquired together (BraTS after co-registration, ISLES DWI and its ADC) share one grid
+and one subject position, so their tissue fractions are computed once. Every other modality is
+its own acquisition: same slice stack, but the subject moved a little in between (TTG, TTI).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pmm_core.phantom.anatomy import SubjectWarp, normal_fractions, template_maps
+from pmm_core.phantom.mr_physics import bias_field, mix_signal, rician
+from pmm_core.phantom.pathology import PATHOLOGIES
+from pmm_core.phantom.sites import Grid, PhantomSite
+
+HEAD_CENTER_MM = np.array([0.0, -18.0, 12.0])  # middle of the ICBM152 head, RAS
+
+
+def rotation(degrees: np.ndarray) -> np.ndarray:
+    ax, ay, az = np.deg2rad(degrees)
+    rx = np.array([[1, 0, 0], [0, np.cos(ax), -np.sin(ax)], [0, np.sin(ax), np.cos(ax)]])
+    ry = np.array([[np.cos(ay), 0, np.sin(ay)], [0, 1, 0], [-np.sin(ay), 0, np.cos(ay)]])
+    rz = np.array([[np.cos(az), -np.sin(az), 0], [np.sin(az), np.cos(az), 0], [0, 0, 1]])
+    return rz @ ry @ rx
+
+
+def grid_affine(grid: Grid, tilt: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """A scanner-style affine (x and y stored flipped, as DICOM-derived NIfTI often is), centred on the head."""
+    shape = np.array([grid.matrix, grid.matrix, grid.slices])
+    affine = np.eye(4)
+    affine[:3, :3] = rotation(tilt) @ np.diag([-grid.pixel, -grid.pixel, grid.thickness])
+    affine[:3, 3] = HEAD_CENTER_MM + shift - affine[:3, :3] @ ((shape - 1) / 2.0)
+    return affine
+
+
+def rigid(rng: np.random.Generator, max_degrees: float, max_mm: float) -> np.ndarray:
+    motion = np.eye(4)
+    motion[:3, :3] = rotation(rng.uniform(-max_degrees, max_degrees, 3))
+    motion[:3, 3] = rng.uniform(-max_mm, max_mm, 3)
+    return motion
+
+
+def grid_points(grid: Grid, affine: np.ndarray) -> np.ndarray:
+    """World (RAS mm) position of every voxel, float32, in (i, j, k) C order."""
+    ijk = np.indices((grid.matrix, grid.matrix, grid.slices), dtype=np.float32).reshape(3, -1).T
+    return ijk @ affine[:3, :3].T.astype(np.float32) + affine[:3, 3].astype(np.float32)
+
+
+@dataclass
+class PhantomVolume:
+    data: np.ndarray      # (i, j, k) int16 scanner units, or uint8 for labels
+    affine: np.ndarray
+
+
+@dataclass
+class PhantomCase:
+    case_id: str
+    images: dict[str, PhantomVolume]
+    label: PhantomVolume | None
+
+
+class CaseSynthesizer:
+    """Draws one subject (warp, lesion) and acquires its modalities with a site's protocol."""
+
+    def __init__(self, site: PhantomSite, resolution: int, test_size: bool, rng: np.random.Generator):
+        self.site, self.rng = site, rng
+        self.maps = template_maps(resolution)
+        self.warp = SubjectWarp.random(rng)
+        self.pathology = PATHOLOGIES[site.pathology].random(rng)
+        factor = 3.0 if test_size else 1.0
+        self.grid = site.grid.reduced(factor) if test_size else site.grid
+        self.flair_grid = None
+        if site.flair_grid is not None:
+            self.flair_grid = site.flair_grid.reduced(factor) if test_size else site.flair_grid
+
+    def fractions(self, world: np.ndarray, motion: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Tissue fractions and lesion label at world points, subject moved by `motion`."""
+        subject = world @ motion[:3, :3].T.astype(np.float32) + motion[:3, 3].astype(np.float32)
+        template_mm = self.warp.to_template(subject - HEAD_CENTER_MM) + HEAD_CENTER_MM
+        fractions = normal_fractions(self.maps, template_mm)
+        label = self.pathology.apply(fractions, template_mm)
+        if self.site.skull_stripped:
+            brain = fractions["gm"] + fractions["wm"] + fractions["csf"] + sum(
+                v for k, v in fractions.items() if k not in ("gm", "wm", "csf", "bone", "scalp"))
+            keep = (brain > 0.5).astype(np.float32)
+            fractions = {k: (v * keep if k not in ("bone", "scalp") else np.zeros_like(v)) for k, v in fractions.items()}
+        return fractions, label
+
+    def acquire(self, modality: str, fractions: dict[str, np.ndarray], points: np.ndarray) -> np.ndarray:
+        """Signal equation → bias field → Rician noise → scanner units (int16)."""
+        site = self.site
+        signal = mix_signal(modality, fractions, site.protocol)
+        brain = (fractions["gm"] + fractions["wm"]) > 0.5
+        reference = float(np.median(signal[brain])) if brain.any() else float(signal.max() or 1.0)
+        if modality != "ADC":
+            signal = signal * bias_field(points - HEAD_CENTER_MM, self.rng, site.bias)
+            signal = rician(signal, site.noise * reference, self.rng)
+            signal = signal / reference * site.intensity_scale * 0.5
+        else:  # ADC maps are stored in 1e-6 mm^2/s; noise is Gaussian where there is tissue
+            head = sum(fractions.values()) > 0.3
+            signal = np.where(head, signal + self.rng.normal(0, site.noise * reference, signal.shape), 0.0)
+        if site.skull_stripped:
+            signal = np.where(sum(fractions.values()) > 0.5, signal, 0.0)
+        return np.clip(np.round(signal), 0, 32767).astype(np.int16)
+
+    def make(self, case_id: str, modalities: tuple[str, ...]) -> PhantomCase:
+        site, rng = self.site, self.rng
+        tilt = rng.uniform(-site.oblique_deg, site.oblique_deg, 3) * np.array([1.0, 1.0, 0.5])
+        affine = grid_affine(self.grid, tilt, rng.uniform(-5, 5, 3))
+        shared: tuple[dict[str, np.ndarray], np.ndarray] | None = None
+        images: dict[str, PhantomVolume] = {}
+        label = None
+        world = grid_points(self.grid, affine)
+        for modality in modalities:
+            grid, grid_affine_m, points = self.grid, affine, world
+            if modality == "FLAIR" and self.flair_grid is not None:
+                grid = self.flair_grid
+                grid_affine_m = grid_affine(grid, tilt + rng.uniform(-3, 3, 3), rng.uniform(-5, 5, 3))
+                points = grid_points(grid, grid_affine_m)
+                fractions, _ = self.fractions(points, rigid(rng, *site.misregistration))
+            elif site.coregistered or (modality in ("DWI", "ADC") and site.flair_grid is not None) or not images:
+                if shared is None:  # the first acquisition (or the co-registered set) defines the label
+                    shared = self.fractions(points, np.eye(4))
+                    label = PhantomVolume(shared[1].reshape(grid.matrix, grid.matrix, grid.slices), grid_affine_m)
+                fractions = shared[0]
+            else:
+                fractions, _ = self.fractions(points, rigid(rng, *site.misregistration))
+            data = self.acquire(modality, fractions, points)
+            images[modality] = PhantomVolume(data.reshape(grid.matrix, grid.matrix, grid.slices), grid_affine_m)
+        return PhantomCase(case_id, images, label)

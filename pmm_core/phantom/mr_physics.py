@@ -1,0 +1,91 @@
+"""MR signal equations: spin echo, inversion recovery (FLAIR), contrast-enhanced T1, DWI and ADC.
+
+Signals are computed per tissue and mixed by tissue fractions (partial volume adds signal,
+which is what a voxel does). Noise is Rician (magnitude of complex Gaussian noise) and a smooth
+multiplicative bias field mimics coil sensitivity.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from pmm_core.phantom.tissues import GADOLINIUM_R1, TISSUES, Tissue
+
+B_VALUE = 1000.0  # s/mm^2
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """One site's acquisition parameters (ms)."""
+
+    field: float
+    t1_tr: float
+    t1_te: float
+    t2_tr: float
+    t2_te: float
+    flair_tr: float
+    flair_te: float
+    dwi_tr: float
+    dwi_te: float
+    csf_null_error: float = 0.0   # relative error of the FLAIR inversion time vs perfect CSF nulling
+
+    def flair_ti(self) -> float:
+        """Inversion time nulling CSF: 1 - 2 exp(-TI/T1) + exp(-TR/T1) = 0."""
+        t1 = TISSUES["csf"].t1(self.field)
+        ti = -t1 * math.log((1 + math.exp(-self.flair_tr / t1)) / 2)
+        return ti * (1 + self.csf_null_error)
+
+
+def spin_echo(pd: float, t1: float, t2: float, tr: float, te: float) -> float:
+    return pd * (1 - math.exp(-tr / t1)) * math.exp(-te / t2)
+
+
+def inversion_recovery(pd: float, t1: float, t2: float, tr: float, te: float, ti: float) -> float:
+    return pd * abs(1 - 2 * math.exp(-ti / t1) + math.exp(-tr / t1)) * math.exp(-te / t2)
+
+
+def tissue_signal(modality: str, tissue: Tissue, protocol: Protocol) -> float:
+    """Noise-free signal of one pure tissue (ADC is returned in 1e-6 mm^2/s, as scanners store it)."""
+    t1, t2, field = tissue.t1(protocol.field), tissue.t2(protocol.field), protocol.field
+    if modality == "T1":
+        return spin_echo(tissue.pd, t1, t2, protocol.t1_tr, protocol.t1_te)
+    if modality == "T1C":
+        t1_post = 1.0 / (1.0 / t1 + GADOLINIUM_R1 * tissue.gd_uptake / 1000.0)
+        return spin_echo(tissue.pd, t1_post, t2, protocol.t1_tr, protocol.t1_te)
+    if modality == "T2":
+        return spin_echo(tissue.pd, t1, t2, protocol.t2_tr, protocol.t2_te)
+    if modality == "FLAIR":
+        return inversion_recovery(tissue.pd, t1, t2, protocol.flair_tr, protocol.flair_te, protocol.flair_ti())
+    s0 = spin_echo(tissue.pd, t1, t2, protocol.dwi_tr, protocol.dwi_te)
+    if modality == "DWI":
+        return s0 * math.exp(-B_VALUE * tissue.adc * 1e-3)
+    if modality == "ADC":
+        return tissue.adc * 1000.0
+    raise ValueError(f"unknown modality {modality}")
+
+
+def mix_signal(modality: str, fractions: dict[str, np.ndarray], protocol: Protocol) -> np.ndarray:
+    """Σ fraction_t · signal_t over tissues: partial-volume voxels get mixed signal."""
+    shape = next(iter(fractions.values())).shape
+    signal = np.zeros(shape, dtype=np.float32)
+    for name, fraction in fractions.items():
+        signal += np.float32(tissue_signal(modality, TISSUES[name], protocol)) * fraction
+    return signal
+
+
+def bias_field(points_mm: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+    """Smooth multiplicative field: exp of a random quadratic in head-sized coordinates."""
+    x = points_mm.astype(np.float32) / np.float32(100.0)
+    linear = rng.normal(0, strength, 3).astype(np.float32)
+    quadratic = rng.normal(0, strength / 2, 3).astype(np.float32)
+    log_field = x @ linear + (x * x) @ quadratic
+    return np.exp(log_field).astype(np.float32)
+
+
+def rician(signal: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """Magnitude of signal plus complex Gaussian noise."""
+    real = signal + rng.normal(0, sigma, signal.shape).astype(np.float32)
+    imaginary = rng.normal(0, sigma, signal.shape).astype(np.float32)
+    return np.sqrt(real * real + imaginary * imaginary)

@@ -1,0 +1,130 @@
+"""The phantom federation: layouts, TOMLs, MR contrast measured on the written files,
+reproducibility, and `pmm prepare` on all four sites."""
+from __future__ import annotations
+
+import filecmp
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from conftest import run_pmm
+from pmm_core.config.site import load_site
+from pmm_core.data.readers import discover_cases
+from pmm_core.phantom.federation import write_federation
+from pmm_core.phantom.generator import CaseSynthesizer, grid_points
+from pmm_core.phantom.sites import SITES
+
+SITE = {s.name: s for s in SITES}
+
+
+@pytest.fixture(scope="module")
+def federation(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("phantom")
+    result = run_pmm("phantom", "--out", str(out), "--cases-per-site", "3", "--seed", "7", "--quiet")
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_layouts_and_names(federation: Path) -> None:
+    assert (federation / "BraTS" / "BraTS2021_00001" / "BraTS2021_00001_t1ce.nii.gz").is_file()
+    assert (federation / "BraTS" / "BraTS2021_00001" / "BraTS2021_00001_seg.nii.gz").is_file()
+    isles = federation / "ISLES"
+    assert (isles / "rawdata/sub-strokecase0001/ses-0001/dwi/sub-strokecase0001_ses-0001_adc.nii.gz").is_file()
+    assert (isles / "rawdata/sub-strokecase0001/ses-0001/anat/sub-strokecase0001_ses-0001_FLAIR.nii.gz").is_file()
+    assert (isles / "derivatives/sub-strokecase0001/ses-0001/sub-strokecase0001_ses-0001_msk.nii.gz").is_file()
+    assert len(list((federation / "TTG" / "TTG_001").glob("TTG_001_*.nii.gz"))) == 7  # six modalities + seg
+    for site in ("TTG", "TTI", "BraTS", "ISLES"):
+        assert (federation / site / "montage.png").stat().st_size > 1000
+
+
+def test_tomls_load_and_every_case_is_found(federation: Path) -> None:
+    for name in ("ttg", "tti", "brats", "isles"):
+        site = load_site(federation / "sites" / f"{name}.toml")
+        sources, problems = discover_cases(site)
+        assert len(sources) == 3 and not problems
+
+
+def test_geometry_is_native(federation: Path) -> None:
+    brats = nib.load(str(federation / "BraTS/BraTS2021_00001/BraTS2021_00001_t1.nii.gz"))
+    flair = nib.load(str(federation / "ISLES/rawdata/sub-strokecase0001/ses-0001/anat/sub-strokecase0001_ses-0001_FLAIR.nii.gz"))
+    dwi = nib.load(str(federation / "ISLES/rawdata/sub-strokecase0001/ses-0001/dwi/sub-strokecase0001_ses-0001_dwi.nii.gz"))
+    assert flair.shape != dwi.shape and not np.allclose(flair.affine, dwi.affine)
+    t1 = nib.load(str(federation / "TTG/TTG_001/TTG_001_T1.nii.gz"))
+    t2 = nib.load(str(federation / "TTG/TTG_001/TTG_001_T2.nii.gz"))
+    assert t1.shape[2] == 24 and t1.header.get_zooms()[2] == 6.0
+    assert not np.allclose(t1.affine[:3, :3] / np.abs(t1.header.get_zooms()), np.diag([-1, -1, 1]), atol=1e-3)  # oblique
+    assert brats.shape[2] > t1.shape[2]
+    assert np.asarray(brats.dataobj)[0, 0, 0] == 0  # skull-stripped background
+    assert np.allclose(t1.affine, t2.affine)  # same slice stack, but the subject moved (tested in prepare)
+
+
+def test_tti_cases_miss_some_but_not_all(tmp_path: Path) -> None:
+    write_federation(tmp_path, cases_per_site=12, seed=3, size="test", progress=False)
+    for case in (tmp_path / "TTI").iterdir():
+        if case.is_dir():
+            count = len(list(case.glob("*.nii.gz")))
+            assert 1 <= count <= 3, f"{case.name} has {count} of 4 modalities"
+
+
+def _written_and_fractions(federation: Path, site_name: str, paths: dict[str, str]):
+    """Re-create case 1 of a site with the federation's seed: its tissue fractions on the grid
+    shared by the co-registered modalities, and the written volumes on that grid."""
+    site = SITE[site_name]
+    synthesizer = CaseSynthesizer(site, 2, True, np.random.default_rng([7, site.dataset_id]))
+    case = synthesizer.make("x", site.modalities)
+    volumes = {m: np.asarray(nib.load(str(federation / p)).dataobj).astype(np.float32) for m, p in paths.items()}
+    for modality, volume in volumes.items():
+        assert np.array_equal(volume, case.images[modality].data.astype(np.float32))  # the file is this case
+    fractions, _ = synthesizer.fractions(grid_points(synthesizer.grid, case.label.affine), np.eye(4))
+    shape = volumes[next(iter(volumes))].shape
+    return volumes, {t: f.reshape(shape) for t, f in fractions.items()}
+
+
+def _mean(volume: np.ndarray, fraction: np.ndarray) -> float:
+    return float(volume[fraction > 0.9].mean())
+
+
+def test_tissue_contrast_ordering_on_brats(federation: Path) -> None:
+    names = {m: f"BraTS/BraTS2021_00001/BraTS2021_00001_{s}.nii.gz" for m, s in
+             (("T1", "t1"), ("T2", "t2"), ("T1C", "t1ce"), ("FLAIR", "flair"))}
+    volumes, f = _written_and_fractions(federation, "BraTS", names)
+    t1, t2, flair, t1c = volumes["T1"], volumes["T2"], volumes["FLAIR"], volumes["T1C"]
+    assert _mean(t1, f["wm"]) > _mean(t1, f["gm"]) > _mean(t1, f["csf"])
+    assert _mean(t2, f["csf"]) > _mean(t2, f["gm"]) > _mean(t2, f["wm"])
+    assert _mean(flair, f["csf"]) < min(_mean(flair, f["wm"]), _mean(flair, f["gm"]))
+    rim = f["enhancing"] > 0.6
+    rim_t1c = t1c[rim].mean() / _mean(t1c, f["wm"])
+    rim_t1 = t1[rim].mean() / _mean(t1, f["wm"])
+    assert rim_t1c > rim_t1 * 1.3, (rim_t1c, rim_t1)
+
+
+def test_infarct_bright_on_dwi_dark_on_adc(federation: Path) -> None:
+    base = "ISLES/rawdata/sub-strokecase0001/ses-0001/dwi/sub-strokecase0001_ses-0001"
+    volumes, f = _written_and_fractions(federation, "ISLES", {"DWI": f"{base}_dwi.nii.gz", "ADC": f"{base}_adc.nii.gz"})
+    infarct = f["infarct"] > 0.6
+    normal = (f["gm"] + f["wm"]) > 0.9
+    assert infarct.sum() > 3
+    assert volumes["DWI"][infarct].mean() > 1.5 * volumes["DWI"][normal].mean()
+    assert volumes["ADC"][infarct].mean() < 0.7 * volumes["ADC"][normal].mean()
+
+
+def test_same_seed_same_bytes(tmp_path: Path) -> None:
+    write_federation(tmp_path / "a", cases_per_site=1, seed=11, progress=False)
+    write_federation(tmp_path / "b", cases_per_site=1, seed=11, progress=False)
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert len(files) > 15
+    _, mismatch, errors = filecmp.cmpfiles(tmp_path / "a", tmp_path / "b", [str(f) for f in files], shallow=False)
+    assert not mismatch and not errors
+    write_federation(tmp_path / "c", cases_per_site=1, seed=12, progress=False)
+    assert not filecmp.cmp(tmp_path / "a/BraTS/BraTS2021_00001/BraTS2021_00001_t1.nii.gz",
+                           tmp_path / "c/BraTS/BraTS2021_00001/BraTS2021_00001_t1.nii.gz", shallow=False)
+
+
+def test_prepare_succeeds_on_all_four_phantom_sites(federation: Path, tmp_path: Path) -> None:
+    for name in ("ttg", "tti", "brats", "isles"):
+        result = run_pmm("prepare", "--site", str(federation / "sites" / f"{name}.toml"),
+                         "--cache-dir", str(tmp_path / "cache"), "--workers", "2", "--quiet")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "3 cases (3 prepared" in result.stdout
