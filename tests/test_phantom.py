@@ -61,7 +61,7 @@ def test_geometry_is_native(federation: Path) -> None:
 
 
 def test_tti_cases_miss_some_but_not_all(tmp_path: Path) -> None:
-    write_federation(tmp_path, cases_per_site=12, seed=3, size="test", progress=False)
+    write_federation(tmp_path, cases_per_site=8, seed=3, size="test", progress=False)
     for case in (tmp_path / "TTI").iterdir():
         if case.is_dir():
             count = len(list(case.glob("*.nii.gz")))
@@ -128,3 +128,9 @@ def test_prepare_succeeds_on_all_four_phantom_sites(federation: Path, tmp_path: 
                          "--cache-dir", str(tmp_path / "cache"), "--workers", "2", "--quiet")
         assert result.returncode == 0, result.stdout + result.stderr
         assert "3 cases (3 prepared" in result.stdout
+
+
+def test_bad_size_is_one_line(tmp_path: Path) -> None:
+    result = run_pmm("phantom", "--out", str(tmp_path / "x"), "--size", "huge")
+    assert result.returncode == 2 and "pmm: error: --size 'huge'" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "x").exists()
