@@ -78,6 +78,14 @@ class SplitOptions(BaseModel):
         return self
 
 
+def _declared_modality(name: str) -> str:
+    """Canonical modality name, or a ValueError pydantic reports under the key being validated."""
+    try:
+        return canonical_modality(name)
+    except PmmError as exc:
+        raise ValueError(str(exc)) from None
+
+
 class SiteConfig(BaseModel):
     """One data source: a hospital or a public dataset."""
 
@@ -105,11 +113,7 @@ class SiteConfig(BaseModel):
     @field_validator("modalities")
     @classmethod
     def _known_modalities(cls, value: list[str]) -> list[str]:
-        names = []
-        for item in value:
-            if item.strip().upper() not in MODALITIES:
-                raise ValueError(f"unknown modality {item!r}; use {', '.join(MODALITIES)}")
-            names.append(canonical_modality(item))
+        names = [_declared_modality(item) for item in value]
         if len(set(names)) != len(names):
             raise ValueError("a modality is listed twice")
         return sorted(names, key=MODALITIES.index)
@@ -131,9 +135,7 @@ class SiteConfig(BaseModel):
             return self
         canonical: dict[str, str] = {}
         for key, pattern in self.files.items():
-            if key.strip().upper() not in MODALITIES:
-                raise ValueError(f"[files] key {key!r} is not a modality; use {', '.join(MODALITIES)}")
-            name = canonical_modality(key)
+            name = _declared_modality(key)
             if name not in self.modalities:
                 raise ValueError(f"[files] key {key!r} is a modality the site does not declare in 'modalities'")
             canonical[name] = pattern

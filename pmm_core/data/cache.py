@@ -62,9 +62,10 @@ def read_case_meta(case_dir: Path) -> dict[str, Any] | None:
         return None
 
 
-def is_cached(site_dir: Path, case_id: str, signature: str) -> bool:
+def cached_meta(site_dir: Path, case_id: str, signature: str) -> dict[str, Any] | None:
+    """The meta of a cached case whose signature still matches, else None (prepare it again)."""
     meta = read_case_meta(case_cache_dir(site_dir, case_id))
-    return meta is not None and meta.get("signature") == signature
+    return meta if meta is not None and meta.get("signature") == signature else None
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

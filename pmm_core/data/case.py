@@ -5,7 +5,7 @@ voxels; nothing downstream assumes an orientation.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import SimpleITK as sitk
@@ -21,7 +21,6 @@ class CaseSource:
     case_id: str
     files: dict[str, Path]
     label: Path | None = None
-    folder: Path | None = None
 
     @property
     def modalities(self) -> tuple[str, ...]:
@@ -39,7 +38,6 @@ class CaseRecord:
     case_id: str
     images: dict[str, sitk.Image]
     label: sitk.Image | None = None
-    source: CaseSource | None = field(default=None, repr=False)
 
     @property
     def modalities(self) -> tuple[str, ...]:

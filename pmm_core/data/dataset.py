@@ -7,7 +7,6 @@ less than `min_brain_fraction` of the crop (the skull cap, the neck) are left ou
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -17,7 +16,7 @@ import torch
 from torch.utils.data import Dataset
 
 from pmm_core.data.cache import case_cache_dir, open_case_arrays, read_case_meta
-from pmm_core.data.fingerprint import FINGERPRINT_NAME
+from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.errors import PmmError
 from pmm_core.modalities import NUM_MODALITIES, availability_vector, modality_index
 
@@ -41,13 +40,6 @@ class CaseEntry:
     dataset_id: int
     channels: tuple[int, ...]          # channel index of each stored modality
     availability: tuple[int, ...]
-
-
-def load_fingerprint(site_dir: Path) -> dict:
-    path = Path(site_dir) / FINGERPRINT_NAME
-    if not path.is_file():
-        raise PmmError(f"{path}: no fingerprint; run `pmm prepare --site {Path(site_dir).name}` first")
-    return json.loads(path.read_text())
 
 
 class SliceDataset(Dataset):

@@ -6,6 +6,7 @@ re-scanning the cache, and a person can see at a glance how sites differ.
 """
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import numpy as np
 from pmm_core.config.site import SiteConfig
 from pmm_core.data.cache import CACHE_FORMAT, write_json_atomic
 from pmm_core.data.split import assign_splits
+from pmm_core.errors import PmmError
 from pmm_core.modalities import MODALITIES, availability_vector, pattern_name
 
 FINGERPRINT_NAME = "fingerprint.json"
@@ -57,6 +59,14 @@ def build_fingerprint(site: SiteConfig, metas: list[dict[str, Any]]) -> dict[str
         "split": split,
         "cases": {m["case_id"]: {"modalities": m["modalities"], "slices": m["shape"][0]} for m in sorted(metas, key=lambda x: x["case_id"])},
     }
+
+
+def load_fingerprint(site_dir: Path) -> dict[str, Any]:
+    """The fingerprint of a prepared site; a clear error when the site was never prepared."""
+    path = Path(site_dir) / FINGERPRINT_NAME
+    if not path.is_file():
+        raise PmmError(f"{path}: no fingerprint; run `pmm prepare --site {Path(site_dir).name}` first")
+    return json.loads(path.read_text())
 
 
 def write_fingerprint(site_dir: Path, fingerprint: dict[str, Any]) -> Path:

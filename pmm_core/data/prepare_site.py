@@ -16,9 +16,7 @@ from typing import Any, Callable
 from tqdm.auto import tqdm
 
 from pmm_core.config.site import SiteConfig
-from pmm_core.data.cache import (
-    case_cache_dir, case_signature, is_cached, read_case_meta, remove_stale_temporaries, site_cache_dir, write_case,
-)
+from pmm_core.data.cache import cached_meta, case_signature, remove_stale_temporaries, site_cache_dir, write_case
 from pmm_core.data.case import CaseSource
 from pmm_core.data.fingerprint import build_fingerprint, write_fingerprint
 from pmm_core.data.preprocess.pipeline import preprocess_case
@@ -81,11 +79,15 @@ def prepare_site(
     for case_id, reason in problems:
         log(f"skipped {case_id}: {reason}")
 
+    metas: dict[str, dict[str, Any]] = {}
     todo: list[tuple[CaseSource, str]] = []
+    options = site.preprocessing
     for source in sources:
-        signature = case_signature(source, site.preprocessing)
-        if not force and is_cached(site_dir, source.case_id, signature):
+        signature = case_signature(source, options)
+        meta = None if force else cached_meta(site_dir, source.case_id, signature)
+        if meta is not None:
             summary.reused.append(source.case_id)
+            metas[source.case_id] = meta
         else:
             todo.append((source, signature))
 
@@ -95,6 +97,7 @@ def prepare_site(
     def record(source: CaseSource, status: str, value: Any) -> None:
         if status == "ok":
             summary.prepared.append(source.case_id)
+            metas[source.case_id] = value
         else:
             summary.failed.append((source.case_id, value))
             message = f"skipped {source.case_id}: {value}"
@@ -116,12 +119,7 @@ def prepare_site(
                 record(futures[future], *future.result())
     bar.close()
 
-    metas = []
-    for case_id in sorted(summary.prepared + summary.reused):
-        meta = read_case_meta(case_cache_dir(site_dir, case_id))
-        if meta is not None:
-            metas.append(meta)
     if metas:
-        summary.fingerprint = build_fingerprint(site, metas)
+        summary.fingerprint = build_fingerprint(site, [metas[case_id] for case_id in sorted(metas)])
         write_fingerprint(site_dir, summary.fingerprint)
     return summary

@@ -104,7 +104,7 @@ def write_federation(out: Path, cases_per_site: int = 3, seed: int = 0, size: st
     for site in SITES:
         root = out / site.name
         rng = np.random.default_rng([seed, site.dataset_id])
-        montage_case: tuple[PhantomCase, str] | None = None
+        montage_case: PhantomCase | None = None  # the case with the most modalities
         written[site.name] = []
         for index in range(cases_per_site):
             case_id = case_id_for(site, index)
@@ -112,13 +112,13 @@ def write_federation(out: Path, cases_per_site: int = 3, seed: int = 0, size: st
             case = CaseSynthesizer(site, 2 if test_size else 1, test_size, rng).make(case_id, modalities)
             write_case(site, root, case, index)
             written[site.name].append(case_id)
-            if montage_case is None or len(case.images) > len(montage_case[0].images):
-                montage_case = (case, case_id)
+            if montage_case is None or len(case.images) > len(montage_case.images):
+                montage_case = case
             bar.update(1)
         toml = out / "sites" / f"{site.name.lower()}.toml"
         toml.parent.mkdir(parents=True, exist_ok=True)
         toml.write_text(site_toml(site, test_size))
         if montage_case is not None:
-            write_montage(montage_case[0], root / "montage.png", title=f"{site.name} {montage_case[1]}")
+            write_montage(montage_case, root / "montage.png", title=f"{site.name} {montage_case.case_id}")
     bar.close()
     return written

@@ -13,9 +13,10 @@ import numpy as np
 from pmm_core.phantom.anatomy import SubjectWarp, normal_fractions, template_maps
 from pmm_core.phantom.mr_physics import bias_field, mix_signal, rician
 from pmm_core.phantom.pathology import PATHOLOGIES
-from pmm_core.phantom.sites import Grid, PhantomSite
+from pmm_core.phantom.sites import TEST_SIZE_FACTOR, Grid, PhantomSite
 
 HEAD_CENTER_MM = np.array([0.0, -18.0, 12.0])  # middle of the ICBM152 head, RAS
+OUTSIDE_BRAIN = ("bone", "scalp")
 
 
 def rotation(degrees: np.ndarray) -> np.ndarray:
@@ -69,11 +70,10 @@ class CaseSynthesizer:
         self.maps = template_maps(resolution)
         self.warp = SubjectWarp.random(rng)
         self.pathology = PATHOLOGIES[site.pathology].random(rng)
-        factor = 3.0 if test_size else 1.0
-        self.grid = site.grid.reduced(factor) if test_size else site.grid
-        self.flair_grid = None
-        if site.flair_grid is not None:
-            self.flair_grid = site.flair_grid.reduced(factor) if test_size else site.flair_grid
+        self.grid = site.grid.reduced(TEST_SIZE_FACTOR) if test_size else site.grid
+        self.flair_grid = site.flair_grid
+        if site.flair_grid is not None and test_size:
+            self.flair_grid = site.flair_grid.reduced(TEST_SIZE_FACTOR)
 
     def fractions(self, world: np.ndarray, motion: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Tissue fractions and lesion label at world points, subject moved by `motion`."""
@@ -81,11 +81,10 @@ class CaseSynthesizer:
         template_mm = self.warp.to_template(subject - HEAD_CENTER_MM) + HEAD_CENTER_MM
         fractions = normal_fractions(self.maps, template_mm)
         label = self.pathology.apply(fractions, template_mm)
-        if self.site.skull_stripped:
-            brain = fractions["gm"] + fractions["wm"] + fractions["csf"] + sum(
-                v for k, v in fractions.items() if k not in ("gm", "wm", "csf", "bone", "scalp"))
+        if self.site.skull_stripped:  # brain tissue (lesions included) where the brain dominates
+            brain = sum(v for k, v in fractions.items() if k not in OUTSIDE_BRAIN)
             keep = (brain > 0.5).astype(np.float32)
-            fractions = {k: (v * keep if k not in ("bone", "scalp") else np.zeros_like(v)) for k, v in fractions.items()}
+            fractions = {k: v * keep for k, v in fractions.items() if k not in OUTSIDE_BRAIN}
         return fractions, label
 
     def acquire(self, modality: str, fractions: dict[str, np.ndarray], points: np.ndarray) -> np.ndarray:
@@ -109,23 +108,19 @@ class CaseSynthesizer:
         site, rng = self.site, self.rng
         tilt = rng.uniform(-site.oblique_deg, site.oblique_deg, 3) * np.array([1.0, 1.0, 0.5])
         affine = grid_affine(self.grid, tilt, rng.uniform(-5, 5, 3))
-        shared: tuple[dict[str, np.ndarray], np.ndarray] | None = None
-        images: dict[str, PhantomVolume] = {}
-        label = None
         world = grid_points(self.grid, affine)
+        # the reference acquisition (subject not moved) defines the label's grid
+        shared, label_values = self.fractions(world, np.eye(4))
+        label = PhantomVolume(label_values.reshape(self.grid.matrix, self.grid.matrix, self.grid.slices), affine)
+        images: dict[str, PhantomVolume] = {}
         for modality in modalities:
-            grid, grid_affine_m, points = self.grid, affine, world
+            grid, grid_affine_m, points, fractions = self.grid, affine, world, shared
             if modality == "FLAIR" and self.flair_grid is not None:
                 grid = self.flair_grid
                 grid_affine_m = grid_affine(grid, tilt + rng.uniform(-3, 3, 3), rng.uniform(-5, 5, 3))
                 points = grid_points(grid, grid_affine_m)
                 fractions, _ = self.fractions(points, rigid(rng, *site.misregistration))
-            elif site.coregistered or (modality in ("DWI", "ADC") and site.flair_grid is not None) or not images:
-                if shared is None:  # the first acquisition (or the co-registered set) defines the label
-                    shared = self.fractions(points, np.eye(4))
-                    label = PhantomVolume(shared[1].reshape(grid.matrix, grid.matrix, grid.slices), grid_affine_m)
-                fractions = shared[0]
-            else:
+            elif images and not site.coregistered and not (modality in ("DWI", "ADC") and self.flair_grid is not None):
                 fractions, _ = self.fractions(points, rigid(rng, *site.misregistration))
             data = self.acquire(modality, fractions, points)
             images[modality] = PhantomVolume(data.reshape(grid.matrix, grid.matrix, grid.slices), grid_affine_m)

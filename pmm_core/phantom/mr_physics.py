@@ -48,7 +48,7 @@ def inversion_recovery(pd: float, t1: float, t2: float, tr: float, te: float, ti
 
 def tissue_signal(modality: str, tissue: Tissue, protocol: Protocol) -> float:
     """Noise-free signal of one pure tissue (ADC is returned in 1e-6 mm^2/s, as scanners store it)."""
-    t1, t2, field = tissue.t1(protocol.field), tissue.t2(protocol.field), protocol.field
+    t1, t2 = tissue.t1(protocol.field), tissue.t2(protocol.field)
     if modality == "T1":
         return spin_echo(tissue.pd, t1, t2, protocol.t1_tr, protocol.t1_te)
     if modality == "T1C":

@@ -63,8 +63,8 @@ class Glioma:
         return cls(Blob.random(rng, center, rng.uniform(12, 20)), necrosis=rng.uniform(0.35, 0.6), edema=rng.uniform(1.5, 2.1))
 
     def apply(self, fractions: dict[str, np.ndarray], points: np.ndarray) -> np.ndarray:
-        radius = self.blob.distance(points) * float(self.blob.radii.mean())
         scale = float(self.blob.radii.mean())
+        radius = self.blob.distance(points) * scale
         core = _soft_inside(radius, self.necrosis * scale)
         tumour = _soft_inside(radius, self.rim * scale)
         swollen = _soft_inside(radius, self.edema * scale, edge=3.0)

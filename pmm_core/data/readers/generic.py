@@ -31,4 +31,4 @@ def read_case_folder(folder: Path, site: SiteConfig) -> CaseSource:
     label = None
     if site.label:
         label = single_match(folder, f"the label glob {site.label!r}", [p for p in folder.glob(site.label) if is_nifti(p)])
-    return CaseSource(case_id=folder.name, files=files, label=label, folder=folder)
+    return CaseSource(case_id=folder.name, files=files, label=label)
