@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["data_throughput"]
+BENCHMARKS = ["data_throughput", "phantom_speed"]
 
 
 def main() -> None:
