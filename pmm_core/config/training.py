@@ -1,7 +1,8 @@
 """Training options shared by the centralized trainer and the federated client.
 
 Defaults are the paper's recipe (Adam, lr 2e-4, betas (0.5, 0.999), batch 16 with MCBS).
-Data options used by the slice dataset live here too because they shape what a step sees.
+Data options used by the slice dataset live here too because they shape what a step sees; the
+model, loss weights and condition sampling are nested tables ([model], [losses], [conditions]).
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pmm_core.config.model import ConditionOptions, LossWeights, ModelOptions
 from pmm_core.config.toml_loading import load_toml_model
 
 
@@ -23,7 +25,6 @@ class TrainingOptions(BaseModel):
     betas: tuple[float, float] = (0.5, 0.999)
     seed: int = 0
     mcbs: bool = True
-    pfm: bool = True
     amp: bool = Field(True, description="mixed precision when CUDA is present; ignored on CPU")
     # bench/data_throughput: reading memory-mapped slices in the main process delivers ~1,900
     # slices/s at 192x192 on 2 CPU cores, faster than 2 workers (IPC costs more than the read)
@@ -32,6 +33,9 @@ class TrainingOptions(BaseModel):
     min_brain_fraction: float = Field(
         0.05, ge=0, le=1, description="slices whose brain mask covers less of the crop are left out"
     )
+    model: ModelOptions = Field(default_factory=ModelOptions)
+    losses: LossWeights = Field(default_factory=LossWeights)
+    conditions: ConditionOptions = Field(default_factory=ConditionOptions)
 
 
 def load_training_options(path: Path | None) -> TrainingOptions:

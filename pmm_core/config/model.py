@@ -1,0 +1,40 @@
+"""Model, loss and synthesis-condition options: one code path from the paper-size model
+(192x192, 64 base channels, two down-samplings, nine residual blocks) to a tiny test model."""
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ModelOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    base_channels: int = Field(64, ge=1, description="width of the first convolution (pix2pix: 64)")
+    downsamplings: int = Field(2, ge=0, le=5, description="stride-2 convolutions per encoder")
+    residual_blocks: int = Field(9, ge=0, description="residual blocks after fusion (pix2pix ResNet-9)")
+    pfm: bool = Field(True, description="Personalized Feature Modulation; false is the paper's ablation")
+    encoding_dim: int = Field(64, ge=2, description="size of the sinusoidal encoding of the dataset id")
+    embedding_dim: int = Field(128, ge=1, description="size of D_emb")
+    modulation_hidden: int = Field(64, ge=1, description="hidden width of each block's gamma/beta MLP")
+    discriminator_channels: int = Field(64, ge=1)
+    discriminator_layers: int = Field(3, ge=1, description="stride-2 layers of each PatchGAN (3 = 70x70 patches)")
+
+
+class LossWeights(BaseModel):
+    """L_G = syn·L_syn + rec·L_rec + adv·L_adv (the paper: 100, 30, 1)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    syn: float = Field(100.0, ge=0)
+    rec: float = Field(30.0, ge=0)
+    adv: float = Field(1.0, ge=0)
+
+
+class ConditionOptions(BaseModel):
+    """How the synthesis condition SC of a batch is drawn."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scenario_probability: float = Field(
+        0.3, ge=0, le=1,
+        description="extra probability of a clinically common source set (T1+T2+FLAIR, T1+T2, T1) when feasible",
+    )

@@ -1,0 +1,1 @@
+"""What both trainers share: synthesis-condition sampling, selective losses, one training step."""

@@ -1,0 +1,77 @@
+"""One training step (pix2pix order: generator update, then discriminator update).
+
+The centralized trainer and the federated client both call `train_step`; it returns plain
+floats so callers can log them anywhere. Mixed precision (autocast + GradScaler) is used when
+asked for and the batch is on CUDA; on CPU the same code runs in float32.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from pmm_core.config.model import LossWeights
+from pmm_core.models.parameter_groups import parameter_groups
+from pmm_core.models.pmm_synth import PMMSynth
+from pmm_core.training.losses import LossMasks, discriminator_loss, generator_losses
+
+GENERATOR_GROUPS = ("embedding", "modulation", "generator")
+
+
+@dataclass
+class Optimizers:
+    generator: torch.optim.Optimizer
+    discriminator: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+
+
+def build_optimizers(model: PMMSynth, learning_rate: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999),
+                     amp: bool = False, groups: tuple[str, ...] = GENERATOR_GROUPS) -> Optimizers:
+    """Adam for the generator side (the named groups in `groups`) and for the discriminators."""
+    named = parameter_groups(model)
+    generator_params = [p for g in groups for p in named[g].values()]
+    device = next(model.parameters()).device.type
+    return Optimizers(
+        generator=torch.optim.Adam(generator_params, lr=learning_rate, betas=betas),
+        discriminator=torch.optim.Adam(named["discriminators"].values(), lr=learning_rate, betas=betas),
+        scaler=torch.amp.GradScaler(device, enabled=amp and device == "cuda"),
+    )
+
+
+def _set_requires_grad(module: torch.nn.Module, flag: bool) -> None:
+    for parameter in module.parameters():
+        parameter.requires_grad_(flag)
+
+
+def train_step(model: PMMSynth, optimizers: Optimizers, image: torch.Tensor, availability: torch.Tensor,
+               dataset_ids: torch.Tensor, sc: torch.Tensor, weights: LossWeights, amp: bool = False) -> dict[str, float]:
+    """image (B, 6, H, W) zero-filled where missing, availability (B, 6), dataset_ids (B,), sc (6,)."""
+    device = image.device.type
+    use_amp = amp and device == "cuda"
+    sc = sc.to(image.device)
+    masks = LossMasks.build(availability.to(image.dtype), sc)
+    sources = image * sc[None, :, None, None]
+
+    _set_requires_grad(model.discriminators, False)  # the generator step does not train D
+    optimizers.generator.zero_grad(set_to_none=True)
+    with torch.autocast(device_type=device, enabled=use_amp):
+        prediction = model(image, sc, dataset_ids)
+        losses = generator_losses(model, prediction, image, sources, masks, weights)
+    optimizers.scaler.scale(losses["g"]).backward()
+    optimizers.scaler.step(optimizers.generator)
+    _set_requires_grad(model.discriminators, True)
+
+    optimizers.discriminator.zero_grad(set_to_none=True)
+    with torch.autocast(device_type=device, enabled=use_amp):
+        loss_d = discriminator_loss(model, prediction, image, sources, masks)
+    if loss_d.requires_grad:  # a reconstruction-only batch has nothing for D to judge
+        optimizers.scaler.scale(loss_d).backward()
+        optimizers.scaler.step(optimizers.discriminator)
+    optimizers.scaler.update()
+    return {
+        "loss/g": float(losses["g"].detach()),
+        "loss/syn": float(losses["syn"].detach()),
+        "loss/rec": float(losses["rec"].detach()),
+        "loss/adv": float(losses["adv"].detach()),
+        "loss/d": float(loss_d.detach()),
+    }
