@@ -5,6 +5,7 @@ import typer
 
 from pmm.phantom_command import phantom
 from pmm.prepare_command import prepare
+from pmm.train_command import train_central
 
 app = typer.Typer(
     name="pmm",
@@ -22,6 +23,7 @@ def root() -> None:
 
 app.command("phantom")(phantom)
 app.command("prepare")(prepare)
+app.command("train-central")(train_central)
 
 
 def main() -> None:

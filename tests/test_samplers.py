@@ -66,3 +66,11 @@ def test_naive_sampler_is_batch_one_random_order() -> None:
     assert batches == list(NaiveBatchSampler(len(KEYS), seed=0))
     shards = [list(NaiveBatchSampler(len(KEYS), seed=0, rank=r, world_size=4)) for r in range(4)]
     assert len({len(s) for s in shards}) == 1
+
+
+def test_start_batch_continues_an_epoch_mid_way() -> None:
+    sampler = MCBSBatchSampler(KEYS, 8, seed=1)
+    sampler.set_epoch(3)
+    full = list(sampler)
+    sampler.set_epoch(3, start_batch=4)
+    assert list(sampler) == full[4:] and len(sampler) == len(full) - 4

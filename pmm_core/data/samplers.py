@@ -30,10 +30,14 @@ class ShardedBatchSampler(Sampler[list[int]]):
         self.rank = rank
         self.world_size = world_size
         self.epoch = 0
+        self.start_batch = 0
 
-    def set_epoch(self, epoch: int) -> None:
-        """Call before each epoch (as with DistributedSampler) so every epoch has its own order."""
+    def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
+        """Call before each epoch (as with DistributedSampler) so every epoch has its own order.
+        `start_batch` skips this rank's first batches: a resumed run continues mid-epoch without
+        repeating or skipping a batch."""
         self.epoch = epoch
+        self.start_batch = start_batch
 
     def _rng(self, epoch: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, epoch])
@@ -55,10 +59,10 @@ class ShardedBatchSampler(Sampler[list[int]]):
         return batches[self.rank::self.world_size]
 
     def __iter__(self) -> Iterator[list[int]]:
-        return iter(self.shard(self.epoch_batches()))
+        return iter(self.shard(self.epoch_batches())[self.start_batch:])
 
     def __len__(self) -> int:
-        return self.total_batches() // self.world_size
+        return self.total_batches() // self.world_size - self.start_batch
 
     def total_batches(self) -> int:
         raise NotImplementedError

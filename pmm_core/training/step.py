@@ -6,6 +6,7 @@ asked for and the batch is on CUDA; on CPU the same code runs in float32.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
@@ -38,14 +39,23 @@ def build_optimizers(model: PMMSynth, learning_rate: float = 2e-4, betas: tuple[
     )
 
 
+def _parameters(optimizer: torch.optim.Optimizer) -> list[torch.nn.Parameter]:
+    return [p for group in optimizer.param_groups for p in group["params"]]
+
+
 def _set_requires_grad(module: torch.nn.Module, flag: bool) -> None:
     for parameter in module.parameters():
         parameter.requires_grad_(flag)
 
 
 def train_step(model: PMMSynth, optimizers: Optimizers, image: torch.Tensor, availability: torch.Tensor,
-               dataset_ids: torch.Tensor, sc: torch.Tensor, weights: LossWeights, amp: bool = False) -> dict[str, float]:
-    """image (B, 6, H, W) zero-filled where missing, availability (B, 6), dataset_ids (B,), sc (6,)."""
+               dataset_ids: torch.Tensor, sc: torch.Tensor, weights: LossWeights, amp: bool = False,
+               synchronize: Callable[[Iterable[torch.nn.Parameter]], None] | None = None) -> dict[str, float]:
+    """image (B, 6, H, W) zero-filled where missing, availability (B, 6), dataset_ids (B,), sc (6,).
+
+    `synchronize` (several processes) averages the gradients of the given parameters after each
+    backward, before the optimizer steps.
+    """
     device = image.device.type
     use_amp = amp and device == "cuda"
     sc = sc.to(image.device)
@@ -58,14 +68,19 @@ def train_step(model: PMMSynth, optimizers: Optimizers, image: torch.Tensor, ava
         prediction = model(image, sc, dataset_ids)
         losses = generator_losses(model, prediction, image, sources, masks, weights)
     optimizers.scaler.scale(losses["g"]).backward()
+    if synchronize is not None:
+        synchronize(_parameters(optimizers.generator))
     optimizers.scaler.step(optimizers.generator)
     _set_requires_grad(model.discriminators, True)
 
     optimizers.discriminator.zero_grad(set_to_none=True)
     with torch.autocast(device_type=device, enabled=use_amp):
         loss_d = discriminator_loss(model, prediction, image, sources, masks)
-    if loss_d.requires_grad:  # a reconstruction-only batch has nothing for D to judge
-        optimizers.scaler.scale(loss_d).backward()
+    if synchronize is not None or loss_d.requires_grad:  # a reconstruction-only batch has nothing for D to judge
+        if loss_d.requires_grad:
+            optimizers.scaler.scale(loss_d).backward()
+        if synchronize is not None:  # every rank joins the all-reduce, even with nothing to judge
+            synchronize(_parameters(optimizers.discriminator))
         optimizers.scaler.step(optimizers.discriminator)
     optimizers.scaler.update()
     return {

@@ -1,0 +1,222 @@
+"""The paper's centralized trainer: MCBS batches, the shared training step, validation every
+epoch, atomic `last`/`best` checkpoints, exact resume, MLflow logging (main rank only).
+
+Resume is exact: a checkpoint records the epoch and how many of this epoch's batches are done;
+the batch sampler is deterministic per (seed, epoch), so the resumed run starts at the next
+batch, and the synthesis-condition RNG of every rank is restored, so the same steps follow.
+"""
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from centralized.distributed import DistributedContext
+from pmm_core.config.training import TrainingOptions
+from pmm_core.data.dataset import SliceDataset
+from pmm_core.data.fingerprint import load_fingerprint
+from pmm_core.data.samplers import MCBSBatchSampler, NaiveBatchSampler, ShardedBatchSampler
+from pmm_core.evaluation.evaluate import evaluate_site
+from pmm_core.evaluation.montage import montage_figure
+from pmm_core.evaluation.report import flat_metrics
+from pmm_core.evaluation.tasks import default_tasks
+from pmm_core.models import build_model
+from pmm_core.training.checkpoint import save_checkpoint
+from pmm_core.training.conditions import sample_condition
+from pmm_core.training.schedule import linear_decay_factor
+from pmm_core.training.step import build_optimizers, train_step
+from tracking import RunTracker
+
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass
+class RunSettings:
+    run_dir: Path
+    max_steps: int | None = None        # stop (with a checkpoint) after this many steps in total
+    checkpoint_every: int = 100         # steps between `last` checkpoints inside an epoch
+    log_every: int = 10
+    val_max_cases: int | None = None
+    progress: bool = True
+
+
+@dataclass
+class TrainOutcome:
+    global_step: int
+    epoch: int
+    best_score: float
+    stopped_early: bool
+    last_checkpoint: Path
+
+
+def make_sampler(dataset: SliceDataset, options: TrainingOptions, dist: DistributedContext) -> ShardedBatchSampler:
+    if options.mcbs:
+        return MCBSBatchSampler(dataset.group_keys(), options.batch_size, options.seed, dist.rank, dist.world_size)
+    return NaiveBatchSampler(len(dataset), options.seed, dist.rank, dist.world_size)
+
+
+def site_records(site_dirs: list[Path]) -> list[dict[str, Any]]:
+    records = []
+    for site_dir in site_dirs:
+        fingerprint = load_fingerprint(site_dir)
+        records.append({"name": fingerprint["site"], "dataset_id": fingerprint["dataset_id"],
+                        "modalities": fingerprint["modalities"], "cache_dir": str(Path(site_dir).resolve())})
+    return records
+
+
+class CentralTrainer:
+    def __init__(self, options: TrainingOptions, site_dirs: list[Path], settings: RunSettings,
+                 dist: DistributedContext, tracker: RunTracker | None = None):
+        self.options, self.settings, self.dist, self.tracker = options, settings, dist, tracker
+        self.site_dirs = [Path(d) for d in site_dirs]
+        self.sites = site_records(self.site_dirs)
+        self.dataset = SliceDataset(self.site_dirs, "train", options.min_brain_fraction)
+        self.sampler = make_sampler(self.dataset, options, dist)
+        self.loader = DataLoader(self.dataset, batch_sampler=self.sampler, num_workers=options.num_workers,
+                                 pin_memory=dist.device.type == "cuda")
+        torch.manual_seed(options.seed)  # same initial weights on every rank
+        self.model = build_model(options.model).to(dist.device)
+        self.amp = options.amp and dist.device.type == "cuda"
+        self.optimizers = build_optimizers(self.model, options.learning_rate, options.betas, self.amp)
+        self.steps_per_epoch = len(self.sampler)
+        total = options.epochs * self.steps_per_epoch
+        self.schedulers = [torch.optim.lr_scheduler.LambdaLR(o, lambda step: linear_decay_factor(step, total))
+                           for o in (self.optimizers.generator, self.optimizers.discriminator)]
+        self.condition_rng = np.random.default_rng([options.seed, dist.rank])
+        self.epoch, self.step_in_epoch, self.global_step, self.best_score = 0, 0, 0, float("-inf")
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "config": self.options.model_dump(mode="json"),
+            "sites": self.sites,
+            "model": self.model.state_dict(),
+            "optimizer_generator": self.optimizers.generator.state_dict(),
+            "optimizer_discriminator": self.optimizers.discriminator.state_dict(),
+            "schedulers": [s.state_dict() for s in self.schedulers],
+            "scaler": self.optimizers.scaler.state_dict(),
+            "epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
+            "best_score": self.best_score,
+            "world_size": self.dist.world_size,
+            "rng": {"torch": torch.get_rng_state(), "python": random.getstate(),
+                    "conditions": self.dist.gather(self.condition_rng.bit_generator.state)},
+            "mlflow_run_id": self.tracker.run_id if self.tracker else None,
+        }
+
+    def restore(self, checkpoint: dict[str, Any]) -> None:
+        self.model.load_state_dict(checkpoint["model"])
+        self.optimizers.generator.load_state_dict(checkpoint["optimizer_generator"])
+        self.optimizers.discriminator.load_state_dict(checkpoint["optimizer_discriminator"])
+        for scheduler, saved in zip(self.schedulers, checkpoint["schedulers"]):
+            scheduler.load_state_dict(saved)
+        self.optimizers.scaler.load_state_dict(checkpoint["scaler"])
+        self.epoch, self.step_in_epoch = checkpoint["epoch"], checkpoint["step_in_epoch"]
+        self.global_step, self.best_score = checkpoint["global_step"], checkpoint["best_score"]
+        torch.set_rng_state(checkpoint["rng"]["torch"])
+        random.setstate(checkpoint["rng"]["python"])
+        states = checkpoint["rng"]["conditions"]
+        if len(states) == self.dist.world_size:
+            self.condition_rng.bit_generator.state = states[self.dist.rank]
+
+    def save(self, name: str) -> Path:
+        path = self.settings.run_dir / f"{name}.pt"
+        state = self.state()  # collective (gathers RNG states): every rank calls it
+        if self.dist.is_main:
+            save_checkpoint(state, path)
+        return path
+
+    # -- training ------------------------------------------------------------------------------
+    def _step(self, batch) -> dict[str, float]:
+        device = self.dist.device
+        image = batch.image.to(device, non_blocking=True)
+        availability = batch.availability.to(device)
+        sc = sample_condition(batch.availability, self.condition_rng, self.options.conditions.scenario_probability)
+        metrics = train_step(self.model, self.optimizers, image, availability, batch.dataset_id.to(device), sc,
+                             self.options.losses, amp=self.amp,
+                             synchronize=self.dist.average_gradients if self.dist.active else None)
+        for scheduler in self.schedulers:
+            scheduler.step()
+        return metrics
+
+    def train(self) -> TrainOutcome:
+        stopped = False
+        while self.epoch < self.options.epochs and not stopped:
+            stopped = self._train_epoch()
+            if not stopped:
+                self.epoch, self.step_in_epoch = self.epoch + 1, 0
+                self._validate_and_checkpoint()
+        last = self.save("last") if stopped else self.settings.run_dir / "last.pt"
+        return TrainOutcome(self.global_step, self.epoch, self.best_score, stopped, last)
+
+    def _train_epoch(self) -> bool:
+        """One epoch (or its rest after a resume); True when `max_steps` stopped it."""
+        self.sampler.set_epoch(self.epoch, start_batch=self.step_in_epoch)
+        bar = tqdm(self.loader, desc=f"epoch {self.epoch + 1}/{self.options.epochs}", unit="batch",
+                   initial=self.step_in_epoch, total=self.steps_per_epoch,
+                   disable=not (self.settings.progress and self.dist.is_main))
+        sums: dict[str, float] = {}
+        slices, started = 0, time.perf_counter()
+        for batch in bar:
+            metrics = self._step(batch)
+            self.step_in_epoch += 1
+            self.global_step += 1
+            slices += batch.image.shape[0] * self.dist.world_size
+            for key, value in metrics.items():
+                sums[key] = sums.get(key, 0.0) + value
+            rate = slices / max(time.perf_counter() - started, 1e-9)
+            bar.set_postfix(g=f"{metrics['loss/g']:.3f}", syn=f"{metrics['loss/syn']:.3f}",
+                            d=f"{metrics['loss/d']:.3f}", slices_s=f"{rate:.1f}")
+            if self.tracker and self.global_step % self.settings.log_every == 0:
+                lr = self.optimizers.generator.param_groups[0]["lr"]
+                self.tracker.log_metrics({f"train/{k}": v for k, v in metrics.items()} |
+                                         {"train/lr": lr, "train/slices_per_s": rate}, self.global_step)
+            if self.settings.max_steps is not None and self.global_step >= self.settings.max_steps:
+                bar.close()
+                return True
+            if self.settings.checkpoint_every and self.global_step % self.settings.checkpoint_every == 0:
+                self.save("last")
+        bar.close()
+        if self.tracker and sums:
+            count = max(self.step_in_epoch, 1)
+            self.tracker.log_metrics({f"train/epoch/{k.split('/')[-1]}": v / count for k, v in sums.items()}, self.global_step)
+        return False
+
+    def validate(self) -> float:
+        """Val-split PSNR/SSIM on every site's tasks; logs metrics and montages; returns mean PSNR."""
+        scores, metrics = [], {}
+        for site, site_dir in zip(self.sites, self.site_dirs):
+            tasks = default_tasks(site["name"], site["modalities"])
+            result = evaluate_site(self.model, site_dir, tasks, "val", self.dist.device,
+                                   self.options.batch_size, self.options.min_brain_fraction, self.settings.val_max_cases)
+            summary = result.summary()
+            metrics |= flat_metrics("val", site["name"], summary)
+            scores += [methods["pmm"]["psnr_mean"] for methods in summary.values() if "pmm" in methods]
+            if self.tracker and result.examples:
+                figure = montage_figure(site["name"], result.examples)
+                self.tracker.log_figure(figure, f"validation/{site['name']}_epoch{self.epoch:03d}.png")
+                import matplotlib.pyplot as plt
+
+                plt.close(figure)
+        score = float(np.mean(scores)) if scores else float("-inf")
+        if self.tracker:
+            self.tracker.log_metrics(metrics | {"val/mean_psnr": score}, self.global_step)
+        return score
+
+    def _validate_and_checkpoint(self) -> None:
+        score = self.validate() if self.dist.is_main else 0.0
+        score = self.dist.gather(score)[0]
+        improved = score > self.best_score
+        if improved:
+            self.best_score = score
+        self.save("last")
+        if improved:
+            self.save("best")
+        self.dist.barrier()

@@ -1,0 +1,1 @@
+"""Evaluation: the paper's tasks per site, slice-wise PSNR/SSIM, linear baselines."""

@@ -1,0 +1,107 @@
+"""The centralized trainer end to end on prepared test sites: steps, checkpoints, exact resume,
+MLflow records, the CLI, and two CPU processes under torchrun (gloo)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from centralized.run_central import run_central
+from conftest import run_pmm
+from pmm_core.training.checkpoint import load_checkpoint
+
+TINY_CONFIG = """epochs = 2
+batch_size = 4
+[model]
+base_channels = 8
+residual_blocks = 1
+embedding_dim = 16
+modulation_hidden = 16
+encoding_dim = 16
+discriminator_channels = 8
+discriminator_layers = 2
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "train.toml"
+    path.write_text(TINY_CONFIG)
+    return path
+
+
+def _site_env(prepared_sites: Path) -> dict[str, str]:
+    return {"PMM_SITES_DIR": str(prepared_sites.parent / "sites"), "PMM_CACHE_DIR": str(prepared_sites)}
+
+
+def _train(prepared_sites: Path, config: Path, tmp_path: Path, run: str, max_steps=None, resume=None, epochs=None):
+    os.environ.update(_site_env(prepared_sites))
+    run_central(sites=None if resume else "brats,isles", epochs=epochs, batch_size=None, no_pfm=False, no_mcbs=False,
+                resume=resume, config=None if resume else config, cache_dir=prepared_sites,
+                run_dir=None if resume else tmp_path / run, max_steps=max_steps, checkpoint_every=0,
+                experiment="test", tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", progress=False,
+                echo=lambda _: None)
+    return load_checkpoint(tmp_path / run / "last.pt")
+
+
+def test_resume_continues_at_the_same_step_with_identical_state(prepared_sites: Path, config: Path, tmp_path: Path) -> None:
+    straight = _train(prepared_sites, config, tmp_path, "straight", max_steps=9)
+    first = _train(prepared_sites, config, tmp_path, "killed", max_steps=4)
+    assert first["global_step"] == 4 and first["step_in_epoch"] == 4
+    resumed = _train(prepared_sites, config, tmp_path, "killed", max_steps=9, resume=str(tmp_path / "killed"))
+    assert resumed["global_step"] == straight["global_step"] == 9
+    assert (resumed["epoch"], resumed["step_in_epoch"]) == (straight["epoch"], straight["step_in_epoch"])
+    for key, value in straight["model"].items():
+        assert torch.equal(value, resumed["model"][key]), key
+    assert resumed["rng"]["conditions"] == straight["rng"]["conditions"]
+    assert resumed["mlflow_run_id"] == first["mlflow_run_id"]  # the same MLflow run goes on
+
+
+def test_full_run_logs_to_mlflow_and_the_model_loads_back(prepared_sites: Path, config: Path, tmp_path: Path) -> None:
+    import mlflow
+
+    checkpoint = _train(prepared_sites, config, tmp_path, "full", epochs=1)
+    assert checkpoint["epoch"] == 1 and checkpoint["step_in_epoch"] == 0
+    assert (tmp_path / "full" / "best.pt").is_file()
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["test"])
+    assert len(runs) == 1 and runs["status"][0] == "FINISHED"
+    assert runs["tags.pmm.sites"][0] == "BraTS,ISLES" and runs["params.model.base_channels"][0] == "8"
+    assert runs["metrics.val/BraTS/T1_to_T1C/psnr"][0] > 5
+    assert "metrics.val/ISLES/FLAIR_DWI_to_ADC/ssim" in runs.columns
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(runs["run_id"][0])}
+    assert {"checkpoints", "fingerprints", "validation"} <= artifacts
+    model = mlflow.pytorch.load_model(f"runs:/{runs['run_id'][0]}/model")
+    assert type(model).__name__ == "PMMSynth"
+
+
+def test_cli_trains_and_reports(prepared_sites: Path, config: Path, tmp_path: Path) -> None:
+    result = run_pmm("train-central", "--sites", "gen,brats", "--config", str(config), "--max-steps", "3",
+                     "--run-dir", str(tmp_path / "cli"), "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}", "--quiet",
+                     env=_site_env(prepared_sites))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "stopped at step 3" in result.stdout and (tmp_path / "cli" / "last.pt").is_file()
+
+
+def test_unprepared_site_and_missing_checkpoint_are_one_line(prepared_sites: Path, tmp_path: Path) -> None:
+    result = run_pmm("train-central", "--sites", "nosuchsite", env=_site_env(prepared_sites))
+    assert result.returncode == 2 and "site 'nosuchsite' not found" in result.stderr and "Traceback" not in result.stderr
+    result = run_pmm("train-central", "--resume", str(tmp_path / "nothing"))
+    assert result.returncode == 2 and "no checkpoint there" in result.stderr
+
+
+def test_two_processes_with_torchrun_on_gloo(prepared_sites: Path, config: Path, tmp_path: Path) -> None:
+    torchrun = Path(sys.executable).parent / "torchrun"
+    command = [str(torchrun), "--nproc_per_node", "2", "--master_port", "29517", "-m", "pmm", "train-central",
+               "--sites", "brats,isles", "--config", str(config), "--max-steps", "3", "--run-dir", str(tmp_path / "ddp"),
+               "--tracking-uri", f"sqlite:///{tmp_path / 'ddp.db'}", "--quiet"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                            env=dict(os.environ, OMP_NUM_THREADS="1", **_site_env(prepared_sites)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    checkpoint = load_checkpoint(tmp_path / "ddp" / "last.pt")
+    assert checkpoint["world_size"] == 2 and checkpoint["global_step"] == 3
+    assert len(checkpoint["rng"]["conditions"]) == 2
