@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import typer
 
+from pmm.evaluate_command import evaluate
 from pmm.phantom_command import phantom
 from pmm.prepare_command import prepare
+from pmm.synthesize_command import synthesize
 from pmm.train_command import train_central
+from pmm.ui_command import ui
 
 app = typer.Typer(
     name="pmm",
@@ -24,6 +27,9 @@ def root() -> None:
 app.command("phantom")(phantom)
 app.command("prepare")(prepare)
 app.command("train-central")(train_central)
+app.command("evaluate")(evaluate)
+app.command("synthesize")(synthesize)
+app.command("ui")(ui)
 
 
 def main() -> None:

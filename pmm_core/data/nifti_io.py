@@ -1,4 +1,4 @@
-"""NIfTI reading with nibabel, handed to SimpleITK for resampling and registration.
+"""NIfTI reading and writing with nibabel, handed to SimpleITK for resampling and registration.
 
 nibabel reads the header as written (sform/qform, shears, odd dtypes) and tolerates what ITK's
 reader refuses; the conversion to SimpleITK is the one place where RAS (nibabel) meets LPS (ITK).
@@ -6,6 +6,8 @@ reader refuses; the conversion to SimpleITK is the one place where RAS (nibabel)
 from __future__ import annotations
 
 import gzip
+import os
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -79,3 +81,18 @@ def sitk_to_nifti(image: sitk.Image) -> nib.Nifti1Image:
     nifti.set_sform(nifti.affine, code=1)
     return nifti
 
+
+
+def write_nifti_atomic(image: nib.Nifti1Image, path: Path) -> None:
+    """Write to a temporary file beside `path`, then rename: no half-written output."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = ".nii.gz" if path.name.endswith(".gz") else ".nii"
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=suffix)
+    os.close(handle)
+    try:
+        nib.save(image, temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -65,7 +65,7 @@ def preprocess_case(record: CaseRecord, options: PreprocessOptions) -> PreparedC
                     reference, record.images[modality], iterations=options.registration_iterations
                 )
             except CaseError as exc:
-                raise CaseError(f"case {record.case_id}: {modality} to {reference_name}: {exc}") from None
+                raise CaseError(f"case {record.case_id}: {modality} cannot be aligned with {reference_name}: {exc}") from None
 
     try:
         native_mask = brain_mask(reference, skull_strip=bool(options.skull_strip))

@@ -1,0 +1,39 @@
+"""A trained model from a checkpoint, with the options and sites it was trained with."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pmm_core.config.training import TrainingOptions
+from pmm_core.errors import PmmError
+from pmm_core.models import PMMSynth, build_model
+from pmm_core.training.checkpoint import load_checkpoint
+
+
+@dataclass
+class TrainedModel:
+    model: PMMSynth
+    options: TrainingOptions
+    sites: list[dict[str, Any]]
+    path: Path
+
+    def site(self, name: str) -> dict[str, Any] | None:
+        return next((s for s in self.sites if s["name"].lower() == name.lower()), None)
+
+
+def load_trained_model(path: Path, device: torch.device) -> TrainedModel:
+    checkpoint = load_checkpoint(path)
+    options = TrainingOptions.model_validate(checkpoint["config"])
+    model = build_model(options.model)
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except RuntimeError as exc:
+        raise PmmError(f"{path}: weights do not fit the model its config describes ({str(exc).splitlines()[0]})") from None
+    return TrainedModel(model.to(device).eval(), options, checkpoint["sites"], Path(path))
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -1,0 +1,31 @@
+"""`pmm evaluate --checkpoint C --site S`: PSNR/SSIM table in the paper's format, with baselines."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from pmm.errors import reports_errors
+
+
+@reports_errors
+def evaluate(
+    checkpoint: Path = typer.Option(..., "--checkpoint", help="A checkpoint written by train-central (last.pt or best.pt)."),
+    site: str = typer.Option(..., "--site", help="Site name or TOML path (prepared)."),
+    task: list[str] = typer.Option(None, "--task", help="A task like 'T1,T2->FLAIR'; repeat for several (default: the paper's tasks for the site)."),
+    split: str = typer.Option("test", "--split", help="train, val or test."),
+    cache_dir: Path = typer.Option(None, "--cache-dir", help="Cache root (default: $PMM_CACHE_DIR, else ./pmm_cache)."),
+    out: Path = typer.Option(None, "--out", help="Folder for the CSV and JSON tables (default: beside the checkpoint)."),
+    experiment: str = typer.Option("pmm", "--experiment", help="MLflow experiment name."),
+    tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlflow.db)."),
+    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Slices synthesised at once."),
+) -> None:
+    """Score a model on a site's split: slice-wise PSNR and SSIM on the crop (data range [0, 1]) over slices with enough brain, averaged per case, then mean ± std over cases.
+
+    Two oracle baselines on the same slices give the numbers meaning: the first source linearly intensity-matched to the target, and (many-to-one) a least-squares linear combination of the sources.
+    """
+    from centralized.evaluate_run import run_evaluation
+    from pmm_core.data.cache import default_cache_root
+
+    run_evaluation(checkpoint, site, task or [], split, cache_dir or default_cache_root(), out, experiment,
+                   tracking_uri, batch_size, echo=typer.echo)

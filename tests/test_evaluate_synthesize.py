@@ -1,0 +1,151 @@
+"""`pmm evaluate`, `pmm synthesize` and `pmm ui` against a checkpoint trained in this module."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from centralized.run_central import run_central
+from conftest import PMM, run_pmm
+from synthetic import write_modality
+
+TINY_CONFIG = """epochs = 1
+batch_size = 4
+[model]
+base_channels = 8
+residual_blocks = 1
+embedding_dim = 16
+modulation_hidden = 16
+encoding_dim = 16
+discriminator_channels = 8
+discriminator_layers = 2
+"""
+
+
+@pytest.fixture(scope="module")
+def trained(prepared_sites: Path, tmp_path_factory) -> dict:
+    folder = tmp_path_factory.mktemp("trained")
+    config = folder / "train.toml"
+    config.write_text(TINY_CONFIG)
+    env = {"PMM_SITES_DIR": str(prepared_sites.parent / "sites"), "PMM_CACHE_DIR": str(prepared_sites)}
+    os.environ.update(env)
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    run_central(sites="gen,brats", epochs=None, batch_size=None, no_pfm=False, no_mcbs=False, resume=None,
+                config=config, cache_dir=prepared_sites, run_dir=folder / "run", max_steps=None, checkpoint_every=0,
+                experiment="test", tracking_uri=uri, progress=False, echo=lambda _: None)
+    return {"checkpoint": folder / "run" / "best.pt", "uri": uri, "env": env, "folder": folder,
+            "data": prepared_sites.parent / "data"}
+
+
+def test_evaluate_prints_the_table_and_logs_metrics(trained: dict) -> None:
+    import mlflow
+
+    result = run_pmm("evaluate", "--checkpoint", str(trained["checkpoint"]), "--site", "brats", "--split", "test",
+                     "--out", str(trained["folder"] / "eval"), "--tracking-uri", trained["uri"], "--experiment", "test",
+                     env=trained["env"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    for text in ("T1->T1C", "T1,T2,FLAIR->T1C", "baseline: source matched", "baseline: linear LS", "±"):
+        assert text in result.stdout
+    rows = json.loads((trained["folder"] / "eval" / "BraTS_test.json").read_text())
+    assert {r["method"] for r in rows} == {"pmm", "match", "linear"} and all(r["cases"] == 1 for r in rows)
+    assert (trained["folder"] / "eval" / "BraTS_test.csv").read_text().startswith("site,task,method")
+    mlflow.set_tracking_uri(trained["uri"])
+    runs = mlflow.search_runs(experiment_names=["test"], filter_string="tags.`pmm.mode` = 'evaluate'")
+    assert len(runs) >= 1
+    assert runs["metrics.test/BraTS/T1_T2_to_FLAIR/psnr"].iloc[0] > 5
+    assert "metrics.test/BraTS/T1_T2_to_FLAIR/ssim/linear" in runs.columns
+
+
+def test_evaluate_explicit_task_and_impossible_task(trained: dict) -> None:
+    ok = run_pmm("evaluate", "--checkpoint", str(trained["checkpoint"]), "--site", "gen", "--task", "T2->T1",
+                 "--tracking-uri", trained["uri"], "--out", str(trained["folder"] / "eval2"), env=trained["env"])
+    assert ok.returncode == 0 and "T2->T1" in ok.stdout
+    bad = run_pmm("evaluate", "--checkpoint", str(trained["checkpoint"]), "--site", "gen", "--task", "DWI->ADC",
+                  "--tracking-uri", trained["uri"], env=trained["env"])
+    assert bad.returncode == 2 and "has the modalities of DWI->ADC" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def _case_files(trained: dict) -> tuple[Path, Path]:
+    case = trained["data"] / "GEN" / "case00"
+    return case / "case00_T1.nii.gz", case / "case00_T2.nii.gz"
+
+
+def test_synthesize_writes_the_target_in_the_inputs_space(trained: dict, tmp_path: Path) -> None:
+    t1, t2 = _case_files(trained)
+    out = tmp_path / "out" / "flair.nii.gz"
+    result = run_pmm("synthesize", "--checkpoint", str(trained["checkpoint"]), "--site", "gen", "--input", f"T1={t1}",
+                     "--input", f"T2={t2}", "--target", "FLAIR", "--out", str(out), env=trained["env"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    written, reference = nib.load(str(out)), nib.load(str(t1))
+    assert written.shape == reference.shape and np.allclose(written.affine, reference.affine)
+    assert written.get_data_dtype() == np.float32 and b"pmm FLAIR from T1+T2" in bytes(written.header["descrip"])
+    data = written.get_fdata()
+    assert 0 <= data.min() and data.max() <= 1 and (data > 0).mean() > 0.1
+    assert data[0, 0, 0] == 0  # brain-masked
+    assert not list(out.parent.glob(".tmp-*"))
+
+
+@pytest.mark.parametrize("arguments,message", [
+    (["--input", "PD={t1}", "--target", "FLAIR"], "unknown modality 'PD'"),
+    (["--input", "T1={t1}", "--target", "T1"], "--target T1 is also an --input"),
+    (["--input", "T1={t1}", "--target", "FLAIR", "--site", "isles"], "was not trained on site ISLES"),
+    (["--input", "T1=/nonexistent/t1.nii.gz", "--target", "FLAIR"], "/nonexistent/t1.nii.gz: input file not found"),
+])
+def test_synthesize_bad_inputs_are_one_line(trained: dict, tmp_path: Path, arguments: list[str], message: str) -> None:
+    t1, _ = _case_files(trained)
+    arguments = [a.format(t1=t1) for a in arguments]
+    site = [] if "--site" in arguments else ["--site", "gen"]
+    out = tmp_path / "x.nii.gz"
+    result = run_pmm("synthesize", "--checkpoint", str(trained["checkpoint"]), *site, *arguments, "--out", str(out),
+                     env=trained["env"])
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and not out.exists()
+
+
+def test_synthesize_refuses_inputs_that_cannot_be_aligned(trained: dict, tmp_path: Path) -> None:
+    t1, _ = _case_files(trained)
+    far = write_modality(tmp_path / "far_T2.nii.gz", "T2", rotation_deg=(0, 0, 0))
+    image = nib.load(str(far))
+    affine = image.affine.copy()
+    affine[:3, 3] += 400.0  # another place in space: no overlap with the T1 at all
+    nib.save(nib.Nifti1Image(np.asarray(image.dataobj), affine), str(far))
+    out = tmp_path / "y.nii.gz"
+    result = run_pmm("synthesize", "--checkpoint", str(trained["checkpoint"]), "--site", "gen", "--input", f"T1={t1}",
+                     "--input", f"T2={far}", "--target", "FLAIR", "--out", str(out), env=trained["env"])
+    assert result.returncode == 2 and "cannot be aligned" in result.stderr and not out.exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_ui_serves_its_page_and_stops_cleanly(trained: dict) -> None:
+    port = _free_port()
+    process = subprocess.Popen([PMM, "ui", "--port", str(port), "--tracking-uri", trained["uri"]],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, page = time.time() + 60, None
+        while time.time() < deadline and page is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                    page = response.read().decode()
+            except OSError:
+                time.sleep(0.5)
+        assert page is not None and "mlflow" in page.lower()
+        busy = run_pmm("ui", "--port", str(port), "--tracking-uri", trained["uri"])
+        assert busy.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in busy.stderr
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=30)
+    assert code in (0, -signal.SIGTERM, 128 + signal.SIGTERM)
