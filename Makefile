@@ -6,7 +6,6 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 DEMO := demo
-PHANTOM_SITES := ttg tti brats isles
 
 .PHONY: install demo test bench clean
 
@@ -20,14 +19,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-# The embedded demo on what pmm does today: write the four-site phantom federation, then
-# preprocess every site into the cache. Training and evaluation join when they land.
+# The embedded demo: phantom federation -> prepare -> short training -> evaluation -> table.
 demo: $(STAMP)
-	$(BIN)/pmm phantom --out $(DEMO) --seed 0
-	for site in $(PHANTOM_SITES); do \
-		$(BIN)/pmm prepare --site $(DEMO)/sites/$$site.toml --cache-dir $(DEMO)/cache || exit 1; \
-	done
-	@echo "demo: phantom in $(DEMO)/ (montage.png per site), cache in $(DEMO)/cache/"
+	$(BIN)/pmm demo --out $(DEMO)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import typer
 
+from pmm.demo_command import demo
 from pmm.evaluate_command import evaluate
 from pmm.phantom_command import phantom
 from pmm.prepare_command import prepare
@@ -24,6 +25,7 @@ def root() -> None:
     """Personalized multi-modal brain-MRI synthesis (PMM-Synth), centralized and federated."""
 
 
+app.command("demo")(demo)
 app.command("phantom")(phantom)
 app.command("prepare")(prepare)
 app.command("train-central")(train_central)

@@ -122,14 +122,6 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
                            tmp_path / "c/BraTS/BraTS2021_00001/BraTS2021_00001_t1.nii.gz", shallow=False)
 
 
-def test_prepare_succeeds_on_all_four_phantom_sites(federation: Path, tmp_path: Path) -> None:
-    for name in ("ttg", "tti", "brats", "isles"):
-        result = run_pmm("prepare", "--site", str(federation / "sites" / f"{name}.toml"),
-                         "--cache-dir", str(tmp_path / "cache"), "--workers", "2", "--quiet")
-        assert result.returncode == 0, result.stdout + result.stderr
-        assert "3 cases (3 prepared" in result.stdout
-
-
 def test_bad_size_is_one_line(tmp_path: Path) -> None:
     result = run_pmm("phantom", "--out", str(tmp_path / "x"), "--size", "huge")
     assert result.returncode == 2 and "pmm: error: --size 'huge'" in result.stderr
