@@ -20,6 +20,13 @@ PMM = str(Path(sys.executable).parent / "pmm")
 TEST_PREPROCESS = "crop_size = 32\nin_plane_spacing = 6.0\n"
 
 
+def tiny_training_config(epochs: int) -> str:
+    """A training TOML for a model small enough to train in seconds on the test sites."""
+    return (f"epochs = {epochs}\nbatch_size = 4\n[model]\nbase_channels = 8\nresidual_blocks = 1\n"
+            "embedding_dim = 16\nmodulation_hidden = 16\nencoding_dim = 16\ndiscriminator_channels = 8\n"
+            "discriminator_layers = 2\n")
+
+
 def run_pmm(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
     """The real `pmm` console script in a subprocess."""
     full_env = dict(os.environ, **(env or {}))

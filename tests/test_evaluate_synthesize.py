@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -15,33 +14,24 @@ import numpy as np
 import pytest
 
 from centralized.run_central import run_central
-from conftest import PMM, run_pmm
+from conftest import PMM, run_pmm, tiny_training_config
 from synthetic import write_modality
 
-TINY_CONFIG = """epochs = 1
-batch_size = 4
-[model]
-base_channels = 8
-residual_blocks = 1
-embedding_dim = 16
-modulation_hidden = 16
-encoding_dim = 16
-discriminator_channels = 8
-discriminator_layers = 2
-"""
 
 
 @pytest.fixture(scope="module")
 def trained(prepared_sites: Path, tmp_path_factory) -> dict:
     folder = tmp_path_factory.mktemp("trained")
     config = folder / "train.toml"
-    config.write_text(TINY_CONFIG)
+    config.write_text(tiny_training_config(1))
     env = {"PMM_SITES_DIR": str(prepared_sites.parent / "sites"), "PMM_CACHE_DIR": str(prepared_sites)}
-    os.environ.update(env)
     uri = f"sqlite:///{folder / 'mlflow.db'}"
-    run_central(sites="gen,brats", epochs=None, batch_size=None, no_pfm=False, no_mcbs=False, resume=None,
-                config=config, cache_dir=prepared_sites, run_dir=folder / "run", max_steps=None, checkpoint_every=0,
-                experiment="test", tracking_uri=uri, progress=False, echo=lambda _: None)
+    with pytest.MonkeyPatch.context() as patch:  # site lookup by name, without leaking into later tests
+        for key, value in env.items():
+            patch.setenv(key, value)
+        run_central(sites="gen,brats", epochs=None, batch_size=None, no_pfm=False, no_mcbs=False, resume=None,
+                    config=config, cache_dir=prepared_sites, run_dir=folder / "run", max_steps=None,
+                    checkpoint_every=0, experiment="test", tracking_uri=uri, progress=False, echo=lambda _: None)
     return {"checkpoint": folder / "run" / "best.pt", "uri": uri, "env": env, "folder": folder,
             "data": prepared_sites.parent / "data"}
 

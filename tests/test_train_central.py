@@ -11,26 +11,15 @@ import pytest
 import torch
 
 from centralized.run_central import run_central
-from conftest import run_pmm
+from conftest import run_pmm, tiny_training_config
 from pmm_core.training.checkpoint import load_checkpoint
 
-TINY_CONFIG = """epochs = 2
-batch_size = 4
-[model]
-base_channels = 8
-residual_blocks = 1
-embedding_dim = 16
-modulation_hidden = 16
-encoding_dim = 16
-discriminator_channels = 8
-discriminator_layers = 2
-"""
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     path = tmp_path / "train.toml"
-    path.write_text(TINY_CONFIG)
+    path.write_text(tiny_training_config(2))
     return path
 
 
@@ -39,13 +28,19 @@ def _site_env(prepared_sites: Path) -> dict[str, str]:
 
 
 def _train(prepared_sites: Path, config: Path, tmp_path: Path, run: str, max_steps=None, resume=None, epochs=None):
-    os.environ.update(_site_env(prepared_sites))
+    with pytest.MonkeyPatch.context() as patch:  # site lookup by name, without leaking into later tests
+        for key, value in _site_env(prepared_sites).items():
+            patch.setenv(key, value)
+        _run(prepared_sites, config, tmp_path, run, max_steps, resume, epochs)
+    return load_checkpoint(tmp_path / run / "last.pt")
+
+
+def _run(prepared_sites: Path, config: Path, tmp_path: Path, run: str, max_steps, resume, epochs) -> None:
     run_central(sites=None if resume else "brats,isles", epochs=epochs, batch_size=None, no_pfm=False, no_mcbs=False,
                 resume=resume, config=None if resume else config, cache_dir=prepared_sites,
                 run_dir=None if resume else tmp_path / run, max_steps=max_steps, checkpoint_every=0,
                 experiment="test", tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", progress=False,
                 echo=lambda _: None)
-    return load_checkpoint(tmp_path / run / "last.pt")
 
 
 def test_resume_continues_at_the_same_step_with_identical_state(prepared_sites: Path, config: Path, tmp_path: Path) -> None:

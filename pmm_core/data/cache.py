@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from pmm_core.atomic import atomic_destination
 from pmm_core.config.site import PreprocessOptions
 from pmm_core.data.case import CaseSource
 from pmm_core.data.preprocess.pipeline import PreparedCase
@@ -69,12 +70,8 @@ def cached_meta(site_dir: Path, case_id: str, signature: str) -> dict[str, Any] 
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    with os.fdopen(handle, "w") as stream:
-        json.dump(data, stream, indent=2)
-    os.replace(temporary, path)
+    with atomic_destination(path, ".json") as temporary:
+        temporary.write_text(json.dumps(data, indent=2))
 
 
 def write_case(site_dir: Path, prepared: PreparedCase, signature: str, dataset_id: int) -> dict[str, Any]:

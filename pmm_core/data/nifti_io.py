@@ -6,8 +6,6 @@ reader refuses; the conversion to SimpleITK is the one place where RAS (nibabel)
 from __future__ import annotations
 
 import gzip
-import os
-import tempfile
 import zlib
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import nibabel as nib
 import numpy as np
 import SimpleITK as sitk
 
+from pmm_core.atomic import atomic_destination
 from pmm_core.errors import CaseError
 
 LPS_FROM_RAS = np.diag([-1.0, -1.0, 1.0])
@@ -85,14 +84,6 @@ def sitk_to_nifti(image: sitk.Image) -> nib.Nifti1Image:
 
 def write_nifti_atomic(image: nib.Nifti1Image, path: Path) -> None:
     """Write to a temporary file beside `path`, then rename: no half-written output."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = ".nii.gz" if path.name.endswith(".gz") else ".nii"
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=suffix)
-    os.close(handle)
-    try:
-        nib.save(image, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    suffix = ".nii.gz" if Path(path).name.endswith(".gz") else ".nii"
+    with atomic_destination(path, suffix) as temporary:
+        nib.save(image, str(temporary))

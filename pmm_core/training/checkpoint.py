@@ -5,27 +5,18 @@ optimizers, schedulers, gradient scaler, epoch and step, RNG states and the conf
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from pmm_core.atomic import atomic_destination
 from pmm_core.errors import PmmError
 
 
 def save_checkpoint(payload: dict[str, Any], path: Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pt")
-    os.close(handle)
-    try:
+    with atomic_destination(path, ".pt") as temporary:
         torch.save(payload, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
