@@ -27,19 +27,20 @@ def _site_env(prepared_sites: Path) -> dict[str, str]:
     return {"PMM_SITES_DIR": str(prepared_sites.parent / "sites"), "PMM_CACHE_DIR": str(prepared_sites)}
 
 
-def _train(prepared_sites: Path, config: Path, tmp_path: Path, run: str, max_steps=None, resume=None, epochs=None):
+def _train(prepared_sites: Path, config: Path, tmp_path: Path, run: str, max_steps=None, resume=None, epochs=None,
+           store: str = "mlflow.db"):
     with pytest.MonkeyPatch.context() as patch:  # site lookup by name, without leaking into later tests
         for key, value in _site_env(prepared_sites).items():
             patch.setenv(key, value)
-        _run(prepared_sites, config, tmp_path, run, max_steps, resume, epochs)
+        _run(prepared_sites, config, tmp_path, run, max_steps, resume, epochs, store)
     return load_checkpoint(tmp_path / run / "last.pt")
 
 
-def _run(prepared_sites: Path, config: Path, tmp_path: Path, run: str, max_steps, resume, epochs) -> None:
+def _run(prepared_sites: Path, config: Path, tmp_path: Path, run: str, max_steps, resume, epochs, store) -> None:
     run_central(sites=None if resume else "brats,isles", epochs=epochs, batch_size=None, no_pfm=False, no_mcbs=False,
                 resume=resume, config=None if resume else config, cache_dir=prepared_sites,
                 run_dir=None if resume else tmp_path / run, max_steps=max_steps, checkpoint_every=0,
-                experiment="test", tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", progress=False,
+                experiment="test", tracking_uri=f"sqlite:///{tmp_path / store}", progress=False,
                 echo=lambda _: None)
 
 
@@ -100,3 +101,10 @@ def test_two_processes_with_torchrun_on_gloo(prepared_sites: Path, config: Path,
     checkpoint = load_checkpoint(tmp_path / "ddp" / "last.pt")
     assert checkpoint["world_size"] == 2 and checkpoint["global_step"] == 3
     assert len(checkpoint["rng"]["conditions"]) == 2
+
+
+def test_resume_against_another_store_starts_a_new_run(prepared_sites: Path, config: Path, tmp_path: Path) -> None:
+    first = _train(prepared_sites, config, tmp_path, "moved", max_steps=2)
+    resumed = _train(prepared_sites, config, tmp_path, "moved", max_steps=3, resume=str(tmp_path / "moved"),
+                     store="elsewhere.db")  # a store that never saw the first run
+    assert resumed["global_step"] == 3 and resumed["mlflow_run_id"] != first["mlflow_run_id"]

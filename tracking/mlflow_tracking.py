@@ -73,6 +73,9 @@ class RunTracker:
                  tracking_uri: str | None = None, run_id: str | None = None, parent_run_id: str | None = None):
         self.uri = resolve_tracking_uri(tracking_uri)
         self.client = MlflowClient(self.uri)
+        if run_id is not None and not self._exists(run_id):
+            tags = {**(tags or {}), "pmm.resumed_from_run": run_id}  # resumed against another store
+            run_id = None
         if run_id is not None:
             self.run_id = run_id
             self.client.update_run(run_id, status="RUNNING")
@@ -82,6 +85,13 @@ class RunTracker:
                 all_tags["mlflow.parentRunId"] = parent_run_id
             run = self.client.create_run(experiment_id(self.client, experiment, self.uri), run_name=run_name, tags=all_tags)
             self.run_id = run.info.run_id
+
+    def _exists(self, run_id: str) -> bool:
+        try:
+            self.client.get_run(run_id)
+            return True
+        except MlflowException:
+            return False
 
     def log_params(self, params: dict[str, Any]) -> None:
         items = [Param(k, str(v)[:MAX_PARAM_LENGTH]) for k, v in params.items()]
