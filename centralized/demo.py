@@ -2,7 +2,7 @@
 
 phantom (four sites, native layouts) → `pmm prepare` for each → a short centralized training
 (a small model: width 16, 64x64 crops) → `pmm evaluate` of every site on its paper tasks next to
-the oracle linear baselines → one table, the MLflow run id and the command that opens the UI.
+the linear baselines (fitted on the training split) → one table, the MLflow run id and the command that opens the UI.
 The short run uses a higher learning rate (1e-3) than the paper's 2e-4 so that minutes of CPU
 training get somewhere; everything else is the paper's recipe.
 """
@@ -17,14 +17,14 @@ from centralized.run_central import run_central
 from pmm_core.config.site import load_site
 from pmm_core.data.prepare_site import prepare_site
 from pmm_core.errors import PmmError
-from pmm_core.evaluation.report import format_table
+from pmm_core.evaluation.report import BASELINES, format_table
 from pmm_core.phantom.federation import write_federation
 
 SITE_FILES = ("ttg", "tti", "brats", "isles")
 
 DEMO_CONFIG = """# pmm demo: a short CPU run of the paper's recipe on a small model
 epochs = {epochs}
-batch_size = 8
+batch_size = 4
 learning_rate = 1e-3
 num_workers = 0
 [model]
@@ -38,12 +38,13 @@ discriminator_layers = 3
 
 
 def beats_baselines(rows: list[dict]) -> tuple[int, int]:
-    """(tasks where pmm's PSNR beats every baseline of that task, tasks)."""
+    """(tasks where pmm's PSNR beats every linear baseline of that task, tasks); the oracle ceiling
+    reads the test truth, so it is shown but not counted."""
     tasks: dict[tuple[str, str], dict[str, float]] = {}
     for row in rows:
         tasks.setdefault((row["site"], row["task"]), {})[row["method"]] = row["psnr_mean"]
     wins = sum(1 for methods in tasks.values()
-               if "pmm" in methods and all(methods["pmm"] > v for m, v in methods.items() if m != "pmm"))
+               if "pmm" in methods and all(methods["pmm"] > v for m, v in methods.items() if m in BASELINES))
     return wins, len(tasks)
 
 

@@ -5,10 +5,10 @@ from pathlib import Path
 from typing import Callable
 
 from centralized.model_loading import default_device, load_trained_model
-from centralized.runs import site_cache_dirs
+from pmm_core.data.site_caches import site_cache_dirs
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.errors import PmmError
-from pmm_core.evaluation.evaluate import evaluate_site
+from pmm_core.evaluation.evaluate import METHODS, evaluate_site
 from pmm_core.evaluation.montage import montage_figure
 from pmm_core.evaluation.report import flat_metrics, format_table, table_rows, write_reports
 from pmm_core.evaluation.tasks import default_tasks, parse_task
@@ -45,7 +45,7 @@ def run_evaluation(checkpoint: Path, site: str, tasks: list[str], split: str, ca
                                "pmm.checkpoint": str(Path(checkpoint).resolve()),
                                "pmm.pfm": str(trained.options.model.pfm), "pmm.mcbs": str(trained.options.mcbs)})
     metrics = {}
-    for method in ("pmm", "match", "linear"):
+    for method in METHODS:
         metrics |= flat_metrics(split, fingerprint["site"], summary, method)
     tracker.log_metrics(metrics, step=0)
     tracker.log_artifact(csv_path, "evaluation")

@@ -5,24 +5,14 @@ from pathlib import Path
 from typing import Callable
 
 from centralized.distributed import init_distributed
-from centralized.runs import new_run_dir, resolve_checkpoint, site_cache_dirs
+from centralized.runs import new_run_dir, resolve_checkpoint
 from centralized.trainer import CentralTrainer, RunSettings
-from pmm_core.config.training import TrainingOptions, load_training_options
+from pmm_core.config.training import TrainingOptions, options_with_overrides
 from pmm_core.data.cache import default_cache_root
+from pmm_core.data.site_caches import site_cache_dirs
 from pmm_core.errors import PmmError
 from pmm_core.training.checkpoint import load_checkpoint
 from tracking import RunTracker, flatten
-
-
-def _options(config: Path | None, epochs, batch_size, no_pfm: bool, no_mcbs: bool) -> TrainingOptions:
-    options = load_training_options(config)
-    updates = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size}.items() if v is not None}
-    if no_mcbs:
-        updates["mcbs"] = False
-    options = options.model_copy(update=updates)
-    if no_pfm:
-        options.model = options.model.model_copy(update={"pfm": False})
-    return TrainingOptions.model_validate(options.model_dump())
 
 
 def run_central(sites: str | None, epochs, batch_size, no_pfm: bool, no_mcbs: bool, resume: str | None,
@@ -41,7 +31,7 @@ def run_central(sites: str | None, epochs, batch_size, no_pfm: bool, no_mcbs: bo
     else:
         if not sites:
             raise PmmError("--sites is required (or --resume a run)")
-        options = _options(config, epochs, batch_size, no_pfm, no_mcbs)
+        options = options_with_overrides(config, epochs, batch_size, no_pfm, no_mcbs)
         site_dirs = site_cache_dirs(sites, cache_dir or default_cache_root())
         run_dir = run_dir or new_run_dir([d.name for d in site_dirs])
 

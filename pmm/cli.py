@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import typer
 
+from pmm.certs_command import certs
+from pmm.client_command import client
 from pmm.demo_command import demo
 from pmm.evaluate_command import evaluate
 from pmm.phantom_command import phantom
 from pmm.prepare_command import prepare
+from pmm.serve_command import serve
+from pmm.simulate_command import simulate
 from pmm.synthesize_command import synthesize
 from pmm.train_command import train_central
 from pmm.ui_command import ui
@@ -32,6 +36,10 @@ app.command("train-central")(train_central)
 app.command("evaluate")(evaluate)
 app.command("synthesize")(synthesize)
 app.command("ui")(ui)
+app.command("serve")(serve)
+app.command("client")(client)
+app.command("simulate")(simulate)
+app.command("certs")(certs)
 
 
 def main() -> None:

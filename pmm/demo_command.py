@@ -12,7 +12,7 @@ from pmm.errors import reports_errors
 def demo(
     out: Path = typer.Option(Path("demo"), "--out", help="Folder for the phantom data, cache, run and tables."),
     cases_per_site: int = typer.Option(6, "--cases-per-site", min=3, help="Phantom cases per site."),
-    epochs: int = typer.Option(12, "--epochs", min=1, help="Training epochs (about 22 s each on 2 CPU cores)."),
+    epochs: int = typer.Option(10, "--epochs", min=1, help="Training epochs (about 30 s each on 2 CPU cores)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the phantom."),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlflow.db)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),

@@ -46,7 +46,7 @@ def test_evaluate_prints_the_table_and_logs_metrics(trained: dict) -> None:
     for text in ("T1->T1C", "T1,T2,FLAIR->T1C", "baseline: source matched", "baseline: linear LS", "±"):
         assert text in result.stdout
     rows = json.loads((trained["folder"] / "eval" / "BraTS_test.json").read_text())
-    assert {r["method"] for r in rows} == {"pmm", "match", "linear"} and all(r["cases"] == 1 for r in rows)
+    assert {r["method"] for r in rows} == {"pmm", "match", "linear", "oracle"} and all(r["cases"] == 1 for r in rows)
     assert (trained["folder"] / "eval" / "BraTS_test.csv").read_text().startswith("site,task,method")
     mlflow.set_tracking_uri(trained["uri"])
     runs = mlflow.search_runs(experiment_names=["test"], filter_string="tags.`pmm.mode` = 'evaluate'")

@@ -43,3 +43,16 @@ def load_training_options(path: Path | None) -> TrainingOptions:
     if path is None:
         return TrainingOptions()
     return load_toml_model(Path(path), TrainingOptions)
+
+
+def options_with_overrides(config: Path | None, epochs: int | None = None, batch_size: int | None = None,
+                           no_pfm: bool = False, no_mcbs: bool = False) -> TrainingOptions:
+    """The TOML's options (or the defaults) with the command line's overrides, validated again."""
+    options = load_training_options(config)
+    updates = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size}.items() if v is not None}
+    if no_mcbs:
+        updates["mcbs"] = False
+    options = options.model_copy(update=updates)
+    if no_pfm:
+        options.model = options.model.model_copy(update={"pfm": False})
+    return TrainingOptions.model_validate(options.model_dump())

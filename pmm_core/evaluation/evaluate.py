@@ -2,7 +2,8 @@
 
 For each case that has the task's sources and target, the model synthesises the target slice by
 slice (batched); PSNR/SSIM per slice (see metrics.py) are averaged per case, then summarised as
-mean ± std over cases. The `match` and `linear` baselines are scored on exactly the same slices.
+mean ± std over cases. The baselines (see baselines.py: `match` and `linear` fitted on the
+training split, `oracle` refitted on each case's truth) are scored on exactly the same slices.
 """
 from __future__ import annotations
 
@@ -15,13 +16,13 @@ import torch
 from pmm_core.data.cache import case_cache_dir, open_case_arrays, read_case_meta
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.errors import PmmError
-from pmm_core.evaluation.baselines import least_squares_fit
+from pmm_core.evaluation.baselines import MAX_FIT_CASES, NormalEquations, apply_fit, least_squares_fit
 from pmm_core.evaluation.metrics import slice_psnr, slice_ssim
 from pmm_core.evaluation.tasks import Task
 from pmm_core.modalities import MODALITIES, NUM_MODALITIES
 from pmm_core.training.conditions import task_condition
 
-METHODS = ("pmm", "match", "linear")
+METHODS = ("pmm", "match", "linear", "oracle")
 
 
 @dataclass
@@ -89,6 +90,32 @@ def _scores(prediction: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     return float(np.mean(psnr)), float(np.mean(ssim))
 
 
+def _source_channels(volume: np.ndarray, task: Task) -> np.ndarray:
+    return volume[:, [MODALITIES.index(m) for m in task.sources]].transpose(1, 0, 2, 3)
+
+
+def fit_baselines(site_dir: Path, tasks: list[Task], min_brain_fraction: float,
+                  max_cases: int = MAX_FIT_CASES) -> dict[str, dict[str, np.ndarray]]:
+    """task → {'match': coefficients, 'linear': coefficients}, least squares over the training split."""
+    fingerprint = load_fingerprint(site_dir)
+    equations = {t.name: {"match": NormalEquations(1), "linear": NormalEquations(len(t.sources))} for t in tasks}
+    for case_id in fingerprint["split"].get("train", [])[:max_cases]:
+        loaded = _case_volume(case_cache_dir(site_dir, case_id), min_brain_fraction)
+        if loaded is None:
+            continue
+        volume, mask, present = loaded
+        for task in tasks:
+            if task.target in present and set(task.sources) <= present:
+                sources, truth = _source_channels(volume, task), volume[:, MODALITIES.index(task.target)]
+                equations[task.name]["match"].add(sources[:1], truth, mask)
+                equations[task.name]["linear"].add(sources, truth, mask)
+    fits: dict[str, dict[str, np.ndarray]] = {}
+    for task in tasks:
+        solved = {k: e.solve() for k, e in equations[task.name].items()}
+        fits[task.name] = {k: v for k, v in solved.items() if v is not None and (k == "match" or len(task.sources) > 1)}
+    return fits
+
+
 def evaluate_site(model: torch.nn.Module, site_dir: Path, tasks: list[Task], split: str = "test",
                   device: torch.device | str = "cpu", batch_size: int = 16, min_brain_fraction: float = 0.05,
                   max_cases: int | None = None) -> SiteEvaluation:
@@ -102,6 +129,7 @@ def evaluate_site(model: torch.nn.Module, site_dir: Path, tasks: list[Task], spl
     for task in tasks:
         result.per_case[task.name] = {method: [] for method in METHODS}
     cases = fingerprint["split"][split][:max_cases]
+    fits = fit_baselines(site_dir, tasks, min_brain_fraction)
     for case_id in cases:
         loaded = _case_volume(case_cache_dir(site_dir, case_id), min_brain_fraction)
         if loaded is None:
@@ -111,13 +139,15 @@ def evaluate_site(model: torch.nn.Module, site_dir: Path, tasks: list[Task], spl
             if task.target not in present or not set(task.sources) <= present:
                 continue
             target = MODALITIES.index(task.target)
-            source_channels = volume[:, [MODALITIES.index(m) for m in task.sources]].transpose(1, 0, 2, 3)
+            source_channels = _source_channels(volume, task)
             truth = volume[:, target]
             synthesis = synthesize_slices(model, volume, task_condition(list(task.sources)), fingerprint["dataset_id"],
                                           device, batch_size)[:, target] * (mask > 0)
-            candidates = {"pmm": synthesis, "match": least_squares_fit(source_channels[:1], truth, mask)}
-            if len(task.sources) > 1:
-                candidates["linear"] = least_squares_fit(source_channels, truth, mask)
+            candidates = {"pmm": synthesis}
+            for method, coefficients in fits[task.name].items():
+                sources = source_channels[:1] if method == "match" else source_channels
+                candidates[method] = apply_fit(coefficients, sources, mask)
+            candidates["oracle"] = least_squares_fit(source_channels, truth, mask)
             for method, prediction in candidates.items():
                 result.per_case[task.name][method].append((case_id, *_scores(prediction, truth)))
             if not any(e.task == task.name for e in result.examples):

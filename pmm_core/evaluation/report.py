@@ -10,7 +10,9 @@ from typing import Any
 
 from pmm_core.evaluation.tasks import metric_key
 
-METHOD_LABELS = {"pmm": "pmm", "match": "baseline: source matched", "linear": "baseline: linear LS"}
+METHOD_LABELS = {"pmm": "pmm", "match": "baseline: source matched", "linear": "baseline: linear LS",
+                 "oracle": "ceiling: linear on truth"}
+BASELINES = ("match", "linear")  # fitted on the training split; `oracle` reads the test truth
 
 
 def table_rows(site: str, summary: dict[str, dict[str, dict[str, float]]]) -> list[dict[str, Any]]:
@@ -23,12 +25,12 @@ def table_rows(site: str, summary: dict[str, dict[str, dict[str, float]]]) -> li
 
 def format_table(rows: list[dict[str, Any]]) -> str:
     """Plain-text table: site, task, method, PSNR mean ± std, SSIM mean ± std, cases."""
-    header = f"{'site':<7} {'task':<18} {'method':<26} {'PSNR (dB)':>15} {'SSIM':>15} {'cases':>5}"
+    header = f"{'site':<7} {'task':<18} {'method':<25} {'PSNR (dB)':>15} {'SSIM':>15} {'cases':>5}"
     lines = [header, "-" * len(header)]
     for row in rows:
         psnr = f"{row['psnr_mean']:.2f} ± {row['psnr_std']:.2f}"
         ssim = f"{row['ssim_mean']:.3f} ± {row['ssim_std']:.3f}"
-        lines.append(f"{row['site']:<7} {row['task']:<18} {METHOD_LABELS[row['method']]:<26} {psnr:>15} {ssim:>15} {int(row['cases']):>5}")
+        lines.append(f"{row['site']:<7} {row['task']:<18} {METHOD_LABELS[row['method']]:<25} {psnr:>15} {ssim:>15} {int(row['cases']):>5}")
     return "\n".join(lines)
 
 

@@ -2,8 +2,9 @@
 
 Tissue fractions at any world point are found by mapping the point into template space through
 the subject's random smooth deformation (a coarse grid of displacements, cubic-interpolated) and
-a global scale, then reading grey/white-matter probabilities and the brain mask. Skull and scalp
-are shells around the brain, built once per template resolution.
+a global scale, then reading grey/white-matter probabilities and the brain mask. Skull, scalp and
+dura are shells around the brain; veins are a fixed random web in the outer cortex plus the
+superior sagittal sinus. All are built once per template resolution.
 """
 from __future__ import annotations
 
@@ -22,6 +23,26 @@ class TemplateMaps:
     brain: np.ndarray         # soft brain mask
     bone: np.ndarray
     scalp: np.ndarray
+    dura: np.ndarray
+    vessel: np.ndarray
+
+
+VESSEL_SEED = 152  # the venous web is part of the template, the same in every subject
+
+
+def vessel_map(mask: np.ndarray, dura_shell: np.ndarray, affine: np.ndarray, mm: float) -> np.ndarray:
+    """Cortical veins (thin ridges of a smooth random field, broken into segments, in the outer
+    6 mm of the brain) and the superior sagittal sinus (the dura shell near the midline, on top)."""
+    rng = np.random.default_rng(VESSEL_SEED)
+    field = ndimage.gaussian_filter(rng.normal(size=mask.shape).astype(np.float32), 5.0 / mm)
+    segments = ndimage.gaussian_filter(rng.normal(size=mask.shape).astype(np.float32), 8.0 / mm)
+    ridge = np.exp(-(field / (0.12 * field.std())) ** 2) * (segments > 0.2 * segments.std())
+    cortex = mask & ~ndimage.binary_erosion(mask, iterations=max(1, round(6 / mm)))
+    x_mm = affine[0, 0] * np.arange(mask.shape[0]) + affine[0, 3]
+    z_mm = affine[2, 2] * np.arange(mask.shape[2]) + affine[2, 3]
+    sinus = dura_shell & (np.abs(x_mm)[:, None, None] < 5.0) & (z_mm[None, None, :] > 10.0)
+    veins = ndimage.gaussian_filter((ridge * cortex).astype(np.float32), 0.5) * 0.7
+    return np.maximum(veins, ndimage.gaussian_filter(sinus.astype(np.float32), 0.7))
 
 
 @functools.lru_cache(maxsize=2)
@@ -40,9 +61,12 @@ def template_maps(resolution: int) -> TemplateMaps:
     head = ndimage.binary_dilation(mask, iterations=max(3, round(12 / mm)))
     bone = ndimage.gaussian_filter((skull & ~inner).astype(np.float32), 0.7)
     scalp = ndimage.gaussian_filter((head & ~skull).astype(np.float32), 0.7)
+    dura = ndimage.gaussian_filter((inner & ~mask).astype(np.float32), 0.7) * 0.8
+    vessel = vessel_map(mask, inner & ~mask, gm_image.affine, mm)
     total = gm + wm
     scale = np.where(total > brain, brain / np.maximum(total, 1e-6), 1.0).astype(np.float32)
-    return TemplateMaps(affine=gm_image.affine, gm=gm * scale, wm=wm * scale, brain=brain, bone=bone, scalp=scalp)
+    return TemplateMaps(affine=gm_image.affine, gm=gm * scale, wm=wm * scale, brain=brain, bone=bone, scalp=scalp,
+                        dura=dura, vessel=vessel)
 
 
 @dataclass(frozen=True)
@@ -76,17 +100,23 @@ class SubjectWarp:
 
 
 def normal_fractions(maps: TemplateMaps, template_mm: np.ndarray) -> dict[str, np.ndarray]:
-    """GM, WM, CSF, bone and scalp fractions at template-space points."""
+    """GM, WM, CSF, vessel, dura, bone and scalp fractions at template-space points."""
     voxels = (template_mm - maps.affine[:3, 3]) @ np.linalg.inv(maps.affine[:3, :3]).T
 
     def sample(volume: np.ndarray) -> np.ndarray:
         return ndimage.map_coordinates(volume, voxels.T, order=1, mode="constant", cval=0.0).astype(np.float32)
 
     gm, wm, brain = sample(maps.gm), sample(maps.wm), sample(maps.brain)
+    csf = np.clip(brain - gm - wm, 0.0, 1.0)
+    dura = sample(maps.dura)
+    vessel = np.clip(sample(maps.vessel), 0.0, 1.0)
+    keep = 1.0 - vessel  # veins displace the tissue they run through; the sinus displaces the dura
     return {
-        "gm": gm,
-        "wm": wm,
-        "csf": np.clip(brain - gm - wm, 0.0, 1.0),
+        "gm": gm * keep,
+        "wm": wm * keep,
+        "csf": csf * keep,
+        "vessel": vessel * np.clip(brain + dura, 0.0, 1.0),
+        "dura": dura * keep,
         "bone": sample(maps.bone),
         "scalp": sample(maps.scalp),
     }

@@ -16,7 +16,7 @@ from pmm_core.phantom.pathology import PATHOLOGIES
 from pmm_core.phantom.sites import TEST_SIZE_FACTOR, Grid, PhantomSite
 
 HEAD_CENTER_MM = np.array([0.0, -18.0, 12.0])  # middle of the ICBM152 head, RAS
-OUTSIDE_BRAIN = ("bone", "scalp")
+OUTSIDE_BRAIN = ("bone", "scalp", "dura")
 
 
 def rotation(degrees: np.ndarray) -> np.ndarray:

@@ -1,5 +1,10 @@
 """MR signal equations: spin echo, inversion recovery (FLAIR), contrast-enhanced T1, DWI and ADC.
 
+T1C is its own sequence, as it usually is in the clinic (and in BraTS): a 3D spoiled gradient
+echo after gadolinium, not the pre-contrast spin echo again. Blood flowing through veins and
+sinuses is a flow void on spin-echo, FLAIR and diffusion images but bright on the post-contrast
+gradient echo; the dura enhances too. These are what make T1 -> T1C more than an intensity map.
+
 Signals are computed per tissue and mixed by tissue fractions (partial volume adds signal,
 which is what a voxel does). Noise is Rician (magnitude of complex Gaussian noise) and a smooth
 multiplicative bias field mimics coil sensitivity.
@@ -11,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pmm_core.phantom.tissues import GADOLINIUM_R1, TISSUES, Tissue
+from pmm_core.phantom.tissues import FLOW_VOID_SIGNAL, GADOLINIUM_R1, TISSUES, Tissue
 
 B_VALUE = 1000.0  # s/mm^2
 
@@ -29,6 +34,9 @@ class Protocol:
     flair_te: float
     dwi_tr: float
     dwi_te: float
+    t1c_tr: float = 8.0           # post-contrast 3D spoiled gradient echo
+    t1c_te: float = 3.5
+    t1c_flip_deg: float = 12.0
     csf_null_error: float = 0.0   # relative error of the FLAIR inversion time vs perfect CSF nulling
 
     def flair_ti(self) -> float:
@@ -42,6 +50,12 @@ def spin_echo(pd: float, t1: float, t2: float, tr: float, te: float) -> float:
     return pd * (1 - math.exp(-tr / t1)) * math.exp(-te / t2)
 
 
+def spoiled_gradient_echo(pd: float, t1: float, t2: float, tr: float, te: float, flip_deg: float) -> float:
+    """Steady state of a spoiled GRE (T2* approximated by T2)."""
+    e1, alpha = math.exp(-tr / t1), math.radians(flip_deg)
+    return pd * math.sin(alpha) * (1 - e1) / (1 - math.cos(alpha) * e1) * math.exp(-te / t2)
+
+
 def inversion_recovery(pd: float, t1: float, t2: float, tr: float, te: float, ti: float) -> float:
     return pd * abs(1 - 2 * math.exp(-ti / t1) + math.exp(-tr / t1)) * math.exp(-te / t2)
 
@@ -49,11 +63,19 @@ def inversion_recovery(pd: float, t1: float, t2: float, tr: float, te: float, ti
 def tissue_signal(modality: str, tissue: Tissue, protocol: Protocol) -> float:
     """Noise-free signal of one pure tissue (ADC is returned in 1e-6 mm^2/s, as scanners store it)."""
     t1, t2 = tissue.t1(protocol.field), tissue.t2(protocol.field)
-    if modality == "T1":
-        return spin_echo(tissue.pd, t1, t2, protocol.t1_tr, protocol.t1_te)
     if modality == "T1C":
         t1_post = 1.0 / (1.0 / t1 + GADOLINIUM_R1 * tissue.gd_uptake / 1000.0)
-        return spin_echo(tissue.pd, t1_post, t2, protocol.t1_tr, protocol.t1_te)
+        return spoiled_gradient_echo(tissue.pd, t1_post, t2, protocol.t1c_tr, protocol.t1c_te, protocol.t1c_flip_deg)
+    if modality == "ADC":
+        return tissue.adc * 1000.0
+    return spin_echo_family_signal(modality, tissue, protocol) * (FLOW_VOID_SIGNAL if tissue.flow_void else 1.0)
+
+
+def spin_echo_family_signal(modality: str, tissue: Tissue, protocol: Protocol) -> float:
+    """T1, T2, FLAIR and DWI: the sequences in which flowing blood is dark."""
+    t1, t2 = tissue.t1(protocol.field), tissue.t2(protocol.field)
+    if modality == "T1":
+        return spin_echo(tissue.pd, t1, t2, protocol.t1_tr, protocol.t1_te)
     if modality == "T2":
         return spin_echo(tissue.pd, t1, t2, protocol.t2_tr, protocol.t2_te)
     if modality == "FLAIR":
@@ -61,8 +83,6 @@ def tissue_signal(modality: str, tissue: Tissue, protocol: Protocol) -> float:
     s0 = spin_echo(tissue.pd, t1, t2, protocol.dwi_tr, protocol.dwi_te)
     if modality == "DWI":
         return s0 * math.exp(-B_VALUE * tissue.adc * 1e-3)
-    if modality == "ADC":
-        return tissue.adc * 1000.0
     raise ValueError(f"unknown modality {modality}")
 
 

@@ -69,7 +69,7 @@ SITES: tuple[PhantomSite, ...] = (
         name="BraTS", dataset_id=2, layout="brats", modalities=("T1", "T2", "T1C", "FLAIR"),
         pathology="glioma",
         protocol=Protocol(field=3.0, t1_tr=600, t1_te=12, t2_tr=5000, t2_te=100, flair_tr=10000, flair_te=125,
-                          dwi_tr=5000, dwi_te=80),
+                          dwi_tr=5000, dwi_te=80, t1c_tr=7.0, t1c_te=3.0, t1c_flip_deg=15.0),
         intensity_scale=1000.0, noise=0.02, bias=0.05, grid=Grid(240, 1.0, 155, 1.0),
         skull_stripped=True, coregistered=True, oblique_deg=0.0,
     ),

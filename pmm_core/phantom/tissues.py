@@ -19,6 +19,7 @@ class Tissue:
     pd: float      # relative proton density
     adc: float     # 1e-3 mm^2/s
     gd_uptake: float = 0.0  # gadolinium concentration after contrast (mM)
+    flow_void: bool = False  # flowing blood: spin echoes and diffusion see (almost) no signal
 
     def t1(self, field: float) -> float:
         return self.t1_3 if field >= 2.0 else self.t1_15
@@ -38,7 +39,12 @@ TISSUES: dict[str, Tissue] = {
     "enhancing": Tissue(1100, 1300, 110, 100, 0.85, 1.00, gd_uptake=0.6),
     "ms_lesion": Tissue(1000, 1250, 130, 115, 0.82, 1.05),
     "infarct": Tissue(1000, 1200, 110, 100, 0.86, 0.40),   # acute: restricted diffusion
+    # normal structures that enhance: cortical veins and sinuses (blood pool), and the dura
+    "vessel": Tissue(1450, 1900, 180, 150, 0.90, 3.00, gd_uptake=1.2, flow_void=True),
+    "dura": Tissue(900, 1000, 60, 50, 0.55, 0.90, gd_uptake=0.5),
 }
+
+FLOW_VOID_SIGNAL = 0.08  # what is left of flowing blood's signal in spin-echo, inversion and diffusion images
 
 GADOLINIUM_R1 = 4.0  # relaxivity, 1/(mM·s)
 

@@ -1,0 +1,58 @@
+"""`pmm client`: one hospital's SuperNode.
+
+It resolves the site's TOML and prepared cache here (so a wrong site fails at once, not in a
+round), then starts `flower-supernode` with the site, cache and state folder as node config.
+The SuperNode's output goes to `<state-dir>/<SITE>/supernode.log` and the terminal; the rounds
+themselves are logged to `<state-dir>/<SITE>/client.log` by the ClientApp.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from pmm_core.data.fingerprint import load_fingerprint
+from pmm_core.errors import PmmError
+from pmm_core.processes import ManagedProcess, environment_tool, free_port, is_loopback, split_address
+
+
+def node_config(site: str, cache: Path, state: Path, device: str) -> str:
+    """Flower's node config: space-separated key=TOML-value pairs."""
+    def quoted(value: str) -> str:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    return " ".join(f"{k}={quoted(v)}" for k, v in
+                    (("site", site), ("cache", str(cache)), ("state", str(state)), ("device", device)))
+
+
+def supernode_argv(server: str, site: str, cache: Path, state: Path, root_certificates: Path | None, insecure: bool,
+                   key: Path | None, port: int, device: str) -> list[str]:
+    host, _ = split_address(server)
+    if root_certificates is not None and insecure:
+        raise PmmError("give either --root-certificates or --insecure, not both")
+    if root_certificates is None and not insecure and not is_loopback(host):
+        raise PmmError(f"{host} is not a loopback address: give --root-certificates ca.pem (the federation's CA) "
+                       "or --insecure to send unencrypted traffic on purpose")
+    argv = [environment_tool("flower-supernode"), "--superlink", server, "--port", str(port),
+            "--node-config", node_config(site, cache, state, device)]
+    if root_certificates is not None:
+        if not Path(root_certificates).is_file():
+            raise PmmError(f"{root_certificates}: CA certificate not found")
+        argv += ["--root-certificates", str(root_certificates)]
+    else:
+        argv += ["--insecure"]
+    if key is not None:
+        if not Path(key).is_file():
+            raise PmmError(f"{key}: node private key not found")
+        argv += ["--auth-supernode-private-key", str(key)]
+    return argv
+
+
+def start_supernode(site_cache: Path, server: str, state_dir: Path, root_certificates: Path | None, insecure: bool,
+                    key: Path | None = None, device: str = "cpu", port: int | None = None,
+                    echo: Callable[[str], None] | None = None) -> ManagedProcess:
+    fingerprint = load_fingerprint(site_cache)  # a one-line error when the site is not prepared
+    site = fingerprint["site"]
+    state_dir = Path(state_dir).resolve()
+    argv = supernode_argv(server, site, Path(site_cache).resolve(), state_dir, root_certificates, insecure, key,
+                          port or free_port(), device)
+    return ManagedProcess(f"supernode {site}", argv, state_dir / site / "supernode.log", echo=echo)

@@ -1,0 +1,43 @@
+"""The server's checkpoint: the global shared parameters after the last completed round.
+
+Written atomically after every round, so `pmm serve --resume` continues from the last round
+that finished, whatever killed the server. It also remembers the MLflow parent and site runs,
+so a resumed federation keeps logging into the same runs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pmm_core.training.checkpoint import load_checkpoint, save_checkpoint
+
+GLOBAL_FILE = "global.pt"
+
+
+@dataclass
+class GlobalState:
+    round: int                                   # rounds completed
+    shared: dict[str, np.ndarray]
+    config: dict[str, Any]                       # FederationOptions as JSON
+    mlflow_run_id: str | None = None
+    site_runs: dict[str, str] = field(default_factory=dict)
+
+
+def save_global_state(state: GlobalState, folder: Path) -> Path:
+    path = Path(folder) / GLOBAL_FILE
+    save_checkpoint({"round": state.round, "config": state.config, "mlflow_run_id": state.mlflow_run_id,
+                     "site_runs": state.site_runs,
+                     # `model` holds the shared tensors so load_checkpoint recognises the file
+                     "model": {k: torch.from_numpy(np.asarray(v)) for k, v in state.shared.items()}}, path)
+    return path
+
+
+def load_global_state(folder: Path) -> GlobalState:
+    payload = load_checkpoint(Path(folder) / GLOBAL_FILE)
+    return GlobalState(round=int(payload["round"]), config=payload["config"],
+                       shared={k: v.numpy() for k, v in payload["model"].items()},
+                       mlflow_run_id=payload.get("mlflow_run_id"), site_runs=dict(payload.get("site_runs", {})))

@@ -1,0 +1,140 @@
+"""One site's part of a federated round: load the global shared parameters into the site's own
+model, train E local epochs with MCBS and the shared training step, validate on the site's
+val split, save the personal state, and hand back shared parameters and scalar metrics only.
+
+The same function serves `--personalize-only` (a new site fitting its embedding, modulation it
+keeps, and discriminators against a frozen global model): only the personal groups train.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from pmm_core.config.training import TrainingOptions
+from pmm_core.data.dataset import SliceDataset
+from pmm_core.data.fingerprint import load_fingerprint
+from pmm_core.data.samplers import MCBSBatchSampler
+from pmm_core.evaluation.evaluate import evaluate_site
+from pmm_core.evaluation.report import flat_metrics
+from pmm_core.evaluation.tasks import default_tasks
+from pmm_core.federated.partition import PartitionOptions, load_named, personal_state, shared_arrays
+from pmm_core.federated.site_state import SiteState, load_site_state, save_site_state
+from pmm_core.models import build_model
+from pmm_core.models.pmm_synth import PMMSynth
+from pmm_core.training.conditions import sample_condition
+from pmm_core.training.step import build_optimizers, train_step
+
+
+@dataclass
+class LocalRoundResult:
+    shared: dict[str, np.ndarray]     # what travels back (empty for personalize-only)
+    metrics: dict[str, float]         # scalars: losses, slices, val PSNR/SSIM per task
+    num_examples: int                 # training slices: the FedAvg weight
+
+
+@dataclass
+class LocalRoundSpec:
+    site_dir: Path                    # the site's prepared cache folder
+    state_dir: Path                   # the state folder root; the site's is <state_dir>/<SITE>
+    options: TrainingOptions
+    partition: PartitionOptions
+    local_epochs: int
+    round_label: str = ""             # recorded in the site's history, e.g. "fed-20261125:3"
+    personalize_only: bool = False
+    device: str = "cpu"
+    progress: bool = True
+    val_max_cases: int | None = None
+
+
+def build_site_model(options: TrainingOptions) -> PMMSynth:
+    """Seeded, so every site starts from the same weights; the sinusoidal encoding of each site's
+    dataset id already makes its embedding its own."""
+    torch.manual_seed(options.seed)
+    return build_model(options.model)
+
+
+def run_local_round(spec: LocalRoundSpec, shared: dict[str, np.ndarray] | None,
+                    echo: Callable[[str], None] = print) -> LocalRoundResult:
+    fingerprint = load_fingerprint(spec.site_dir)
+    site, dataset_id = fingerprint["site"], int(fingerprint["dataset_id"])
+    options, device = spec.options, torch.device(spec.device)
+    model_config = options.model.model_dump(mode="json")
+    model = build_site_model(options)
+    state = load_site_state(spec.state_dir, site, model_config)
+    if state is not None:
+        load_named(model, state.personal, spec.partition.personal)
+    if shared is not None:
+        load_named(model, shared, spec.partition.shared)
+    model.to(device)
+
+    trained_groups = spec.partition.personal if spec.personalize_only else ("embedding",) + spec.partition.shared
+    generator_groups = tuple(g for g in trained_groups if g != "discriminators")
+    if spec.personalize_only:  # the global model stays frozen; only what the site keeps learns
+        frozen = set(shared_arrays(model, spec.partition))
+        for name, parameter in model.named_parameters():
+            parameter.requires_grad_(name not in frozen)
+    amp = options.amp and device.type == "cuda"
+    optimizers = build_optimizers(model, options.learning_rate, options.betas, amp, groups=generator_groups)
+    condition_rng = np.random.default_rng([options.seed, dataset_id])
+    if state is not None:
+        if state.optimizer_generator is not None and state.history and \
+                state.history[-1].get("personalize_only", False) == spec.personalize_only:
+            optimizers.generator.load_state_dict(state.optimizer_generator)
+        if state.optimizer_discriminator is not None:
+            optimizers.discriminator.load_state_dict(state.optimizer_discriminator)
+        if state.condition_rng is not None:
+            condition_rng.bit_generator.state = state.condition_rng
+
+    dataset = SliceDataset([spec.site_dir], "train", options.min_brain_fraction)
+    if len(dataset) == 0:
+        raise ValueError(f"site {site}: no training slices in {spec.site_dir}")
+    sampler = MCBSBatchSampler(dataset.group_keys(), options.batch_size, options.seed)
+    loader = DataLoader(dataset, batch_sampler=sampler, num_workers=options.num_workers)
+    epochs_done = state.epochs_done if state is not None else 0
+    sums: dict[str, float] = {}
+    steps, slices, started = 0, 0, time.perf_counter()
+    model.train()
+    for local_epoch in range(spec.local_epochs):
+        sampler.set_epoch(epochs_done + local_epoch)
+        bar = tqdm(loader, desc=f"{site} local epoch {local_epoch + 1}/{spec.local_epochs}", unit="batch",
+                   disable=not spec.progress)
+        for batch in bar:
+            sc = sample_condition(batch.availability, condition_rng, options.conditions.scenario_probability)
+            metrics = train_step(model, optimizers, batch.image.to(device), batch.availability.to(device),
+                                 batch.dataset_id.to(device), sc, options.losses, amp=amp)
+            steps, slices = steps + 1, slices + batch.image.shape[0]
+            for key, value in metrics.items():
+                sums[key] = sums.get(key, 0.0) + value
+            bar.set_postfix(g=f"{metrics['loss/g']:.3f}", syn=f"{metrics['loss/syn']:.3f}",
+                            slices_s=f"{slices / max(time.perf_counter() - started, 1e-9):.1f}")
+        bar.close()
+    seconds = time.perf_counter() - started
+    summary = evaluate_site(model, spec.site_dir, default_tasks(site, fingerprint["modalities"]), "val", device,
+                            options.batch_size, options.min_brain_fraction, spec.val_max_cases).summary()
+    validation = flat_metrics("val", site, summary)
+    psnr = [m["pmm"]["psnr_mean"] for m in summary.values() if "pmm" in m]
+    ssim = [m["pmm"]["ssim_mean"] for m in summary.values() if "pmm" in m]
+    result_metrics = {f"train/epoch/{k.split('/')[-1]}": v / max(steps, 1) for k, v in sums.items()}
+    result_metrics |= {"train/slices": float(slices), "train/seconds": seconds,
+                       "val/mean_psnr": float(np.mean(psnr)) if psnr else 0.0,
+                       "val/mean_ssim": float(np.mean(ssim)) if ssim else 0.0} | validation
+
+    history = (state.history if state is not None else []) + [
+        {"round": spec.round_label, "epochs": spec.local_epochs, "personalize_only": spec.personalize_only,
+         "val_mean_psnr": result_metrics["val/mean_psnr"], "time": time.time()}]
+    save_site_state(SiteState(site=site, model_config=model_config, personal=personal_state(model.cpu(), spec.partition),
+                              optimizer_generator=optimizers.generator.state_dict(),
+                              optimizer_discriminator=optimizers.discriminator.state_dict(),
+                              condition_rng=condition_rng.bit_generator.state,
+                              epochs_done=epochs_done + spec.local_epochs, history=history), spec.state_dir)
+    echo(f"{site}: {spec.local_epochs} local epoch(s), {slices} slices in {seconds:.0f} s, "
+         f"val mean PSNR {result_metrics['val/mean_psnr']:.2f} dB")
+    return LocalRoundResult(shared={} if spec.personalize_only else shared_arrays(model, spec.partition),
+                            metrics=result_metrics, num_examples=len(dataset))

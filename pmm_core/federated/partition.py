@@ -1,0 +1,72 @@
+"""Which parameters travel and which stay at the site.
+
+The unit is a named parameter group of pmm_core.models.parameter_groups (embedding, modulation,
+generator, discriminators). The paper's PMM-Synth shares the backbone and the modulation MLPs
+and keeps each site's dataset embedding at home; discriminators stay at the site by default
+(they judge that site's images). pFLSynth-style variants keep `modulation` personal too, or
+share the discriminators. Names are checked here, once, so a typo is a clear error.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from pmm_core.models.parameter_groups import GROUP_NAMES, parameter_groups
+from pmm_core.models.pmm_synth import PMMSynth
+
+
+class PartitionOptions(BaseModel):
+    """`shared` groups travel to the server and are averaged; every other group stays personal."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    shared: tuple[str, ...] = Field(("generator", "modulation"), description="parameter groups averaged by the server")
+
+    @field_validator("shared")
+    @classmethod
+    def _known_groups(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [name for name in value if name not in GROUP_NAMES]
+        if unknown:
+            raise ValueError(f"unknown parameter group {unknown[0]!r}; groups are {', '.join(GROUP_NAMES)}")
+        if "embedding" in value:
+            raise ValueError("'embedding' is each site's own dataset embedding and cannot be shared")
+        if "generator" not in value:
+            raise ValueError("the 'generator' backbone must be shared, or there is nothing to federate")
+        return tuple(dict.fromkeys(value))
+
+    @property
+    def personal(self) -> tuple[str, ...]:
+        return tuple(name for name in GROUP_NAMES if name not in self.shared)
+
+
+def _named(model: PMMSynth, groups: tuple[str, ...]) -> dict[str, torch.nn.Parameter]:
+    named = parameter_groups(model)
+    return {name: parameter for group in groups for name, parameter in named[group].items()}
+
+
+def shared_arrays(model: PMMSynth, partition: PartitionOptions) -> dict[str, np.ndarray]:
+    """The shared parameters as float32 numpy arrays, by full parameter name (what travels)."""
+    return {name: p.detach().cpu().numpy().astype(np.float32, copy=True) for name, p in _named(model, partition.shared).items()}
+
+
+def personal_state(model: PMMSynth, partition: PartitionOptions) -> dict[str, torch.Tensor]:
+    """The personal parameters (kept in the site's state folder, never sent)."""
+    return {name: p.detach().cpu().clone() for name, p in _named(model, partition.personal).items()}
+
+
+def load_named(model: PMMSynth, values: Mapping[str, np.ndarray | torch.Tensor], groups: tuple[str, ...]) -> None:
+    """Copy `values` into the parameters of `groups`; the names must match exactly."""
+    targets = _named(model, groups)
+    missing, unexpected = sorted(set(targets) - set(values)), sorted(set(values) - set(targets))
+    if missing or unexpected:
+        problem = f"missing {missing[0]!r}" if missing else f"unexpected {unexpected[0]!r}"
+        raise ValueError(f"parameters do not match the model ({problem}; {len(missing)} missing, {len(unexpected)} unexpected)")
+    with torch.no_grad():
+        for name, parameter in targets.items():
+            value = torch.as_tensor(np.asarray(values[name]) if not isinstance(values[name], torch.Tensor) else values[name])
+            if tuple(value.shape) != tuple(parameter.shape):
+                raise ValueError(f"parameter {name!r} has shape {tuple(value.shape)}, the model expects {tuple(parameter.shape)}")
+            parameter.copy_(value.to(parameter.dtype))

@@ -1,0 +1,67 @@
+"""A site's own state folder: what must outlive one Flower run.
+
+Flower's `Context.state` lasts one run and a SuperNode restart loses it, but a hospital that
+rejoins next month must find its dataset embedding (and its discriminators and optimizer
+moments) again. So the client keeps them in a folder it owns, `<state-dir>/<SITE>/state.pt`,
+rewritten atomically after every round: a kill mid-write leaves the previous round's state.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pmm_core.errors import PmmError
+from pmm_core.training.checkpoint import save_checkpoint
+
+STATE_FORMAT = 1
+STATE_FILE = "state.pt"
+
+
+@dataclass
+class SiteState:
+    """Everything personal: parameters, optimizer states, condition RNG, and the rounds done."""
+
+    site: str
+    model_config: dict[str, Any]
+    personal: dict[str, torch.Tensor]
+    optimizer_generator: dict[str, Any] | None = None
+    optimizer_discriminator: dict[str, Any] | None = None
+    condition_rng: dict[str, Any] | None = None
+    epochs_done: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def payload(self) -> dict[str, Any]:
+        return {"format": STATE_FORMAT, **self.__dict__}
+
+
+def state_path(state_dir: Path, site: str) -> Path:
+    return Path(state_dir) / site / STATE_FILE
+
+
+def save_site_state(state: SiteState, state_dir: Path) -> Path:
+    path = state_path(state_dir, state.site)
+    save_checkpoint(state.payload(), path)
+    return path
+
+
+def load_site_state(state_dir: Path, site: str, model_config: dict[str, Any]) -> SiteState | None:
+    """The saved state, or None for a site that never trained; a model mismatch is an error."""
+    path = state_path(state_dir, site)
+    if not path.is_file():
+        return None
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise PmmError(f"{path}: site state unreadable ({type(exc).__name__}); move it away to start this site afresh") from None
+    if not isinstance(payload, dict) or payload.get("format") != STATE_FORMAT:
+        raise PmmError(f"{path}: not a pmm site state (format {payload.get('format') if isinstance(payload, dict) else '?'})")
+    if payload["model_config"] != model_config:
+        changed = sorted(k for k in set(model_config) | set(payload["model_config"])
+                         if model_config.get(k) != payload["model_config"].get(k))
+        raise PmmError(f"{path}: saved for a different model ({', '.join(changed)} differ); "
+                       "use another --state-dir or move the folder away")
+    payload.pop("format")
+    return SiteState(**payload)

@@ -1,0 +1,114 @@
+"""Long-running helper processes (Flower's SuperLink, SuperNodes, `flwr run`, the MLflow server):
+started in their own process group so stopping one also stops the children it spawned (a
+SuperNode starts `flower-superexec` and ClientApp processes), with their output copied line by
+line to a log file and, optionally, to the terminal."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pmm_core.errors import PmmError
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def environment_tool(name: str) -> str:
+    """An executable of this environment (beside the running Python, e.g. `flower-superlink`), else from PATH."""
+    local = Path(sys.executable).parent / name
+    if local.is_file():
+        return str(local)
+    found = shutil.which(name)
+    if found is None:
+        raise PmmError(f"{name} not found in this environment")
+    return found
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """'host:port' → (host, port), with a one-line error for anything else."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise PmmError(f"address {address!r}: expected HOST:PORT, e.g. 127.0.0.1:9092")
+    return host.strip("[]"), int(port)
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS
+
+
+def wait_for_port(host: str, port: int, timeout: float, process: "ManagedProcess | None" = None) -> None:
+    deadline = time.monotonic() + timeout
+    probe_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise PmmError(f"{process.name} exited with status {process.poll()} before listening on {port}; "
+                           f"see {process.log_path}")
+        try:
+            with socket.create_connection((probe_host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise PmmError(f"{process.name if process else 'process'} did not listen on {host}:{port} within {timeout:.0f} s")
+
+
+class ManagedProcess:
+    def __init__(self, name: str, argv: Sequence[str], log_path: Path, env: dict[str, str] | None = None,
+                 echo: Callable[[str], None] | None = None, cwd: Path | None = None):
+        self.name, self.log_path = name, Path(log_path)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        # Flower's processes start further tools (flower-superexec, flwr-serverapp) by name: this
+        # environment's bin folder goes first on PATH so they are found without an activated venv
+        path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+        self.process = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                        bufsize=1, env={**os.environ, "PATH": path, **(env or {})}, cwd=cwd,
+                                        start_new_session=True)
+        self._copier = threading.Thread(target=self._copy, args=(echo,), daemon=True)
+        self._copier.start()
+
+    def _copy(self, echo: Callable[[str], None] | None) -> None:
+        with self.log_path.open("a") as log:
+            for line in self.process.stdout:
+                log.write(line)
+                log.flush()
+                if echo is not None:
+                    echo(line.rstrip("\n"))
+
+    def poll(self) -> int | None:
+        return self.process.poll()
+
+    def wait(self, timeout: float | None = None) -> int:
+        code = self.process.wait(timeout)
+        self._copier.join(timeout=5)
+        return code
+
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGTERM to the whole group, SIGKILL after `grace` seconds."""
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.process.wait(wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        # children that outlived their parent (same group) get the same treatment
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self._copier.join(timeout=5)

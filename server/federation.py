@@ -1,0 +1,115 @@
+"""The ServerApp's work: start or resume the global model, run the rounds with PmmFedAvg, save
+the global state after every round and log the federation to MLflow (a parent run with the
+config and per-round aggregates, one nested child run per site under the centralized names)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from flwr.app import Array, ArrayRecord, ConfigRecord
+from flwr.serverapp import Grid
+
+from pmm_core.federated.global_state import GlobalState, load_global_state, save_global_state
+from pmm_core.federated.local_round import build_site_model
+from pmm_core.federated.partition import shared_arrays
+from server.settings import STATUS_FILE, ServerSettings, ServerStatus, write_model
+from server.strategy import FederationStopped, PmmFedAvg, SiteReply, arrays_to_numpy
+from tracking import RunTracker
+from tracking.mlflow_tracking import flatten
+
+
+AUDIT_FILE = "messages.jsonl"
+
+
+def to_record(arrays: dict[str, np.ndarray]) -> ArrayRecord:
+    return ArrayRecord({name: Array(np.ascontiguousarray(value)) for name, value in arrays.items()})
+
+
+def initial_state(settings: ServerSettings, folder: Path) -> GlobalState:
+    options = settings.federation
+    if settings.resume and (folder / "global.pt").is_file():
+        state = load_global_state(folder)
+        if state.config != options.model_dump(mode="json"):
+            print("note: resuming with the settings given now; they differ from the saved ones", flush=True)
+        return state
+    model = build_site_model(options.training)
+    return GlobalState(round=0, shared=shared_arrays(model, options.partition), config=options.model_dump(mode="json"))
+
+
+class FederationLog:
+    """MLflow parent run plus lazily created child runs, one per site; ids live in the global state."""
+
+    def __init__(self, settings: ServerSettings, state: GlobalState):
+        options = settings.federation
+        tags = {"pmm.mode": "federated", "pmm.pfm": str(options.training.model.pfm).lower(),
+                "pmm.mcbs": str(options.training.mcbs).lower(), "pmm.federation": settings.name}
+        resumed = state.mlflow_run_id is not None
+        self.parent = RunTracker(settings.experiment, run_name=f"federation-{settings.name}", tags=tags,
+                                 tracking_uri=settings.tracking_uri, run_id=state.mlflow_run_id)
+        if not resumed or self.parent.run_id != state.mlflow_run_id:
+            self.parent.log_params(flatten(options.model_dump(mode="json")))
+        self.settings, self.state = settings, state
+        state.mlflow_run_id = self.parent.run_id
+        self.children: dict[str, RunTracker] = {}
+
+    def child(self, site: str) -> RunTracker:
+        if site not in self.children:
+            tracker = RunTracker(self.settings.experiment, run_name=f"{self.settings.name}/{site}",
+                                 tags={"pmm.mode": "federated-site", "pmm.site": site, "pmm.sites": site},
+                                 tracking_uri=self.settings.tracking_uri, run_id=self.state.site_runs.get(site),
+                                 parent_run_id=self.parent.run_id)
+            self.children[site] = tracker
+            self.state.site_runs[site] = tracker.run_id
+        return self.children[site]
+
+    def round(self, number: int, sites: list[SiteReply], aggregate: dict[str, float]) -> None:
+        self.parent.log_metrics(aggregate, number)
+        for reply in sites:
+            self.child(reply.site).log_metrics(reply.metrics | {"train/num_examples": float(reply.num_examples)}, number)
+
+    def finish(self, ok: bool) -> None:
+        status = "FINISHED" if ok else "FAILED"
+        for tracker in self.children.values():
+            tracker.finish(status)
+        self.parent.finish(status)
+
+
+def run_federation(grid: Grid, folder: Path, settings: ServerSettings) -> ServerStatus:
+    options = settings.federation
+    state = initial_state(settings, folder)
+    if state.round >= options.rounds:
+        status = ServerStatus(ok=True, rounds_done=state.round, message=f"all {options.rounds} rounds were already done",
+                              mlflow_run_id=state.mlflow_run_id)
+        write_model(status, folder / STATUS_FILE)
+        return status
+    log = FederationLog(settings, state)
+
+    def on_round(number: int, arrays: ArrayRecord, sites: list[SiteReply], aggregate: dict[str, float]) -> None:
+        state.round, state.shared = number, arrays_to_numpy(arrays)
+        log.round(number, sites, aggregate)
+        save_global_state(state, folder)
+        names = ", ".join(f"{s.site} ({s.num_examples} slices)" for s in sites)
+        print(f"round {number}/{options.rounds} done: {names}; val mean PSNR "
+              f"{aggregate.get('val/mean_psnr', float('nan')):.2f} dB; global state -> {folder / 'global.pt'}", flush=True)
+
+    def audit(number: int, entry: dict) -> None:  # every reply, as received: what left each site
+        with (folder / AUDIT_FILE).open("a") as handle:
+            handle.write(json.dumps({"round": number, **entry}) + "\n")
+
+    strategy = PmmFedAvg(options.min_sites, options.expected_sites, options.wait_timeout_s, set(state.shared), state.round, on_round, audit)
+    train_config = ConfigRecord({"federation": options.model_dump_json(), "federation-id": settings.name})
+    ok, message = True, ""
+    try:
+        strategy.start(grid, to_record(state.shared), num_rounds=options.rounds - state.round,
+                       timeout=options.round_timeout_s, train_config=train_config)
+        message = f"federation finished: {state.round} rounds"
+    except FederationStopped as exc:
+        ok, message = False, str(exc)
+    for failure in strategy.failures:
+        print(f"note: {failure}", flush=True)
+    log.finish(ok)
+    status = ServerStatus(ok=ok, rounds_done=state.round, message=message, mlflow_run_id=state.mlflow_run_id)
+    write_model(status, folder / STATUS_FILE)
+    print(message, flush=True)
+    return status

@@ -1,0 +1,137 @@
+"""FedAvg as pmm needs it, on Flower's Message API.
+
+- Waiting for sites is bounded: with fewer than `min_sites` connected after `wait_timeout_s`,
+  the federation stops with a clear message (Flower's own sampler would wait forever).
+- Aggregation is FedAvg weighted by each site's number of training slices (`num-examples`).
+  Replies are checked first: one ArrayRecord with exactly the expected shared names, scalar
+  metrics only. A failed or malformed reply is dropped; the round counts while at least
+  `min_sites` replies are valid, otherwise the federation stops.
+- After every round the callback `on_round` saves the global state and logs to MLflow.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict
+from flwr.serverapp import Grid
+from flwr.serverapp.strategy import FedAvg
+from flwr.serverapp.strategy.strategy_utils import aggregate_arrayrecords
+
+WEIGHT_KEY = "num-examples"
+
+
+class FederationStopped(RuntimeError):
+    """The federation cannot go on (too few sites); the message says why."""
+
+
+@dataclass
+class SiteReply:
+    site: str
+    metrics: dict[str, float]
+    num_examples: int
+
+
+def check_reply(message: Message, expected_names: set[str]) -> SiteReply:
+    """The reply's site, metrics and weight; ValueError if it carries anything but what may travel."""
+    content = message.content
+    if len(content.array_records) != 1 or len(content.metric_records) != 1:
+        raise ValueError("a reply must hold exactly one ArrayRecord and one MetricRecord")
+    arrays = next(iter(content.array_records.values()))
+    names = set(arrays.keys())
+    if names != expected_names:
+        extra, missing = sorted(names - expected_names), sorted(expected_names - names)
+        raise ValueError(f"reply parameters differ from the shared set (extra {extra[:3]}, missing {missing[:3]})")
+    metrics = next(iter(content.metric_records.values()))
+    if any(isinstance(v, list) for v in metrics.values()):
+        raise ValueError("metrics must be scalars")
+    if WEIGHT_KEY not in metrics:
+        raise ValueError(f"metrics lack {WEIGHT_KEY!r}")
+    site = str(content.config_records["site"]["name"]) if "site" in content.config_records else "unknown"
+    return SiteReply(site, {k: float(v) for k, v in metrics.items() if k != WEIGHT_KEY}, int(metrics[WEIGHT_KEY]))
+
+
+def describe_reply(message: Message) -> dict:
+    """What a reply carried, for the federation's audit log: names, shapes, bytes, metric types."""
+    if message.has_error():
+        return {"node": message.metadata.src_node_id, "error": message.error.reason}
+    content = message.content
+    arrays = {name: {"shape": list(array.shape), "dtype": str(array.dtype), "bytes": len(array.data)}
+              for record in content.array_records.values() for name, array in record.items()}
+    metrics = {key: type(value).__name__ for record in content.metric_records.values() for key, value in record.items()}
+    configs = {key: str(value) for record in content.config_records.values() for key, value in record.items()}
+    return {"node": message.metadata.src_node_id, "arrays": arrays, "metrics": metrics, "configs": configs,
+            "array_bytes": sum(a["bytes"] for a in arrays.values())}
+
+
+def weighted_metrics(replies: list[SiteReply]) -> dict[str, float]:
+    """Slice-weighted mean of the metrics every site reports (site-specific names are left to the site runs)."""
+    common = set.intersection(*(set(r.metrics) for r in replies))
+    total = sum(r.num_examples for r in replies)
+    return {k: sum(r.metrics[k] * r.num_examples for r in replies) / total for k in sorted(common)}
+
+
+class PmmFedAvg(FedAvg):
+    def __init__(self, min_sites: int, expected_sites: int | None, wait_timeout_s: float, shared_names: set[str],
+                 round_offset: int,
+                 on_round: Callable[[int, ArrayRecord, list[SiteReply], dict[str, float]], None],
+                 audit: Callable[[int, dict], None] = lambda round_number, entry: None):
+        super().__init__(fraction_train=1.0, fraction_evaluate=0.0, min_train_nodes=min_sites,
+                         min_available_nodes=min_sites, weighted_by_key=WEIGHT_KEY)
+        self.min_sites, self.wait_timeout_s = min_sites, wait_timeout_s
+        self.expected_sites = max(expected_sites or min_sites, min_sites)
+        self.first_round = True
+        self.shared_names, self.round_offset, self.on_round = shared_names, round_offset, on_round
+        self.audit = audit
+        self.failures: list[str] = []
+
+    def wait_for_sites(self, grid: Grid) -> list[int]:
+        """Connected nodes once `min_sites` are there (before the first round: `expected_sites`, or
+        whoever came within the wait limit); FederationStopped when the limit passes without quorum."""
+        wanted = self.expected_sites if self.first_round else self.min_sites
+        self.first_round = False
+        deadline = time.monotonic() + self.wait_timeout_s
+        while len(nodes := list(grid.get_node_ids())) < wanted:
+            if time.monotonic() > deadline:
+                if len(nodes) >= self.min_sites:
+                    return nodes
+                raise FederationStopped(f"only {len(nodes)} of the required {self.min_sites} sites connected "
+                                        f"within {self.wait_timeout_s:.0f} s; stopping the federation")
+            time.sleep(1.0)
+        return nodes
+
+    def configure_train(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord,
+                        grid: Grid) -> Iterable[Message]:
+        nodes = self.wait_for_sites(grid)
+        config["server-round"] = server_round + self.round_offset
+        return self._construct_messages(RecordDict({"arrays": arrays, "config": config}), nodes, MessageType.TRAIN)
+
+    def aggregate_train(self, server_round: int, replies: Iterable[Message]) -> tuple[ArrayRecord | None, MetricRecord | None]:
+        valid_messages, sites = [], []
+        for message in replies:
+            self.audit(server_round + self.round_offset, describe_reply(message))
+            if message.has_error():
+                self.failures.append(f"round {server_round + self.round_offset}: node {message.metadata.src_node_id} "
+                                     f"failed ({message.error.reason})")
+                continue
+            try:
+                sites.append(check_reply(message, self.shared_names))
+                valid_messages.append(message)
+            except ValueError as exc:
+                self.failures.append(f"round {server_round + self.round_offset}: node {message.metadata.src_node_id} "
+                                     f"reply rejected: {exc}")
+        if len(sites) < self.min_sites:
+            raise FederationStopped(f"round {server_round + self.round_offset}: only {len(sites)} site(s) answered, "
+                                    f"fewer than --min-sites {self.min_sites}; the global model of the last "
+                                    "completed round is kept")
+        arrays = aggregate_arrayrecords([m.content for m in valid_messages], WEIGHT_KEY)
+        metrics = weighted_metrics(sites) | {"round/sites": float(len(sites)),
+                                             "round/slices": float(sum(s.num_examples for s in sites))}
+        self.on_round(server_round + self.round_offset, arrays, sites, metrics)
+        return arrays, MetricRecord({k: float(v) for k, v in metrics.items()})
+
+
+def arrays_to_numpy(arrays: ArrayRecord) -> dict[str, np.ndarray]:
+    return {name: array.numpy() for name, array in arrays.items()}

@@ -1,0 +1,191 @@
+"""Federated training over real Flower processes on 127.0.0.1: a SuperLink (`pmm serve`) and one
+SuperNode per site (`pmm client`), TLS from a CA made here, the messages the server received,
+personal state across rounds and federations, resume, a site killed mid-round, a quorum that
+never forms, and `pmm simulate`."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import mlflow
+import pytest
+import torch
+
+from conftest import PMM, run_pmm, tiny_training_config
+from pmm_core.config.training import load_training_options
+from pmm_core.federated.local_round import build_site_model
+from pmm_core.federated.partition import PartitionOptions, shared_arrays
+from pmm_core.processes import free_port
+
+CASE_MARKERS = ("case0", "BraTS2021_", "sub-strokecase")  # case ids of the test sites
+
+
+@pytest.fixture
+def federation(prepared_sites: Path, tmp_path: Path) -> dict:
+    config = tmp_path / "tiny.toml"
+    config.write_text(tiny_training_config(1))
+    env = {"PMM_SITES_DIR": str(prepared_sites.parent / "sites"), "PMM_CACHE_DIR": str(prepared_sites),
+           "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    return {"config": config, "env": {**os.environ, **env}, "tmp": tmp_path, "port": free_port(),
+            "store": env["MLFLOW_TRACKING_URI"]}
+
+
+def _serve(fed: dict, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([PMM, "serve", "--address", f"127.0.0.1:{fed['port']}", "--config", str(fed["config"]),
+                             "--dir", str(fed["tmp"] / "fed"), "--experiment", "fedtest", *args],
+                            cwd=fed["tmp"], env=fed["env"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+def _client(fed: dict, site: str, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([PMM, "client", "--site", site, "--server", f"127.0.0.1:{fed['port']}",
+                             "--state-dir", str(fed["tmp"] / "state"), *args],
+                            cwd=fed["tmp"], env=fed["env"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def _stop(*processes: subprocess.Popen) -> None:
+    for process in processes:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+    for process in processes:
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def _finish(server: subprocess.Popen, timeout: float = 300) -> tuple[int, str]:
+    output, _ = server.communicate(timeout=timeout)
+    return server.returncode, output
+
+
+def _audit(fed: dict) -> list[dict]:
+    return [json.loads(line) for line in (fed["tmp"] / "fed" / "messages.jsonl").read_text().splitlines()]
+
+
+def _personal(fed: dict, site: str) -> dict[str, torch.Tensor]:
+    return torch.load(fed["tmp"] / "state" / site / "state.pt", weights_only=True)["personal"]
+
+
+def _expected_shared_names(fed: dict) -> set[str]:
+    return set(shared_arrays(build_site_model(load_training_options(fed["config"])), PartitionOptions()))
+
+
+def test_tls_federation_sends_only_shared_parameters_and_resumes(federation: dict) -> None:
+    fed = federation
+    assert run_pmm("certs", "--out", str(fed["tmp"] / "certs"), cwd=fed["tmp"]).returncode == 0
+    tls = ("--certificates", str(fed["tmp"] / "certs"))
+    server = _serve(fed, "--rounds", "1", "--min-sites", "2", *tls)
+    clients = [_client(fed, site, "--root-certificates", str(fed["tmp"] / "certs" / "ca.pem")) for site in ("brats", "isles")]
+    try:
+        code, output = _finish(server)
+        assert code == 0, output[-3000:]
+        assert "(TLS)" in output and "federation finished: 1 rounds" in output
+        after_one = {site: _personal(fed, site) for site in ("BraTS", "ISLES")}
+        assert not torch.equal(after_one["BraTS"]["embedding.mlp.0.weight"], after_one["ISLES"]["embedding.mlp.0.weight"])
+
+        # the server is restarted and resumes at round 2; the running SuperNodes reconnect by themselves
+        server = _serve(fed, "--rounds", "2", "--min-sites", "2", "--resume", *tls)
+        code, output = _finish(server)
+        assert code == 0, output[-3000:]
+        assert "round 2/2 done" in output and "round 1/" not in output
+    finally:
+        _stop(server, *clients)
+
+    audit = _audit(fed)
+    assert len(audit) == 4 and sorted(entry["round"] for entry in audit) == [1, 1, 2, 2]
+    expected = _expected_shared_names(fed)
+    for entry in audit:
+        assert set(entry["arrays"]) == expected
+        assert not any(n.startswith(("embedding.", "discriminators.")) for n in entry["arrays"])
+        assert all(len(a["shape"]) != 4 or a["shape"][-1] <= 7 for a in entry["arrays"].values())  # kernels, no images
+        assert set(entry["metrics"].values()) <= {"float", "int"}
+        text = json.dumps(entry["metrics"]) + json.dumps(entry["configs"])
+        assert not any(marker in text for marker in CASE_MARKERS)
+    for site in ("BraTS", "ISLES"):
+        state = torch.load(fed["tmp"] / "state" / site / "state.pt", weights_only=True)
+        assert [h["round"] for h in state["history"]] == ["fed:1", "fed:2"]
+        assert any(not torch.equal(v, after_one[site][k]) for k, v in state["personal"].items())
+    mlflow.set_tracking_uri(fed["store"])
+    runs = mlflow.search_runs(experiment_names=["fedtest"])
+    parent = runs[runs["tags.pmm.mode"] == "federated"]
+    children = runs[runs["tags.pmm.mode"] == "federated-site"]
+    assert len(parent) == 1 and len(children) == 2  # the resumed server logged into the same runs
+    assert set(children["tags.mlflow.parentRunId"]) == set(parent["run_id"])
+    assert "metrics.val/BraTS/T1_to_T1C/psnr" in children.columns and "metrics.val/mean_psnr" in parent.columns
+    assert (fed["tmp"] / "state" / "BraTS" / "client.log").read_text().count("training") == 2
+
+
+def test_round_completes_when_a_site_dies_mid_round(federation: dict, prepared_sites: Path) -> None:
+    fed = federation
+    server = _serve(fed, "--rounds", "1", "--min-sites", "2", "--expected-sites", "3")
+    clients = {site: _client(fed, site) for site in ("brats", "isles", "gen")}
+    try:
+        log = fed["tmp"] / "state" / "GEN" / "client.log"
+        deadline = time.monotonic() + 120
+        while not (log.is_file() and "training" in log.read_text()):
+            assert time.monotonic() < deadline, "GEN never started its round"
+            time.sleep(0.1)
+        _stop(clients["gen"])  # the SuperNode and its ClientApp die mid-round
+        code, output = _finish(server, timeout=400)
+        assert code == 0, output[-3000:]
+        assert "round 1/1 done: " in output and "GEN" not in output.split("round 1/1 done: ")[1].split("\n")[0]
+    finally:
+        _stop(server, *clients.values())
+
+
+def test_too_few_sites_stop_the_federation_within_the_wait_limit(federation: dict) -> None:
+    started = time.monotonic()
+    server = _serve(federation, "--rounds", "2", "--min-sites", "2", "--wait-timeout", "5")
+    client = _client(federation, "brats")
+    try:
+        code, output = _finish(server, timeout=120)
+    finally:
+        _stop(server, client)
+    assert code == 1
+    assert "only 1 of the required 2 sites connected within 5 s" in output
+    assert time.monotonic() - started < 90
+
+
+def test_insecure_is_refused_off_loopback(federation: dict) -> None:
+    result = run_pmm("serve", "--address", "0.0.0.0:9", "--dir", str(federation["tmp"] / "fed"), env=federation["env"])
+    assert result.returncode == 2 and "0.0.0.0 is not a loopback address" in result.stderr
+
+
+def test_simulate_runs_the_same_apps_with_the_same_names_and_runs(federation: dict) -> None:
+    fed = federation
+    result = run_pmm("simulate", "--sites", "brats,isles", "--rounds", "1", "--config", str(fed["config"]),
+                     "--dir", str(fed["tmp"] / "fed"), "--state-dir", str(fed["tmp"] / "state"),
+                     "--experiment", "simtest", cwd=fed["tmp"], env=fed["env"])
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert all(set(entry["arrays"]) == _expected_shared_names(fed) for entry in _audit(fed))
+    mlflow.set_tracking_uri(fed["store"])
+    runs = mlflow.search_runs(experiment_names=["simtest"])
+    assert sorted(runs["tags.pmm.mode"]) == ["federated", "federated-site", "federated-site"]
+    assert (fed["tmp"] / "fed" / "global.pt").is_file()
+
+
+def test_a_new_site_personalizes_against_the_frozen_global_model(federation: dict, tmp_path: Path) -> None:
+    """No server needed: the global state of a finished federation is the input."""
+    from pmm_core.config.federation import FederationOptions
+    from pmm_core.federated.global_state import GlobalState, save_global_state
+
+    options = FederationOptions.model_validate({"training": load_training_options(federation["config"]).model_dump()})
+    model = build_site_model(options.training)
+    save_global_state(GlobalState(round=3, shared=shared_arrays(model, options.partition),
+                                  config=options.model_dump(mode="json")), tmp_path / "fed")
+    result = run_pmm("client", "--site", "gen", "--personalize-only", "--global-model", str(tmp_path / "fed" / "global.pt"),
+                     "--epochs", "1", "--state-dir", str(tmp_path / "state"), env=federation["env"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "val/GEN/T1_T2_to_FLAIR/psnr" in result.stdout or "val/mean_psnr" in result.stdout
+    state = torch.load(tmp_path / "state" / "GEN" / "state.pt", weights_only=True)
+    assert state["history"][-1]["personalize_only"] and set(state["personal"]) >= {"embedding.mlp.0.weight"}
+    missing = run_pmm("client", "--site", "gen", "--personalize-only", env=federation["env"])
+    assert missing.returncode == 2 and "--global-model" in missing.stderr
