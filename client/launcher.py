@@ -7,6 +7,7 @@ themselves are logged to `<state-dir>/<SITE>/client.log` by the ClientApp.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -56,3 +57,23 @@ def start_supernode(site_cache: Path, server: str, state_dir: Path, root_certifi
     argv = supernode_argv(server, site, Path(site_cache).resolve(), state_dir, root_certificates, insecure, key,
                           port or free_port(), device)
     return ManagedProcess(f"supernode {site}", argv, state_dir / site / "supernode.log", echo=echo)
+
+
+RESTART_DELAY_S = 5.0
+
+
+def restart_supernode_until_stopped(start: Callable[[], ManagedProcess], site: str, server: str, state_dir: Path,
+                                    echo: Callable[[str], None], delay: float = RESTART_DELAY_S) -> None:
+    """Keep the site's node up until Ctrl-C. A SuperNode exits when the SuperLink turns it away
+    (e.g. its key is not registered yet, or the server restarted with authentication); it is
+    started again after `delay` seconds, so a hospital's node rejoins without an operator."""
+    echo(f"SuperNode for {site} connecting to {server}; logs in {state_dir / site}")
+    while True:
+        node = start()
+        try:
+            code = node.wait()
+        except KeyboardInterrupt:
+            node.stop()
+            raise
+        echo(f"SuperNode for {site} exited with status {code} (see {node.log_path}); starting it again in {delay:.0f} s")
+        time.sleep(delay)

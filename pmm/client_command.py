@@ -26,7 +26,7 @@ def client(
 
     The site's dataset embedding (and, by default, its discriminators) never leave --state-dir/SITE. Logs: --state-dir/SITE/client.log and supernode.log.
     """
-    from client.launcher import start_supernode
+    from client.launcher import restart_supernode_until_stopped, start_supernode
     from pmm_core.data.cache import default_cache_root
     from pmm_core.data.site_caches import site_cache_dirs
 
@@ -36,11 +36,6 @@ def client(
 
         personalize(cache, global_model, state_dir, epochs, device, typer.echo)
         return
-    node = start_supernode(cache, server, state_dir, root_certificates, insecure, key, device, echo=typer.echo)
-    typer.echo(f"SuperNode for {cache.name} connecting to {server}; logs in {Path(state_dir) / cache.name}")
-    try:
-        code = node.wait()
-    except KeyboardInterrupt:
-        node.stop()
-        raise
-    raise typer.Exit(code)
+    restart_supernode_until_stopped(lambda: start_supernode(cache, server, state_dir, root_certificates, insecure, key,
+                                                            device, echo=typer.echo),
+                                    cache.name, server, Path(state_dir), typer.echo)

@@ -64,17 +64,26 @@ def wait_for_port(host: str, port: int, timeout: float, process: "ManagedProcess
     raise PmmError(f"{process.name if process else 'process'} did not listen on {host}:{port} within {timeout:.0f} s")
 
 
+def tool_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment with its bin folder first on PATH: Flower's processes start further tools
+    (flower-superexec, flwr-serverapp) by name, which must resolve without an activated venv."""
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return {**os.environ, "PATH": path, **(extra or {})}
+
+
+def run_tool(argv: Sequence[str], env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """A short command of this environment; output captured (stdout and stderr together)."""
+    return subprocess.run(list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env=tool_environment(env), timeout=timeout)
+
+
 class ManagedProcess:
     def __init__(self, name: str, argv: Sequence[str], log_path: Path, env: dict[str, str] | None = None,
                  echo: Callable[[str], None] | None = None, cwd: Path | None = None):
         self.name, self.log_path = name, Path(log_path)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        # Flower's processes start further tools (flower-superexec, flwr-serverapp) by name: this
-        # environment's bin folder goes first on PATH so they are found without an activated venv
-        path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
         self.process = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                        bufsize=1, env={**os.environ, "PATH": path, **(env or {})}, cwd=cwd,
-                                        start_new_session=True)
+                                        bufsize=1, env=tool_environment(env), cwd=cwd, start_new_session=True)
         self._copier = threading.Thread(target=self._copy, args=(echo,), daemon=True)
         self._copier.start()
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pmm_core.errors import PmmError
-from pmm_core.processes import ManagedProcess, environment_tool, is_loopback, split_address, wait_for_port
+from pmm_core.processes import ManagedProcess, environment_tool, is_loopback, run_tool, split_address, wait_for_port
 from server.settings import STATUS_FILE, ServerSettings, ServerStatus, read_status, write_model
 
 APP_PYPROJECT = """[build-system]
@@ -102,10 +102,11 @@ class SuperLink:
     def register_nodes(self, public_keys: list[Path], echo: Callable[[str], None]) -> None:
         """Register each site's public key, so the SuperLink (with --enable-supernode-auth) admits it."""
         for key in public_keys:
-            runner = ManagedProcess("flwr supernode register", [environment_tool("flwr"), "supernode", "register",
-                                                                 str(key), "pmm", "--name", key.stem],
-                                    self.folder / "server.log", env={"FLWR_HOME": str(self.home)})
-            if runner.wait() != 0:
+            result = run_tool([environment_tool("flwr"), "supernode", "register", str(key), "pmm", "--name", key.stem],
+                              env={"FLWR_HOME": str(self.home)})
+            with (self.folder / "server.log").open("a") as log:
+                log.write(result.stdout)
+            if result.returncode != 0 and "already in use" not in result.stdout:  # a resumed SuperLink knows it
                 raise PmmError(f"{key}: could not register this node key; see {self.folder / 'server.log'}")
             echo(f"registered node key {key.name}")
 

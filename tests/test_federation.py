@@ -79,11 +79,16 @@ def _expected_shared_names(fed: dict) -> set[str]:
 
 
 def test_tls_federation_sends_only_shared_parameters_and_resumes(federation: dict) -> None:
+    """TLS with a CA made here, SuperNode authentication (an unregistered node is turned away),
+    two rounds across a server restart, and what the server received."""
     fed = federation
-    assert run_pmm("certs", "--out", str(fed["tmp"] / "certs"), cwd=fed["tmp"]).returncode == 0
-    tls = ("--certificates", str(fed["tmp"] / "certs"))
+    certs = fed["tmp"] / "certs"
+    assert run_pmm("certs", "--out", str(certs), "--node", "BraTS", "--node", "ISLES", cwd=fed["tmp"]).returncode == 0
+    tls = ("--certificates", str(certs), "--require-node-auth")
     server = _serve(fed, "--rounds", "1", "--min-sites", "2", *tls)
-    clients = [_client(fed, site, "--root-certificates", str(fed["tmp"] / "certs" / "ca.pem")) for site in ("brats", "isles")]
+    clients = [_client(fed, site.lower(), "--root-certificates", str(certs / "ca.pem"), "--key", str(certs / "nodes" / f"{site}.key"))
+               for site in ("BraTS", "ISLES")]
+    clients.append(_client(fed, "gen", "--root-certificates", str(certs / "ca.pem")))  # no key: refused
     try:
         code, output = _finish(server)
         assert code == 0, output[-3000:]
@@ -121,6 +126,8 @@ def test_tls_federation_sends_only_shared_parameters_and_resumes(federation: dic
     assert set(children["tags.mlflow.parentRunId"]) == set(parent["run_id"])
     assert "metrics.val/BraTS/T1_to_T1C/psnr" in children.columns and "metrics.val/mean_psnr" in parent.columns
     assert (fed["tmp"] / "state" / "BraTS" / "client.log").read_text().count("training") == 2
+    assert "must be registered" in (fed["tmp"] / "state" / "GEN" / "supernode.log").read_text()
+    assert not (fed["tmp"] / "state" / "GEN" / "state.pt").exists()
 
 
 def test_round_completes_when_a_site_dies_mid_round(federation: dict, prepared_sites: Path) -> None:
