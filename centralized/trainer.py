@@ -195,7 +195,8 @@ class CentralTrainer:
         for site, site_dir in zip(self.sites, self.site_dirs):
             tasks = default_tasks(site["name"], site["modalities"])
             result = evaluate_site(self.model, site_dir, tasks, "val", self.dist.device,
-                                   self.options.batch_size, self.options.min_brain_fraction, self.settings.val_max_cases)
+                                   self.options.batch_size, self.options.min_brain_fraction, self.settings.val_max_cases,
+                                   baselines=False)
             summary = result.summary()
             metrics |= flat_metrics("val", site["name"], summary)
             scores += [methods["pmm"]["psnr_mean"] for methods in summary.values() if "pmm" in methods]

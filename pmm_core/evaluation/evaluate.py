@@ -118,7 +118,8 @@ def fit_baselines(site_dir: Path, tasks: list[Task], min_brain_fraction: float,
 
 def evaluate_site(model: torch.nn.Module, site_dir: Path, tasks: list[Task], split: str = "test",
                   device: torch.device | str = "cpu", batch_size: int = 16, min_brain_fraction: float = 0.05,
-                  max_cases: int | None = None) -> SiteEvaluation:
+                  max_cases: int | None = None, baselines: bool = True) -> SiteEvaluation:
+    """`baselines=False` scores the model alone (validation during training needs no baselines)."""
     fingerprint = load_fingerprint(site_dir)
     if split not in fingerprint["split"]:
         raise PmmError(f"split {split!r} unknown: use train, val or test")
@@ -129,7 +130,7 @@ def evaluate_site(model: torch.nn.Module, site_dir: Path, tasks: list[Task], spl
     for task in tasks:
         result.per_case[task.name] = {method: [] for method in METHODS}
     cases = fingerprint["split"][split][:max_cases]
-    fits = fit_baselines(site_dir, tasks, min_brain_fraction)
+    fits = fit_baselines(site_dir, tasks, min_brain_fraction) if baselines else {t.name: {} for t in tasks}
     for case_id in cases:
         loaded = _case_volume(case_cache_dir(site_dir, case_id), min_brain_fraction)
         if loaded is None:
@@ -147,7 +148,8 @@ def evaluate_site(model: torch.nn.Module, site_dir: Path, tasks: list[Task], spl
             for method, coefficients in fits[task.name].items():
                 sources = source_channels[:1] if method == "match" else source_channels
                 candidates[method] = apply_fit(coefficients, sources, mask)
-            candidates["oracle"] = least_squares_fit(source_channels, truth, mask)
+            if baselines:
+                candidates["oracle"] = least_squares_fit(source_channels, truth, mask)
             for method, prediction in candidates.items():
                 result.per_case[task.name][method].append((case_id, *_scores(prediction, truth)))
             if not any(e.task == task.name for e in result.examples):

@@ -29,7 +29,7 @@ from pmm_core.federated.site_state import SiteState, load_site_state, save_site_
 from pmm_core.models import build_model
 from pmm_core.models.pmm_synth import PMMSynth
 from pmm_core.training.conditions import sample_condition
-from pmm_core.training.step import build_optimizers, train_step
+from pmm_core.training.step import Optimizers, build_optimizers, train_step
 
 
 @dataclass
@@ -60,6 +60,63 @@ def build_site_model(options: TrainingOptions) -> PMMSynth:
     return build_model(options.model)
 
 
+def _restore(state: SiteState | None, spec: LocalRoundSpec, optimizers: Optimizers, condition_rng: np.random.Generator) -> None:
+    """Optimizer moments and the condition RNG from the site's last round (Adam moments only when
+    the same parameters trained then: a personalize-only round has a different optimizer)."""
+    if state is None:
+        return
+    if state.optimizer_generator is not None and state.history and \
+            state.history[-1].get("personalize_only", False) == spec.personalize_only:
+        optimizers.generator.load_state_dict(state.optimizer_generator)
+    if state.optimizer_discriminator is not None:
+        optimizers.discriminator.load_state_dict(state.optimizer_discriminator)
+    if state.condition_rng is not None:
+        condition_rng.bit_generator.state = state.condition_rng
+
+
+def _train_epochs(model: PMMSynth, optimizers: Optimizers, spec: LocalRoundSpec, site: str, first_epoch: int,
+                  condition_rng: np.random.Generator, device: torch.device) -> tuple[dict[str, float], int, int]:
+    """E local epochs of MCBS batches through the shared training step → (loss sums, steps, slices)."""
+    options = spec.options
+    dataset = SliceDataset([spec.site_dir], "train", options.min_brain_fraction)
+    if len(dataset) == 0:
+        raise ValueError(f"site {site}: no training slices in {spec.site_dir}")
+    sampler = MCBSBatchSampler(dataset.group_keys(), options.batch_size, options.seed)
+    loader = DataLoader(dataset, batch_sampler=sampler, num_workers=options.num_workers)
+    amp = options.amp and device.type == "cuda"
+    sums: dict[str, float] = {}
+    steps, slices, started = 0, 0, time.perf_counter()
+    model.train()
+    for local_epoch in range(spec.local_epochs):
+        sampler.set_epoch(first_epoch + local_epoch)  # a new order every epoch, across rounds too
+        bar = tqdm(loader, desc=f"{site} local epoch {local_epoch + 1}/{spec.local_epochs}", unit="batch",
+                   disable=not spec.progress)
+        for batch in bar:
+            sc = sample_condition(batch.availability, condition_rng, options.conditions.scenario_probability)
+            metrics = train_step(model, optimizers, batch.image.to(device), batch.availability.to(device),
+                                 batch.dataset_id.to(device), sc, options.losses, amp=amp)
+            steps, slices = steps + 1, slices + batch.image.shape[0]
+            for key, value in metrics.items():
+                sums[key] = sums.get(key, 0.0) + value
+            bar.set_postfix(g=f"{metrics['loss/g']:.3f}", syn=f"{metrics['loss/syn']:.3f}",
+                            slices_s=f"{slices / max(time.perf_counter() - started, 1e-9):.1f}")
+        bar.close()
+    return sums, steps, len(dataset)
+
+
+def _validate(model: PMMSynth, spec: LocalRoundSpec, site: str, modalities: list[str], device: torch.device) -> dict[str, float]:
+    """Val-split PSNR/SSIM per paper task under the centralized names, and their means."""
+    summary = evaluate_site(model, spec.site_dir, default_tasks(site, modalities), "val", device,
+                            spec.options.batch_size, spec.options.min_brain_fraction, spec.val_max_cases,
+                            baselines=False).summary()
+    metrics = flat_metrics("val", site, summary)
+    psnr = [m["pmm"]["psnr_mean"] for m in summary.values() if "pmm" in m]
+    ssim = [m["pmm"]["ssim_mean"] for m in summary.values() if "pmm" in m]
+    if psnr:  # a site whose val cases serve no task reports none (the server averages what all report)
+        metrics |= {"val/mean_psnr": float(np.mean(psnr)), "val/mean_ssim": float(np.mean(ssim))}
+    return metrics
+
+
 def run_local_round(spec: LocalRoundSpec, shared: dict[str, np.ndarray] | None,
                     echo: Callable[[str], None] = print) -> LocalRoundResult:
     fingerprint = load_fingerprint(spec.site_dir)
@@ -75,66 +132,32 @@ def run_local_round(spec: LocalRoundSpec, shared: dict[str, np.ndarray] | None,
     model.to(device)
 
     trained_groups = spec.partition.personal if spec.personalize_only else ("embedding",) + spec.partition.shared
-    generator_groups = tuple(g for g in trained_groups if g != "discriminators")
     if spec.personalize_only:  # the global model stays frozen; only what the site keeps learns
         frozen = set(shared_arrays(model, spec.partition))
         for name, parameter in model.named_parameters():
             parameter.requires_grad_(name not in frozen)
-    amp = options.amp and device.type == "cuda"
-    optimizers = build_optimizers(model, options.learning_rate, options.betas, amp, groups=generator_groups)
+    optimizers = build_optimizers(model, options.learning_rate, options.betas, options.amp and device.type == "cuda",
+                                  groups=tuple(g for g in trained_groups if g != "discriminators"))
     condition_rng = np.random.default_rng([options.seed, dataset_id])
-    if state is not None:
-        if state.optimizer_generator is not None and state.history and \
-                state.history[-1].get("personalize_only", False) == spec.personalize_only:
-            optimizers.generator.load_state_dict(state.optimizer_generator)
-        if state.optimizer_discriminator is not None:
-            optimizers.discriminator.load_state_dict(state.optimizer_discriminator)
-        if state.condition_rng is not None:
-            condition_rng.bit_generator.state = state.condition_rng
-
-    dataset = SliceDataset([spec.site_dir], "train", options.min_brain_fraction)
-    if len(dataset) == 0:
-        raise ValueError(f"site {site}: no training slices in {spec.site_dir}")
-    sampler = MCBSBatchSampler(dataset.group_keys(), options.batch_size, options.seed)
-    loader = DataLoader(dataset, batch_sampler=sampler, num_workers=options.num_workers)
+    _restore(state, spec, optimizers, condition_rng)
     epochs_done = state.epochs_done if state is not None else 0
-    sums: dict[str, float] = {}
-    steps, slices, started = 0, 0, time.perf_counter()
-    model.train()
-    for local_epoch in range(spec.local_epochs):
-        sampler.set_epoch(epochs_done + local_epoch)
-        bar = tqdm(loader, desc=f"{site} local epoch {local_epoch + 1}/{spec.local_epochs}", unit="batch",
-                   disable=not spec.progress)
-        for batch in bar:
-            sc = sample_condition(batch.availability, condition_rng, options.conditions.scenario_probability)
-            metrics = train_step(model, optimizers, batch.image.to(device), batch.availability.to(device),
-                                 batch.dataset_id.to(device), sc, options.losses, amp=amp)
-            steps, slices = steps + 1, slices + batch.image.shape[0]
-            for key, value in metrics.items():
-                sums[key] = sums.get(key, 0.0) + value
-            bar.set_postfix(g=f"{metrics['loss/g']:.3f}", syn=f"{metrics['loss/syn']:.3f}",
-                            slices_s=f"{slices / max(time.perf_counter() - started, 1e-9):.1f}")
-        bar.close()
+
+    started = time.perf_counter()
+    sums, steps, num_examples = _train_epochs(model, optimizers, spec, site, epochs_done, condition_rng, device)
     seconds = time.perf_counter() - started
-    summary = evaluate_site(model, spec.site_dir, default_tasks(site, fingerprint["modalities"]), "val", device,
-                            options.batch_size, options.min_brain_fraction, spec.val_max_cases).summary()
-    validation = flat_metrics("val", site, summary)
-    psnr = [m["pmm"]["psnr_mean"] for m in summary.values() if "pmm" in m]
-    ssim = [m["pmm"]["ssim_mean"] for m in summary.values() if "pmm" in m]
-    result_metrics = {f"train/epoch/{k.split('/')[-1]}": v / max(steps, 1) for k, v in sums.items()}
-    result_metrics |= {"train/slices": float(slices), "train/seconds": seconds,
-                       "val/mean_psnr": float(np.mean(psnr)) if psnr else 0.0,
-                       "val/mean_ssim": float(np.mean(ssim)) if ssim else 0.0} | validation
+    metrics = {f"train/epoch/{k.split('/')[-1]}": v / max(steps, 1) for k, v in sums.items()}
+    metrics |= {"train/seconds": seconds, "train/steps": float(steps)}
+    metrics |= _validate(model, spec, site, fingerprint["modalities"], device)
 
     history = (state.history if state is not None else []) + [
         {"round": spec.round_label, "epochs": spec.local_epochs, "personalize_only": spec.personalize_only,
-         "val_mean_psnr": result_metrics["val/mean_psnr"], "time": time.time()}]
+         "val_mean_psnr": metrics.get("val/mean_psnr"), "time": time.time()}]
     save_site_state(SiteState(site=site, model_config=model_config, personal=personal_state(model.cpu(), spec.partition),
                               optimizer_generator=optimizers.generator.state_dict(),
                               optimizer_discriminator=optimizers.discriminator.state_dict(),
                               condition_rng=condition_rng.bit_generator.state,
                               epochs_done=epochs_done + spec.local_epochs, history=history), spec.state_dir)
-    echo(f"{site}: {spec.local_epochs} local epoch(s), {slices} slices in {seconds:.0f} s, "
-         f"val mean PSNR {result_metrics['val/mean_psnr']:.2f} dB")
+    psnr = f"val mean PSNR {metrics['val/mean_psnr']:.2f} dB" if "val/mean_psnr" in metrics else "no val task"
+    echo(f"{site}: {spec.local_epochs} local epoch(s), {steps} steps in {seconds:.0f} s, {psnr}")
     return LocalRoundResult(shared={} if spec.personalize_only else shared_arrays(model, spec.partition),
-                            metrics=result_metrics, num_examples=len(dataset))
+                            metrics=metrics, num_examples=num_examples)
