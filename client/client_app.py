@@ -14,7 +14,8 @@ from flwr.clientapp import ClientApp
 
 from client.site_log import SiteLog
 from pmm_core.config.federation import FederationOptions
-from pmm_core.federated.local_round import LocalRoundSpec, run_local_round
+from pmm_core.federated.local_round import LocalRoundSpec, run_local_round, validation_metrics
+from pmm_core.federated.site_model import assemble_site_model, write_site_model
 
 app = ClientApp()
 
@@ -38,4 +39,23 @@ def train(message: Message, context: Context) -> Message:
         "metrics": MetricRecord({**result.metrics, "num-examples": result.num_examples}),
         "site": ConfigRecord({"name": str(node["site"])}),
     })
+    return Message(content=content, reply_to=message)
+
+
+@app.evaluate()
+def deliver(message: Message, context: Context) -> Message:
+    """After the last round: the final global network + this site's personal parameters become
+    the site's model (`<state-dir>/<SITE>/model.pt`), scored on its val split."""
+    node = context.node_config
+    site_dir, state_dir = Path(str(node["cache"])), Path(str(node["state"]))
+    config = message.content["config"]
+    options = FederationOptions.model_validate_json(str(config["federation"]))
+    shared = {name: array.numpy() for name, array in message.content["arrays"].items()}
+    model, site = assemble_site_model(site_dir, state_dir, options.training, options.partition, shared)
+    path = write_site_model(model, options.training, site, state_dir, str(config["federation-id"]),
+                            int(config["server-round"]))
+    metrics, slices = validation_metrics(model, site_dir, options.training, str(node.get("device", "cpu")))
+    SiteLog(state_dir, site["name"]).write(f"final model -> {path} (val mean PSNR {metrics.get('val/mean_psnr', float('nan')):.2f} dB)")
+    content = RecordDict({"metrics": MetricRecord({**metrics, "num-examples": max(slices, 1)}),
+                          "site": ConfigRecord({"name": site["name"]})})
     return Message(content=content, reply_to=message)

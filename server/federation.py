@@ -68,6 +68,12 @@ class FederationLog:
         for reply in sites:
             self.child(reply.site).log_metrics(reply.metrics | {"train/num_examples": float(reply.num_examples)}, number)
 
+    def final(self, number: int, sites: list[SiteReply]) -> None:
+        """The delivered site models' val scores, as `final/val/...` in each site run."""
+        for reply in sites:
+            self.child(reply.site).log_metrics({f"final/{k}": v for k, v in reply.metrics.items()}, number)
+        print(f"final models delivered to {', '.join(s.site for s in sites)}", flush=True)
+
     def finish(self, ok: bool) -> None:
         status = "FINISHED" if ok else "FAILED"
         for tracker in self.children.values():
@@ -90,19 +96,23 @@ def run_federation(grid: Grid, folder: Path, settings: ServerSettings) -> Server
         log.round(number, sites, aggregate)
         save_global_state(state, folder)
         names = ", ".join(f"{s.site} ({s.num_examples} slices)" for s in sites)
-        print(f"round {number}/{options.rounds} done: {names}; val mean PSNR "
-              f"{aggregate.get('val/mean_psnr', float('nan')):.2f} dB; global state -> {folder / 'global.pt'}", flush=True)
+        psnr = f"{aggregate['val/mean_psnr']:.2f} dB" if "val/mean_psnr" in aggregate else "n/a (not every site has val tasks)"
+        print(f"round {number}/{options.rounds} done: {names}; val mean PSNR {psnr}; global state -> {folder / 'global.pt'}",
+              flush=True)
 
     def audit(number: int, entry: dict) -> None:  # every reply, as received: what left each site
         with (folder / AUDIT_FILE).open("a") as handle:
             handle.write(json.dumps({"round": number, **entry}) + "\n")
 
-    strategy = PmmFedAvg(options.min_sites, options.expected_sites, options.wait_timeout_s, set(state.shared), state.round, on_round, audit)
+    strategy = PmmFedAvg(options.min_sites, options.expected_sites, options.wait_timeout_s, set(state.shared), state.round,
+                         options.rounds, on_round, audit)
+    strategy.on_final = log.final
     train_config = ConfigRecord({"federation": options.model_dump_json(), "federation-id": settings.name})
     ok, message = True, ""
     try:
         strategy.start(grid, to_record(state.shared), num_rounds=options.rounds - state.round,
-                       timeout=options.round_timeout_s, train_config=train_config)
+                       timeout=options.round_timeout_s, train_config=train_config,
+                       evaluate_config=ConfigRecord(dict(train_config)))
         message = f"federation finished: {state.round} rounds"
     except FederationStopped as exc:
         ok, message = False, str(exc)

@@ -35,11 +35,12 @@ class SiteReply:
 
 
 def check_reply(message: Message, expected_names: set[str]) -> SiteReply:
-    """The reply's site, metrics and weight; ValueError if it carries anything but what may travel."""
+    """The reply's site, metrics and weight; ValueError if it carries anything but what may travel
+    (a training reply: exactly the shared parameters; a final-evaluation reply: no arrays)."""
     content = message.content
-    if len(content.array_records) != 1 or len(content.metric_records) != 1:
-        raise ValueError("a reply must hold exactly one ArrayRecord and one MetricRecord")
-    arrays = next(iter(content.array_records.values()))
+    if len(content.array_records) != (1 if expected_names else 0) or len(content.metric_records) != 1:
+        raise ValueError("a reply must hold one MetricRecord and, in training, one ArrayRecord")
+    arrays = next(iter(content.array_records.values())) if expected_names else {}
     names = set(arrays.keys())
     if names != expected_names:
         extra, missing = sorted(names - expected_names), sorted(expected_names - names)
@@ -75,16 +76,18 @@ def weighted_metrics(replies: list[SiteReply]) -> dict[str, float]:
 
 class PmmFedAvg(FedAvg):
     def __init__(self, min_sites: int, expected_sites: int | None, wait_timeout_s: float, shared_names: set[str],
-                 round_offset: int,
+                 round_offset: int, final_round: int,
                  on_round: Callable[[int, ArrayRecord, list[SiteReply], dict[str, float]], None],
                  audit: Callable[[int, dict], None] = lambda round_number, entry: None):
-        super().__init__(fraction_train=1.0, fraction_evaluate=0.0, min_train_nodes=min_sites,
-                         min_available_nodes=min_sites, weighted_by_key=WEIGHT_KEY)
+        super().__init__(fraction_train=1.0, fraction_evaluate=1.0, min_train_nodes=min_sites,
+                         min_evaluate_nodes=min_sites, min_available_nodes=min_sites, weighted_by_key=WEIGHT_KEY)
         self.min_sites, self.wait_timeout_s = min_sites, wait_timeout_s
         self.expected_sites = max(expected_sites or min_sites, min_sites)
         self.first_round = True
         self.shared_names, self.round_offset, self.on_round = shared_names, round_offset, on_round
         self.audit = audit
+        self.final_round = final_round
+        self.on_final: Callable[[int, list[SiteReply]], None] = lambda number, sites: None
         self.failures: list[str] = []
 
     def wait_for_sites(self, grid: Grid) -> list[int]:
@@ -111,7 +114,7 @@ class PmmFedAvg(FedAvg):
     def aggregate_train(self, server_round: int, replies: Iterable[Message]) -> tuple[ArrayRecord | None, MetricRecord | None]:
         valid_messages, sites = [], []
         for message in replies:
-            self.audit(server_round + self.round_offset, describe_reply(message))
+            self.audit(server_round + self.round_offset, {"stage": "train", **describe_reply(message)})
             if message.has_error():
                 self.failures.append(f"round {server_round + self.round_offset}: node {message.metadata.src_node_id} "
                                      f"failed ({message.error.reason})")
@@ -131,6 +134,31 @@ class PmmFedAvg(FedAvg):
                                              "round/slices": float(sum(s.num_examples for s in sites))}
         self.on_round(server_round + self.round_offset, arrays, sites, metrics)
         return arrays, MetricRecord({k: float(v) for k, v in metrics.items()})
+
+
+    def configure_evaluate(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord,
+                           grid: Grid) -> Iterable[Message]:
+        """Only after the last round: every site turns the final global network into its model."""
+        if server_round + self.round_offset < self.final_round:
+            return []
+        config["server-round"] = server_round + self.round_offset
+        nodes = list(grid.get_node_ids())
+        return self._construct_messages(RecordDict({"arrays": arrays, "config": config}), nodes, MessageType.EVALUATE)
+
+    def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:
+        sites = []
+        for message in replies:
+            self.audit(server_round + self.round_offset, {"stage": "final", **describe_reply(message)})
+            try:
+                if message.has_error():
+                    raise ValueError(message.error.reason)
+                sites.append(check_reply(message, set()))
+            except ValueError as exc:
+                self.failures.append(f"final model: node {message.metadata.src_node_id}: {exc}")
+        if not sites:
+            return None
+        self.on_final(server_round + self.round_offset, sites)
+        return MetricRecord({k: float(v) for k, v in weighted_metrics(sites).items()})
 
 
 def arrays_to_numpy(arrays: ArrayRecord) -> dict[str, np.ndarray]:

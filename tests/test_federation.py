@@ -66,8 +66,9 @@ def _finish(server: subprocess.Popen, timeout: float = 300) -> tuple[int, str]:
     return server.returncode, output
 
 
-def _audit(fed: dict) -> list[dict]:
-    return [json.loads(line) for line in (fed["tmp"] / "fed" / "messages.jsonl").read_text().splitlines()]
+def _audit(fed: dict, stage: str = "train") -> list[dict]:
+    entries = [json.loads(line) for line in (fed["tmp"] / "fed" / "messages.jsonl").read_text().splitlines()]
+    return [entry for entry in entries if entry["stage"] == stage]
 
 
 def _personal(fed: dict, site: str) -> dict[str, torch.Tensor]:
@@ -125,6 +126,10 @@ def test_tls_federation_sends_only_shared_parameters_and_resumes(federation: dic
     assert len(parent) == 1 and len(children) == 2  # the resumed server logged into the same runs
     assert set(children["tags.mlflow.parentRunId"]) == set(parent["run_id"])
     assert "metrics.val/BraTS/T1_to_T1C/psnr" in children.columns and "metrics.val/mean_psnr" in parent.columns
+    assert "metrics.final/val/BraTS/T1_to_T1C/psnr" in children.columns
+    final = _audit(fed, "final")  # after the last round each site built its model from the final global
+    assert sorted(entry["round"] for entry in final) == [1, 2] * 2 or len(final) >= 2
+    assert all(entry["arrays"] == {} for entry in final)
     assert (fed["tmp"] / "state" / "BraTS" / "client.log").read_text().count("training") == 2
     assert "must be registered" in (fed["tmp"] / "state" / "GEN" / "supernode.log").read_text()
     assert not (fed["tmp"] / "state" / "GEN" / "state.pt").exists()
@@ -173,6 +178,10 @@ def test_simulate_runs_the_same_apps_with_the_same_names_and_runs(federation: di
                      "--experiment", "simtest", cwd=fed["tmp"], env=fed["env"])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert all(set(entry["arrays"]) == _expected_shared_names(fed) for entry in _audit(fed))
+    model_file = fed["tmp"] / "state" / "BraTS" / "model.pt"  # the delivered model works with pmm evaluate
+    evaluated = run_pmm("evaluate", "--checkpoint", str(model_file), "--site", "brats", "--split", "val",
+                        cwd=fed["tmp"], env=fed["env"])
+    assert evaluated.returncode == 0 and "T1->T1C" in evaluated.stdout, evaluated.stderr[-2000:]
     mlflow.set_tracking_uri(fed["store"])
     runs = mlflow.search_runs(experiment_names=["simtest"])
     assert sorted(runs["tags.pmm.mode"]) == ["federated", "federated-site", "federated-site"]

@@ -104,17 +104,21 @@ def _train_epochs(model: PMMSynth, optimizers: Optimizers, spec: LocalRoundSpec,
     return sums, steps, len(dataset)
 
 
-def _validate(model: PMMSynth, spec: LocalRoundSpec, site: str, modalities: list[str], device: torch.device) -> dict[str, float]:
-    """Val-split PSNR/SSIM per paper task under the centralized names, and their means."""
-    summary = evaluate_site(model, spec.site_dir, default_tasks(site, modalities), "val", device,
-                            spec.options.batch_size, spec.options.min_brain_fraction, spec.val_max_cases,
-                            baselines=False).summary()
+def validation_metrics(model: PMMSynth, site_dir: Path, options: TrainingOptions, device: str | torch.device,
+                       max_cases: int | None = None) -> tuple[dict[str, float], int]:
+    """Val-split PSNR/SSIM per paper task under the centralized names, their means, and how many
+    (case, task) pairs were scored (the weight of this site's numbers in an average)."""
+    fingerprint = load_fingerprint(site_dir)
+    site = fingerprint["site"]
+    summary = evaluate_site(model, site_dir, default_tasks(site, fingerprint["modalities"]), "val", device,
+                            options.batch_size, options.min_brain_fraction, max_cases, baselines=False).summary()
     metrics = flat_metrics("val", site, summary)
     psnr = [m["pmm"]["psnr_mean"] for m in summary.values() if "pmm" in m]
     ssim = [m["pmm"]["ssim_mean"] for m in summary.values() if "pmm" in m]
     if psnr:  # a site whose val cases serve no task reports none (the server averages what all report)
         metrics |= {"val/mean_psnr": float(np.mean(psnr)), "val/mean_ssim": float(np.mean(ssim))}
-    return metrics
+    cases = sum(methods["pmm"]["cases"] for methods in summary.values() if "pmm" in methods)
+    return metrics, int(cases)
 
 
 def run_local_round(spec: LocalRoundSpec, shared: dict[str, np.ndarray] | None,
@@ -147,7 +151,7 @@ def run_local_round(spec: LocalRoundSpec, shared: dict[str, np.ndarray] | None,
     seconds = time.perf_counter() - started
     metrics = {f"train/epoch/{k.split('/')[-1]}": v / max(steps, 1) for k, v in sums.items()}
     metrics |= {"train/seconds": seconds, "train/steps": float(steps)}
-    metrics |= _validate(model, spec, site, fingerprint["modalities"], device)
+    metrics |= validation_metrics(model, spec.site_dir, options, device, spec.val_max_cases)[0]
 
     history = (state.history if state is not None else []) + [
         {"round": spec.round_label, "epochs": spec.local_epochs, "personalize_only": spec.personalize_only,
