@@ -114,7 +114,10 @@ class SuperLink:
         """Submit the app and stream its log until the ServerApp ends."""
         runner = ManagedProcess("flwr run", [environment_tool("flwr"), "run", str(self.folder / "app"), "pmm", "--stream"],
                                 self.folder / "server.log", env={"FLWR_HOME": str(self.home)}, echo=echo)
-        return runner.wait()
+        try:
+            return runner.wait()
+        finally:  # interrupted (Ctrl-C): the log stream goes down with the SuperLink
+            runner.stop(grace=5.0)
 
     def stop(self) -> None:
         self.process.stop()
