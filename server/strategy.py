@@ -7,6 +7,8 @@
   metrics only. A failed or malformed reply is dropped; the round counts while at least
   `min_sites` replies are valid, otherwise the federation stops.
 - After every round the callback `on_round` saves the global state and logs to MLflow.
+- The evaluate stage runs once, after the last round: it hands every site the final global
+  network, which the site keeps with its personal parameters as its model (`on_final` logs it).
 """
 from __future__ import annotations
 
@@ -134,7 +136,6 @@ class PmmFedAvg(FedAvg):
                                              "round/slices": float(sum(s.num_examples for s in sites))}
         self.on_round(server_round + self.round_offset, arrays, sites, metrics)
         return arrays, MetricRecord({k: float(v) for k, v in metrics.items()})
-
 
     def configure_evaluate(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord,
                            grid: Grid) -> Iterable[Message]:
