@@ -2,9 +2,10 @@
 
 Engine: a loopback deployment (one SuperLink and one SuperNode per site, as local processes on
 127.0.0.1), not Flower's Ray simulation engine. The loopback path is exactly what hospitals run
-(same node config, same state folders, same messages), needs nothing beyond flwr itself, and
-lets a benchmark count real bytes; Ray would add a large dependency and about 20 s of start-up,
-and its nodes only get a `partition-id`, not a site.
+(same node config, TLS and auth options, state folders and messages), needs nothing beyond flwr
+itself, and lets a benchmark count real bytes; Ray nodes only get a `partition-id`, not a site.
+Measured here with a no-op app (2 nodes, 2 rounds): loopback 23.7-29.1 s, Ray 13.2-15.6 s; Ray
+saves 5-9 s a round, negligible against pmm's local epochs, and is not worth its dependency.
 """
 from __future__ import annotations
 
