@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
@@ -20,9 +21,17 @@ from pmm_core.federated.site_model import assemble_site_model, write_site_model
 app = ClientApp()
 
 
+def apply_thread_limit(node_config) -> None:
+    """`pmm simulate` gives each site a share of the cores (node config `threads`); 0 keeps torch's default."""
+    threads = int(node_config.get("threads", 0))
+    if threads > 0:
+        torch.set_num_threads(threads)
+
+
 @app.train()
 def train(message: Message, context: Context) -> Message:
     node = context.node_config
+    apply_thread_limit(node)
     site_dir, state_dir = Path(str(node["cache"])), Path(str(node["state"]))
     config = message.content["config"]
     options = FederationOptions.model_validate_json(str(config["federation"]))
@@ -47,6 +56,7 @@ def deliver(message: Message, context: Context) -> Message:
     """After the last round: the final global network + this site's personal parameters become
     the site's model (`<state-dir>/<SITE>/model.pt`), scored on its val split."""
     node = context.node_config
+    apply_thread_limit(node)
     site_dir, state_dir = Path(str(node["cache"])), Path(str(node["state"]))
     config = message.content["config"]
     options = FederationOptions.model_validate_json(str(config["federation"]))

@@ -16,17 +16,17 @@ from pmm_core.errors import PmmError
 from pmm_core.processes import ManagedProcess, environment_tool, free_port, is_loopback, split_address
 
 
-def node_config(site: str, cache: Path, state: Path, device: str) -> str:
-    """Flower's node config: space-separated key=TOML-value pairs."""
+def node_config(site: str, cache: Path, state: Path, device: str, threads: int = 0) -> str:
+    """Flower's node config: space-separated key=TOML-value pairs (threads 0: torch's default)."""
     def quoted(value: str) -> str:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-    return " ".join(f"{k}={quoted(v)}" for k, v in
-                    (("site", site), ("cache", str(cache)), ("state", str(state)), ("device", device)))
+    pairs = (("site", site), ("cache", str(cache)), ("state", str(state)), ("device", device))
+    return " ".join(f"{k}={quoted(v)}" for k, v in pairs) + f" threads={int(threads)}"
 
 
 def supernode_argv(server: str, site: str, cache: Path, state: Path, root_certificates: Path | None, insecure: bool,
-                   key: Path | None, port: int, device: str) -> list[str]:
+                   key: Path | None, port: int, device: str, threads: int = 0) -> list[str]:
     host, _ = split_address(server)
     if root_certificates is not None and insecure:
         raise PmmError("give either --root-certificates or --insecure, not both")
@@ -34,7 +34,7 @@ def supernode_argv(server: str, site: str, cache: Path, state: Path, root_certif
         raise PmmError(f"{host} is not a loopback address: give --root-certificates ca.pem (the federation's CA) "
                        "or --insecure to send unencrypted traffic on purpose")
     argv = [environment_tool("flower-supernode"), "--superlink", server, "--port", str(port),
-            "--node-config", node_config(site, cache, state, device)]
+            "--node-config", node_config(site, cache, state, device, threads)]
     if root_certificates is not None:
         if not Path(root_certificates).is_file():
             raise PmmError(f"{root_certificates}: CA certificate not found")
@@ -50,12 +50,12 @@ def supernode_argv(server: str, site: str, cache: Path, state: Path, root_certif
 
 def start_supernode(site_cache: Path, server: str, state_dir: Path, root_certificates: Path | None, insecure: bool,
                     key: Path | None = None, device: str = "cpu", port: int | None = None,
-                    echo: Callable[[str], None] | None = None) -> ManagedProcess:
+                    echo: Callable[[str], None] | None = None, threads: int = 0) -> ManagedProcess:
     fingerprint = load_fingerprint(site_cache)  # a one-line error when the site is not prepared
     site = fingerprint["site"]
     state_dir = Path(state_dir).resolve()
     argv = supernode_argv(server, site, Path(site_cache).resolve(), state_dir, root_certificates, insecure, key,
-                          port or free_port(), device)
+                          port or free_port(), device, threads)
     return ManagedProcess(f"supernode {site}", argv, state_dir / site / "supernode.log", echo=echo)
 
 
