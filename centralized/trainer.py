@@ -8,7 +8,6 @@ batch, and the synthesis-condition RNG of every rank is restored, so the same st
 from __future__ import annotations
 
 import random
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from centralized.distributed import DistributedContext
 from pmm_core.config.training import TrainingOptions
@@ -30,6 +28,7 @@ from pmm_core.evaluation.tasks import default_tasks
 from pmm_core.models import build_model
 from pmm_core.training.checkpoint import save_checkpoint
 from pmm_core.training.conditions import sample_condition
+from pmm_core.training.epoch import run_epoch
 from pmm_core.training.schedule import linear_decay_factor
 from pmm_core.training.step import build_optimizers, train_step
 from tracking import RunTracker
@@ -159,34 +158,28 @@ class CentralTrainer:
     def _train_epoch(self) -> bool:
         """One epoch (or its rest after a resume); True when `max_steps` stopped it."""
         self.sampler.set_epoch(self.epoch, start_batch=self.step_in_epoch)
-        bar = tqdm(self.loader, desc=f"epoch {self.epoch + 1}/{self.options.epochs}", unit="batch",
-                   initial=self.step_in_epoch, total=self.steps_per_epoch,
-                   disable=not (self.settings.progress and self.dist.is_main))
-        sums: dict[str, float] = {}
-        slices, started = 0, time.perf_counter()
-        for batch in bar:
-            metrics = self._step(batch)
+
+        def after_step(metrics: dict[str, float], rate: float) -> bool:
             self.step_in_epoch += 1
             self.global_step += 1
-            slices += batch.image.shape[0] * self.dist.world_size
-            for key, value in metrics.items():
-                sums[key] = sums.get(key, 0.0) + value
-            rate = slices / max(time.perf_counter() - started, 1e-9)
-            bar.set_postfix(g=f"{metrics['loss/g']:.3f}", syn=f"{metrics['loss/syn']:.3f}",
-                            d=f"{metrics['loss/d']:.3f}", slices_s=f"{rate:.1f}")
             if self.tracker and self.global_step % self.settings.log_every == 0:
                 lr = self.optimizers.generator.param_groups[0]["lr"]
                 self.tracker.log_metrics({f"train/{k}": v for k, v in metrics.items()} |
                                          {"train/lr": lr, "train/slices_per_s": rate}, self.global_step)
             if self.settings.max_steps is not None and self.global_step >= self.settings.max_steps:
-                bar.close()
                 return True
             if self.settings.checkpoint_every and self.global_step % self.settings.checkpoint_every == 0:
                 self.save("last")
-        bar.close()
-        if self.tracker and sums:
-            count = max(self.step_in_epoch, 1)
-            self.tracker.log_metrics({f"train/epoch/{k.split('/')[-1]}": v / count for k, v in sums.items()}, self.global_step)
+            return False
+
+        totals = run_epoch(self.loader, self._step, f"epoch {self.epoch + 1}/{self.options.epochs}",
+                           show_progress=self.settings.progress and self.dist.is_main, total=self.steps_per_epoch,
+                           initial=self.step_in_epoch, world_size=self.dist.world_size, after_step=after_step)
+        if totals.stopped:
+            return True
+        if self.tracker and totals.steps:
+            self.tracker.log_metrics({f"train/epoch/{k.split('/')[-1]}": v for k, v in totals.means().items()},
+                                     self.global_step)
         return False
 
     def validate(self) -> float:

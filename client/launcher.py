@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.errors import PmmError
-from pmm_core.processes import ManagedProcess, environment_tool, free_port, is_loopback, split_address
+from pmm_core.processes import ManagedProcess, check_transport, environment_tool, free_port, split_address
 
 
 def node_config(site: str, cache: Path, state: Path, device: str, threads: int = 0) -> str:
@@ -28,11 +28,7 @@ def node_config(site: str, cache: Path, state: Path, device: str, threads: int =
 def supernode_argv(server: str, site: str, cache: Path, state: Path, root_certificates: Path | None, insecure: bool,
                    key: Path | None, port: int, device: str, threads: int = 0) -> list[str]:
     host, _ = split_address(server)
-    if root_certificates is not None and insecure:
-        raise PmmError("give either --root-certificates or --insecure, not both")
-    if root_certificates is None and not insecure and not is_loopback(host):
-        raise PmmError(f"{host} is not a loopback address: give --root-certificates ca.pem (the federation's CA) "
-                       "or --insecure to send unencrypted traffic on purpose")
+    check_transport(host, root_certificates is not None, insecure, "--root-certificates ca.pem (the federation's CA)")
     argv = [environment_tool("flower-supernode"), "--superlink", server, "--port", str(port),
             "--node-config", node_config(site, cache, state, device, threads)]
     if root_certificates is not None:

@@ -49,6 +49,19 @@ def is_loopback(host: str) -> bool:
     return host in LOOPBACK_HOSTS
 
 
+def check_transport(host: str, encrypted: bool, insecure: bool, tls_option: str) -> None:
+    """Plain-text gRPC only on loopback, or when the user asked for it with --insecure.
+
+    Shared by the server and the client so both refuse the same way; `tls_option` is the
+    option (with its argument) that would have encrypted the traffic on that side.
+    """
+    if encrypted and insecure:
+        raise PmmError(f"give either {tls_option.split()[0]} or --insecure, not both")
+    if not encrypted and not insecure and not is_loopback(host):
+        raise PmmError(f"{host} is not a loopback address: give {tls_option} "
+                       "or --insecure to send unencrypted traffic on purpose")
+
+
 def wait_for_port(host: str, port: int, timeout: float, process: "ManagedProcess | None" = None) -> None:
     deadline = time.monotonic() + timeout
     probe_host = "127.0.0.1" if host in ("0.0.0.0", "") else host

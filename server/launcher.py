@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pmm_core.errors import PmmError
-from pmm_core.processes import ManagedProcess, environment_tool, is_loopback, run_tool, split_address, wait_for_port
+from pmm_core.processes import ManagedProcess, check_transport, environment_tool, run_tool, split_address, wait_for_port
 from server.settings import STATUS_FILE, ServerSettings, ServerStatus, read_status, write_model
 
 APP_PYPROJECT = """[build-system]
@@ -55,14 +55,6 @@ class TlsFiles:
             if not path.is_file():
                 raise PmmError(f"{path}: missing; make the certificates with `pmm certs --out {folder}`")
         return files
-
-
-def check_transport(host: str, tls: TlsFiles | None, insecure: bool) -> None:
-    if tls is not None and insecure:
-        raise PmmError("give either --certificates or --insecure, not both")
-    if tls is None and not insecure and not is_loopback(host):
-        raise PmmError(f"{host} is not a loopback address: give --certificates DIR (see `pmm certs`) "
-                       "or --insecure to send unencrypted traffic on purpose")
 
 
 def write_app(folder: Path, control_address: str, tls: TlsFiles | None) -> Path:
@@ -136,7 +128,7 @@ def serve(settings: ServerSettings, folder: Path, address: str, tls: TlsFiles | 
           node_auth: bool, echo: Callable[[str], None], on_ready: Callable[[SuperLink], None] | None = None,
           node_keys: Path | None = None) -> ServerStatus:
     host, _ = split_address(address)
-    check_transport(host, tls, insecure)
+    check_transport(host, tls is not None, insecure, "--certificates DIR (see `pmm certs`)")
     keys = node_public_keys(node_keys) if node_auth else []
     folder = Path(folder).resolve()
     folder.mkdir(parents=True, exist_ok=True)

@@ -31,13 +31,13 @@ def save_global_state(state: GlobalState, folder: Path) -> Path:
     path = Path(folder) / GLOBAL_FILE
     save_checkpoint({"round": state.round, "config": state.config, "mlflow_run_id": state.mlflow_run_id,
                      "site_runs": state.site_runs,
-                     # `model` holds the shared tensors so load_checkpoint recognises the file
-                     "model": {k: torch.from_numpy(np.asarray(v)) for k, v in state.shared.items()}}, path)
+                     "shared": {k: torch.from_numpy(np.asarray(v)) for k, v in state.shared.items()}}, path)
     return path
 
 
 def load_global_state(folder: Path) -> GlobalState:
-    payload = load_checkpoint(Path(folder) / GLOBAL_FILE)
+    payload = load_checkpoint(Path(folder) / GLOBAL_FILE, required=("round", "shared", "config"),
+                              kind="pmm global state")
     return GlobalState(round=int(payload["round"]), config=payload["config"],
-                       shared={k: v.numpy() for k, v in payload["model"].items()},
+                       shared={k: v.numpy() for k, v in payload["shared"].items()},
                        mlflow_run_id=payload.get("mlflow_run_id"), site_runs=dict(payload.get("site_runs", {})))

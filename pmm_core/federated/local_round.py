@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from pmm_core.config.training import TrainingOptions
 from pmm_core.data.dataset import SliceDataset
@@ -29,6 +28,7 @@ from pmm_core.federated.site_state import SiteState, load_site_state, save_site_
 from pmm_core.models import build_model
 from pmm_core.models.pmm_synth import PMMSynth
 from pmm_core.training.conditions import sample_condition
+from pmm_core.training.epoch import EpochTotals, run_epoch
 from pmm_core.training.step import Optimizers, build_optimizers, train_step
 
 
@@ -84,24 +84,19 @@ def _train_epochs(model: PMMSynth, optimizers: Optimizers, spec: LocalRoundSpec,
     sampler = MCBSBatchSampler(dataset.group_keys(), options.batch_size, options.seed)
     loader = DataLoader(dataset, batch_sampler=sampler, num_workers=options.num_workers)
     amp = options.amp and device.type == "cuda"
-    sums: dict[str, float] = {}
-    steps, slices, started = 0, 0, time.perf_counter()
+
+    def step(batch) -> dict[str, float]:
+        sc = sample_condition(batch.availability, condition_rng, options.conditions.scenario_probability)
+        return train_step(model, optimizers, batch.image.to(device), batch.availability.to(device),
+                          batch.dataset_id.to(device), sc, options.losses, amp=amp)
+
+    totals = EpochTotals()
     model.train()
     for local_epoch in range(spec.local_epochs):
         sampler.set_epoch(first_epoch + local_epoch)  # a new order every epoch, across rounds too
-        bar = tqdm(loader, desc=f"{site} local epoch {local_epoch + 1}/{spec.local_epochs}", unit="batch",
-                   disable=not spec.progress)
-        for batch in bar:
-            sc = sample_condition(batch.availability, condition_rng, options.conditions.scenario_probability)
-            metrics = train_step(model, optimizers, batch.image.to(device), batch.availability.to(device),
-                                 batch.dataset_id.to(device), sc, options.losses, amp=amp)
-            steps, slices = steps + 1, slices + batch.image.shape[0]
-            for key, value in metrics.items():
-                sums[key] = sums.get(key, 0.0) + value
-            bar.set_postfix(g=f"{metrics['loss/g']:.3f}", syn=f"{metrics['loss/syn']:.3f}",
-                            slices_s=f"{slices / max(time.perf_counter() - started, 1e-9):.1f}")
-        bar.close()
-    return sums, steps, len(dataset)
+        totals.merge(run_epoch(loader, step, f"{site} local epoch {local_epoch + 1}/{spec.local_epochs}",
+                               show_progress=spec.progress))
+    return totals.sums, totals.steps, len(dataset)
 
 
 def validation_metrics(model: PMMSynth, site_dir: Path, options: TrainingOptions, device: str | torch.device,

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from pmm_core.errors import PmmError
-from pmm_core.training.checkpoint import save_checkpoint
+from pmm_core.training.checkpoint import load_checkpoint, save_checkpoint
 
 STATE_FORMAT = 1
 STATE_FILE = "state.pt"
@@ -52,12 +52,10 @@ def load_site_state(state_dir: Path, site: str, model_config: dict[str, Any]) ->
     path = state_path(state_dir, site)
     if not path.is_file():
         return None
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise PmmError(f"{path}: site state unreadable ({type(exc).__name__}); move it away to start this site afresh") from None
-    if not isinstance(payload, dict) or payload.get("format") != STATE_FORMAT:
-        raise PmmError(f"{path}: not a pmm site state (format {payload.get('format') if isinstance(payload, dict) else '?'})")
+    payload = load_checkpoint(path, required=("format", "site", "model_config", "personal"), kind="pmm site state")
+    if payload["format"] != STATE_FORMAT:
+        raise PmmError(f"{path}: site state format {payload['format']}, this pmm reads {STATE_FORMAT}; "
+                       "move the folder away to start this site afresh")
     if payload["model_config"] != model_config:
         changed = sorted(k for k in set(model_config) | set(payload["model_config"])
                          if model_config.get(k) != payload["model_config"].get(k))

@@ -19,14 +19,21 @@ def save_checkpoint(payload: dict[str, Any], path: Path) -> None:
         torch.save(payload, temporary)
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
+def load_checkpoint(path: Path, required: tuple[str, ...] = ("model", "config"),
+                    kind: str = "pmm checkpoint") -> dict[str, Any]:
+    """The payload of a file pmm wrote, or one clear error naming the file.
+
+    `required` are the keys a file of this `kind` must hold (a training checkpoint, a site
+    state, the server's global state), so a file of another kind is refused by name.
+    """
     path = Path(path)
     if not path.is_file():
-        raise PmmError(f"{path}: checkpoint not found")
+        raise PmmError(f"{path}: {kind} not found")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated, not a torch file, or from something else
-        raise PmmError(f"{path}: not a readable pmm checkpoint ({type(exc).__name__})") from None
-    if not isinstance(payload, dict) or "model" not in payload or "config" not in payload:
-        raise PmmError(f"{path}: not a pmm checkpoint (no model or config inside)")
+        raise PmmError(f"{path}: not a readable {kind} ({type(exc).__name__})") from None
+    missing = [key for key in required if not isinstance(payload, dict) or key not in payload]
+    if missing:
+        raise PmmError(f"{path}: not a {kind} (no {', '.join(missing)} inside)")
     return payload
