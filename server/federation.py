@@ -4,6 +4,7 @@ config and per-round aggregates, one nested child run per site under the central
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -102,7 +103,7 @@ def run_federation(grid: Grid, folder: Path, settings: ServerSettings) -> Server
 
     def audit(number: int, entry: dict) -> None:  # every reply, as received: what left each site
         with (folder / AUDIT_FILE).open("a") as handle:
-            handle.write(json.dumps({"round": number, **entry}) + "\n")
+            handle.write(json.dumps({"round": number, "time": round(time.time(), 3), **entry}) + "\n")
 
     strategy = PmmFedAvg(options.min_sites, options.expected_sites, options.wait_timeout_s, set(state.shared), state.round,
                          options.rounds, on_round, audit)

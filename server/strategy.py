@@ -21,6 +21,7 @@ from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, MetricReco
 from flwr.serverapp import Grid
 from flwr.serverapp.strategy import FedAvg
 from flwr.serverapp.strategy.strategy_utils import aggregate_arrayrecords
+from flwr.supercore.inflatable.inflatable_object import get_all_nested_objects
 
 WEIGHT_KEY = "num-examples"
 
@@ -56,6 +57,12 @@ def check_reply(message: Message, expected_names: set[str]) -> SiteReply:
     return SiteReply(site, {k: float(v) for k, v in metrics.items() if k != WEIGHT_KEY}, int(metrics[WEIGHT_KEY]))
 
 
+def wire_bytes(message: Message) -> int:
+    """Bytes Flower transfers for a message: every object of its tree (message, records, arrays,
+    array chunks) as serialized for the object store, each distinct object once."""
+    return sum(len(obj.deflate()) for obj in get_all_nested_objects(message).values())
+
+
 def describe_reply(message: Message) -> dict:
     """What a reply carried, for the federation's audit log: names, shapes, bytes, metric types."""
     if message.has_error():
@@ -66,7 +73,7 @@ def describe_reply(message: Message) -> dict:
     metrics = {key: type(value).__name__ for record in content.metric_records.values() for key, value in record.items()}
     configs = {key: str(value) for record in content.config_records.values() for key, value in record.items()}
     return {"node": message.metadata.src_node_id, "arrays": arrays, "metrics": metrics, "configs": configs,
-            "array_bytes": sum(a["bytes"] for a in arrays.values())}
+            "array_bytes": sum(a["bytes"] for a in arrays.values()), "wire_bytes": wire_bytes(message)}
 
 
 def weighted_metrics(replies: list[SiteReply]) -> dict[str, float]:
@@ -111,7 +118,12 @@ class PmmFedAvg(FedAvg):
                         grid: Grid) -> Iterable[Message]:
         nodes = self.wait_for_sites(grid)
         config["server-round"] = server_round + self.round_offset
-        return self._construct_messages(RecordDict({"arrays": arrays, "config": config}), nodes, MessageType.TRAIN)
+        messages = list(self._construct_messages(RecordDict({"arrays": arrays, "config": config}), nodes, MessageType.TRAIN))
+        if messages:  # the same content goes to every site
+            self.audit(server_round + self.round_offset, {"stage": "send", "nodes": len(messages),
+                                                          "array_bytes": sum(len(a.data) for a in arrays.values()),
+                                                          "wire_bytes": wire_bytes(messages[0])})
+        return messages
 
     def aggregate_train(self, server_round: int, replies: Iterable[Message]) -> tuple[ArrayRecord | None, MetricRecord | None]:
         valid_messages, sites = [], []
