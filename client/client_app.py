@@ -2,7 +2,8 @@
 
 Each message starts a fresh process, so nothing lives in Python globals: the site, its cache and
 its state folder come from the SuperNode's node config; the training options from the server's
-message. The reply holds the shared parameters, scalar metrics and the site's name, nothing else.
+message. The reply holds the shared parameters (packed, with their layout), scalar metrics and
+the site's name, nothing else.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from flwr.clientapp import ClientApp
 from client.site_log import SiteLog
 from pmm_core.config.federation import FederationOptions
 from pmm_core.federated.local_round import LocalRoundSpec, run_local_round, validation_metrics
+from pmm_core.federated.packing import PACKED_KEY, Layout, pack, unpack
 from pmm_core.federated.site_model import assemble_site_model, write_site_model
 
 app = ClientApp()
@@ -26,6 +28,12 @@ def apply_thread_limit(node_config) -> None:
     threads = int(node_config.get("threads", 0))
     if threads > 0:
         torch.set_num_threads(threads)
+
+
+def received_shared(message: Message) -> dict[str, np.ndarray]:
+    """The global shared parameters, unpacked with the layout the server sent alongside."""
+    layout = Layout.from_json(str(message.content["config"]["layout"]))
+    return unpack(message.content["arrays"][PACKED_KEY].numpy(), layout)
 
 
 @app.train()
@@ -41,12 +49,12 @@ def train(message: Message, context: Context) -> Message:
     spec = LocalRoundSpec(site_dir=site_dir, state_dir=state_dir, options=options.training, partition=options.partition,
                           local_epochs=options.local_epochs, round_label=label, device=str(node.get("device", "cpu")),
                           progress=False)
-    shared = {name: array.numpy() for name, array in message.content["arrays"].items()}
-    result = run_local_round(spec, shared, echo=log.write)
+    result = run_local_round(spec, received_shared(message), echo=log.write)
+    layout = Layout.of(result.shared)  # what this site declares it sends; the server checks it
     content = RecordDict({
-        "arrays": ArrayRecord({name: Array(np.ascontiguousarray(v)) for name, v in result.shared.items()}),
+        "arrays": ArrayRecord({PACKED_KEY: Array(pack(result.shared, layout))}),
         "metrics": MetricRecord({**result.metrics, "num-examples": result.num_examples}),
-        "site": ConfigRecord({"name": str(node["site"])}),
+        "site": ConfigRecord({"name": str(node["site"]), "layout": layout.to_json()}),
     })
     return Message(content=content, reply_to=message)
 
@@ -60,8 +68,7 @@ def deliver(message: Message, context: Context) -> Message:
     site_dir, state_dir = Path(str(node["cache"])), Path(str(node["state"]))
     config = message.content["config"]
     options = FederationOptions.model_validate_json(str(config["federation"]))
-    shared = {name: array.numpy() for name, array in message.content["arrays"].items()}
-    model, site = assemble_site_model(site_dir, state_dir, options.training, options.partition, shared)
+    model, site = assemble_site_model(site_dir, state_dir, options.training, options.partition, received_shared(message))
     path = write_site_model(model, options.training, site, state_dir, str(config["federation-id"]),
                             int(config["server-round"]))
     metrics, slices = validation_metrics(model, site_dir, options.training, str(node.get("device", "cpu")))

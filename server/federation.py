@@ -13,9 +13,10 @@ from flwr.serverapp import Grid
 
 from pmm_core.federated.global_state import GlobalState, load_global_state, save_global_state
 from pmm_core.federated.local_round import build_site_model
+from pmm_core.federated.packing import PACKED_KEY, Layout, pack, unpack
 from pmm_core.federated.partition import shared_arrays
 from server.settings import STATUS_FILE, ServerSettings, ServerStatus, write_model
-from server.strategy import FederationStopped, PmmFedAvg, SiteReply, arrays_to_numpy
+from server.strategy import FederationStopped, PmmFedAvg, SiteReply
 from tracking import RunTracker
 from tracking.mlflow_tracking import flatten
 
@@ -23,8 +24,9 @@ from tracking.mlflow_tracking import flatten
 AUDIT_FILE = "messages.jsonl"
 
 
-def to_record(arrays: dict[str, np.ndarray]) -> ArrayRecord:
-    return ArrayRecord({name: Array(np.ascontiguousarray(value)) for name, value in arrays.items()})
+def to_record(arrays: dict[str, np.ndarray], layout: Layout) -> ArrayRecord:
+    """The global shared parameters as Flower sends them: one packed vector (see packing.py)."""
+    return ArrayRecord({PACKED_KEY: Array(pack(arrays, layout))})
 
 
 def initial_state(settings: ServerSettings, folder: Path) -> GlobalState:
@@ -93,7 +95,7 @@ def run_federation(grid: Grid, folder: Path, settings: ServerSettings) -> Server
     log = FederationLog(settings, state)
 
     def on_round(number: int, arrays: ArrayRecord, sites: list[SiteReply], aggregate: dict[str, float]) -> None:
-        state.round, state.shared = number, arrays_to_numpy(arrays)
+        state.round, state.shared = number, unpack(arrays[PACKED_KEY].numpy(), layout)
         log.round(number, sites, aggregate)
         save_global_state(state, folder)
         names = ", ".join(f"{s.site} ({s.num_examples} slices)" for s in sites)
@@ -105,13 +107,15 @@ def run_federation(grid: Grid, folder: Path, settings: ServerSettings) -> Server
         with (folder / AUDIT_FILE).open("a") as handle:
             handle.write(json.dumps({"round": number, "time": round(time.time(), 3), **entry}) + "\n")
 
-    strategy = PmmFedAvg(options.min_sites, options.expected_sites, options.wait_timeout_s, set(state.shared), state.round,
+    layout = Layout.of(state.shared)
+    strategy = PmmFedAvg(options.min_sites, options.expected_sites, options.wait_timeout_s, layout, state.round,
                          options.rounds, on_round, audit)
     strategy.on_final = log.final
-    train_config = ConfigRecord({"federation": options.model_dump_json(), "federation-id": settings.name})
+    train_config = ConfigRecord({"federation": options.model_dump_json(), "federation-id": settings.name,
+                                 "layout": layout.to_json()})
     ok, message = True, ""
     try:
-        strategy.start(grid, to_record(state.shared), num_rounds=options.rounds - state.round,
+        strategy.start(grid, to_record(state.shared, layout), num_rounds=options.rounds - state.round,
                        timeout=options.round_timeout_s, train_config=train_config,
                        evaluate_config=ConfigRecord(dict(train_config)))
         message = f"federation finished: {state.round} rounds"

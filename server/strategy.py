@@ -2,9 +2,10 @@
 
 - Waiting for sites is bounded: with fewer than `min_sites` connected after `wait_timeout_s`,
   the federation stops with a clear message (Flower's own sampler would wait forever).
-- Aggregation is FedAvg weighted by each site's number of training slices (`num-examples`).
-  Replies are checked first: one ArrayRecord with exactly the expected shared names, scalar
-  metrics only. A failed or malformed reply is dropped; the round counts while at least
+- Aggregation is FedAvg weighted by each site's number of training slices (`num-examples`),
+  on the packed vector of shared parameters (pmm_core/federated/packing.py). Replies are
+  checked first: one packed array whose declared layout is exactly the shared parameters,
+  scalar metrics only. A failed or malformed reply is dropped; the round counts while at least
   `min_sites` replies are valid, otherwise the federation stops.
 - After every round the callback `on_round` saves the global state and logs to MLflow.
 - The evaluate stage runs once, after the last round: it hands every site the final global
@@ -16,12 +17,13 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import numpy as np
 from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict
 from flwr.serverapp import Grid
 from flwr.serverapp.strategy import FedAvg
 from flwr.serverapp.strategy.strategy_utils import aggregate_arrayrecords
 from flwr.supercore.inflatable.inflatable_object import get_all_nested_objects
+
+from pmm_core.federated.packing import PACKED_KEY, Layout
 
 WEIGHT_KEY = "num-examples"
 
@@ -37,17 +39,32 @@ class SiteReply:
     num_examples: int
 
 
-def check_reply(message: Message, expected_names: set[str]) -> SiteReply:
+def declared_layout(message: Message) -> Layout | None:
+    """The layout a site states for its packed parameters (config record `site`, key `layout`)."""
+    site = message.content.config_records.get("site")
+    return Layout.from_json(str(site["layout"])) if site is not None and "layout" in site else None
+
+
+def check_reply(message: Message, layout: Layout | None) -> SiteReply:
     """The reply's site, metrics and weight; ValueError if it carries anything but what may travel
-    (a training reply: exactly the shared parameters; a final-evaluation reply: no arrays)."""
+    (a training reply: exactly the shared parameters, packed in `layout`; a final-evaluation
+    reply: no arrays)."""
     content = message.content
-    if len(content.array_records) != (1 if expected_names else 0) or len(content.metric_records) != 1:
+    if len(content.array_records) != (1 if layout else 0) or len(content.metric_records) != 1:
         raise ValueError("a reply must hold one MetricRecord and, in training, one ArrayRecord")
-    arrays = next(iter(content.array_records.values())) if expected_names else {}
-    names = set(arrays.keys())
-    if names != expected_names:
-        extra, missing = sorted(names - expected_names), sorted(expected_names - names)
-        raise ValueError(f"reply parameters differ from the shared set (extra {extra[:3]}, missing {missing[:3]})")
+    if layout is not None:
+        arrays = next(iter(content.array_records.values()))
+        declared = declared_layout(message)
+        if declared is None:
+            raise ValueError("the reply does not say which parameters it holds (no layout)")
+        if declared != layout:
+            names, expected = set(declared.names), set(layout.names)
+            extra, missing = sorted(names - expected), sorted(expected - names)
+            raise ValueError(f"reply parameters differ from the shared set (extra {extra[:3]}, missing {missing[:3]}"
+                             f"{'' if extra or missing else ', or their order/shapes'})")
+        packed = arrays.get(PACKED_KEY) if set(arrays.keys()) == {PACKED_KEY} else None
+        if packed is None or tuple(packed.shape) != (layout.size,) or packed.dtype != "float32":
+            raise ValueError(f"a training reply must hold one float32 array {PACKED_KEY!r} of {layout.size} values")
     metrics = next(iter(content.metric_records.values()))
     if any(isinstance(v, list) for v in metrics.values()):
         raise ValueError("metrics must be scalars")
@@ -64,15 +81,20 @@ def wire_bytes(message: Message) -> int:
 
 
 def describe_reply(message: Message) -> dict:
-    """What a reply carried, for the federation's audit log: names, shapes, bytes, metric types."""
+    """What a reply carried, for the federation's audit log: its arrays, the parameters it declares
+    they hold (names and shapes), bytes, metric types."""
     if message.has_error():
         return {"node": message.metadata.src_node_id, "error": message.error.reason}
     content = message.content
     arrays = {name: {"shape": list(array.shape), "dtype": str(array.dtype), "bytes": len(array.data)}
               for record in content.array_records.values() for name, array in record.items()}
     metrics = {key: type(value).__name__ for record in content.metric_records.values() for key, value in record.items()}
-    configs = {key: str(value) for record in content.config_records.values() for key, value in record.items()}
-    return {"node": message.metadata.src_node_id, "arrays": arrays, "metrics": metrics, "configs": configs,
+    configs = {key: str(value) for record in content.config_records.values() for key, value in record.items()
+               if key != "layout"}
+    layout = declared_layout(message)
+    parameters = {name: list(shape) for name, shape in zip(layout.names, layout.shapes)} if layout else {}
+    return {"node": message.metadata.src_node_id, "arrays": arrays, "parameters": parameters, "metrics": metrics,
+            "configs": configs,
             "array_bytes": sum(a["bytes"] for a in arrays.values()), "wire_bytes": wire_bytes(message)}
 
 
@@ -84,7 +106,7 @@ def weighted_metrics(replies: list[SiteReply]) -> dict[str, float]:
 
 
 class PmmFedAvg(FedAvg):
-    def __init__(self, min_sites: int, expected_sites: int | None, wait_timeout_s: float, shared_names: set[str],
+    def __init__(self, min_sites: int, expected_sites: int | None, wait_timeout_s: float, layout: Layout,
                  round_offset: int, final_round: int,
                  on_round: Callable[[int, ArrayRecord, list[SiteReply], dict[str, float]], None],
                  audit: Callable[[int, dict], None] = lambda round_number, entry: None):
@@ -93,7 +115,7 @@ class PmmFedAvg(FedAvg):
         self.min_sites, self.wait_timeout_s = min_sites, wait_timeout_s
         self.expected_sites = max(expected_sites or min_sites, min_sites)
         self.first_round = True
-        self.shared_names, self.round_offset, self.on_round = shared_names, round_offset, on_round
+        self.layout, self.round_offset, self.on_round = layout, round_offset, on_round
         self.audit = audit
         self.final_round = final_round
         self.on_final: Callable[[int, list[SiteReply]], None] = lambda number, sites: None
@@ -134,7 +156,7 @@ class PmmFedAvg(FedAvg):
                                      f"failed ({message.error.reason})")
                 continue
             try:
-                sites.append(check_reply(message, self.shared_names))
+                sites.append(check_reply(message, self.layout))
                 valid_messages.append(message)
             except ValueError as exc:
                 self.failures.append(f"round {server_round + self.round_offset}: node {message.metadata.src_node_id} "
@@ -165,14 +187,10 @@ class PmmFedAvg(FedAvg):
             try:
                 if message.has_error():
                     raise ValueError(message.error.reason)
-                sites.append(check_reply(message, set()))
+                sites.append(check_reply(message, None))
             except ValueError as exc:
                 self.failures.append(f"final model: node {message.metadata.src_node_id}: {exc}")
         if not sites:
             return None
         self.on_final(server_round + self.round_offset, sites)
         return MetricRecord({k: float(v) for k, v in weighted_metrics(sites).items()})
-
-
-def arrays_to_numpy(arrays: ArrayRecord) -> dict[str, np.ndarray]:
-    return {name: array.numpy() for name, array in arrays.items()}

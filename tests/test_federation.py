@@ -108,10 +108,16 @@ def test_tls_federation_sends_only_shared_parameters_and_resumes(federation: dic
     audit = _audit(fed)
     assert len(audit) == 4 and sorted(entry["round"] for entry in audit) == [1, 1, 2, 2]
     expected = _expected_shared_names(fed)
+    size = sum(int(torch.tensor(shape).prod()) for shape in audit[0]["parameters"].values())
     for entry in audit:
-        assert set(entry["arrays"]) == expected
-        assert not any(n.startswith(("embedding.", "discriminators.")) for n in entry["arrays"])
-        assert all(len(a["shape"]) != 4 or a["shape"][-1] <= 7 for a in entry["arrays"].values())  # kernels, no images
+        assert set(entry["parameters"]) == expected  # the declared layout: exactly the shared parameters
+        assert not any(n.startswith(("embedding.", "discriminators.")) for n in entry["parameters"])
+        assert all(len(s) != 4 or s[-1] <= 7 for s in entry["parameters"].values())  # kernels, no images
+        # one packed float32 vector of exactly that many values travelled, nothing else
+        assert list(entry["arrays"]) == ["shared"]
+        packed = entry["arrays"]["shared"]
+        assert packed["shape"] == [size] and packed["dtype"] == "float32"
+        assert 4 * size <= packed["bytes"] <= 4 * size + 256  # the values plus numpy's serialization header
         assert set(entry["metrics"].values()) <= {"float", "int"}
         text = json.dumps(entry["metrics"]) + json.dumps(entry["configs"])
         assert not any(marker in text for marker in CASE_MARKERS)
@@ -129,7 +135,7 @@ def test_tls_federation_sends_only_shared_parameters_and_resumes(federation: dic
     assert "metrics.final/val/BraTS/T1_to_T1C/psnr" in children.columns
     final = _audit(fed, "final")  # after the last round each site built its model from the final global
     assert sorted(entry["round"] for entry in final) == [1, 1, 2, 2]  # both server runs ended with it
-    assert all(entry["arrays"] == {} for entry in final)
+    assert all(entry["arrays"] == {} and entry["parameters"] == {} for entry in final)
     assert (fed["tmp"] / "state" / "BraTS" / "client.log").read_text().count("training") == 2
     assert "must be registered" in (fed["tmp"] / "state" / "GEN" / "supernode.log").read_text()
     assert not (fed["tmp"] / "state" / "GEN" / "state.pt").exists()
@@ -177,7 +183,7 @@ def test_simulate_runs_the_same_apps_with_the_same_names_and_runs(federation: di
                      "--dir", str(fed["tmp"] / "fed"), "--state-dir", str(fed["tmp"] / "state"),
                      "--experiment", "simtest", cwd=fed["tmp"], env=fed["env"])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert all(set(entry["arrays"]) == _expected_shared_names(fed) for entry in _audit(fed))
+    assert all(set(entry["parameters"]) == _expected_shared_names(fed) for entry in _audit(fed))
     model_file = fed["tmp"] / "state" / "BraTS" / "model.pt"  # the delivered model works with pmm evaluate
     evaluated = run_pmm("evaluate", "--checkpoint", str(model_file), "--site", "brats", "--split", "val",
                         cwd=fed["tmp"], env=fed["env"])
