@@ -1,7 +1,7 @@
 """Slices/s delivered by SliceDataset + sampler + DataLoader, at 192x192 and at the test size.
 
-The cache is written with pmm's own cache writer (the same files `pmm prepare` writes) from
-random brain-like arrays, so the benchmark measures exactly the read path training uses:
+The cache is bench/synthetic_cache.py's (pmm's own cache writer, random brain-shaped slices),
+so the benchmark measures exactly the read path training uses:
 memory-mapped float16 slices, zero-filling of missing channels, collation, worker processes.
 It compares 0 and 2 DataLoader workers, MCBS (batch 16) and the naive sampler (batch 1).
 """
@@ -12,41 +12,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 from torch.utils.data import DataLoader
 
 from bench.common import write_results
-from pmm_core.config.site import SiteConfig
-from pmm_core.data.cache import case_cache_dir, read_case_meta, write_case
+from bench.synthetic_cache import write_cache
 from pmm_core.data.dataset import SliceDataset
-from pmm_core.data.fingerprint import build_fingerprint, write_fingerprint
-from pmm_core.data.preprocess.pipeline import PreparedCase
 from pmm_core.data.samplers import MCBSBatchSampler, NaiveBatchSampler
-
-SITES = [("TTG", 0, ("T1", "T2", "T1C", "FLAIR", "DWI", "ADC")), ("BraTS", 2, ("T1", "T2", "T1C", "FLAIR")),
-         ("ISLES", 3, ("FLAIR", "DWI", "ADC"))]
-
-
-def write_cache(root: Path, size: int, cases: int, slices: int) -> list[Path]:
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[:size, :size]
-    brain = ((yy - size / 2) ** 2 / (0.42 * size) ** 2 + (xx - size / 2) ** 2 / (0.36 * size) ** 2) < 1
-    site_dirs = []
-    for name, dataset_id, modalities in SITES:
-        site = SiteConfig(name=name, dataset_id=dataset_id, root=root, layout="brats", modalities=list(modalities))
-        site_dir = root / name
-        for index in range(cases):
-            image = (rng.random((slices, len(modalities), size, size), dtype=np.float32) * brain).astype(np.float32)
-            mask = np.repeat(brain[None], slices, 0).astype(np.uint8)
-            prepared = PreparedCase(case_id=f"c{index}", modalities=modalities, reference=modalities[0], image=image,
-                                    mask=mask, label=None, geometry={}, percentiles={m: (0.0, 1.0) for m in modalities},
-                                    native={m: {"size": [size, size, slices], "spacing": [1.0, 1.0, 1.0]} for m in modalities})
-            write_case(site_dir, prepared, "bench", dataset_id)
-        metas = [read_case_meta(case_cache_dir(site_dir, f"c{i}")) for i in range(cases)]
-        write_fingerprint(site_dir, build_fingerprint(site, metas))
-        site_dirs.append(site_dir)
-    return site_dirs
-
 
 def measure(dataset: SliceDataset, sampler, workers: int, max_slices: int) -> tuple[float, float, int]:
     """(steady-state slices/s, start-up seconds, slices timed): start-up (worker processes, first
@@ -88,11 +59,11 @@ def run(sizes: list[int], cases: int, slices: int, max_slices: int) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 192])
-    parser.add_argument("--cases", type=int, default=4, help="cases per site (three sites)")
+    parser.add_argument("--cases", type=int, default=4, help="cases per site (four sites)")
     parser.add_argument("--slices", type=int, default=40, help="slices per case")
     parser.add_argument("--max-slices", type=int, default=3000, help="slices timed per measurement (epochs repeat)")
     args = parser.parse_args(argv)
-    print(f"data_throughput: dataset + sampler + DataLoader, 3 sites x {args.cases} cases x {args.slices} slices, sizes {args.sizes}")
+    print(f"data_throughput: dataset + sampler + DataLoader, 4 sites x {args.cases} cases x {args.slices} slices, sizes {args.sizes}")
     result = run(args.sizes, args.cases, args.slices, args.max_slices)
     table = ["| size | sampler | batch | workers | slices/s | start-up s |", "|---|---|---|---|---|---|"]
     table += [f"| {r['size']} | {r['sampler']} | {r['batch_size']} | {r['workers']} | {r['slices_per_s']} | {r['startup_s']} |"

@@ -8,6 +8,7 @@ training get somewhere; everything else is the paper's recipe.
 """
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Callable
@@ -48,17 +49,36 @@ def beats_baselines(rows: list[dict]) -> tuple[int, int]:
     return wins, len(tasks)
 
 
+def build_phantom_federation(out: Path, cases_per_site: int, seed: int, progress: bool = True,
+                             echo: Callable[[str], None] = print) -> Path:
+    """The four phantom sites written under `out` and prepared into `out/cache`; returns the cache."""
+    write_federation(out, cases_per_site=cases_per_site, seed=seed, size="test", progress=progress)
+    cache = out / "cache"
+    for name in SITE_FILES:
+        summary = prepare_site(load_site(out / "sites" / f"{name}.toml"), cache, workers=2, progress=progress)
+        echo(f"    {summary.site}: {summary.num_cases} cases, {summary.fingerprint.get('num_slices', 0)} slices")
+    return cache
+
+
+def ensure_phantom_federation(out: Path, cases_per_site: int, seed: int = 0,
+                              echo: Callable[[str], None] = print) -> Path:
+    """The prepared phantom federation in `out`, built on first use and reused after (a READY
+    marker is written last, so an interrupted build is redone, never half reused)."""
+    out = Path(out)
+    if not (out / "READY").is_file():
+        shutil.rmtree(out, ignore_errors=True)
+        echo(f"preparing the phantom federation once ({cases_per_site} cases per site) -> {out}")
+        build_phantom_federation(out, cases_per_site, seed, progress=False, echo=echo)
+        (out / "READY").touch()
+    return out / "cache"
+
+
 def run_demo(out: Path, cases_per_site: int, epochs: int, seed: int, tracking_uri: str | None,
              progress: bool = True, echo: Callable[[str], None] = print) -> list[dict]:
     started = time.perf_counter()
     out = Path(out)
-    echo(f"1/4 phantom federation -> {out}")
-    write_federation(out, cases_per_site=cases_per_site, seed=seed, size="test", progress=progress)
-    cache = out / "cache"
-    echo("2/4 preprocessing the four sites")
-    for name in SITE_FILES:
-        summary = prepare_site(load_site(out / "sites" / f"{name}.toml"), cache, workers=2, progress=progress)
-        echo(f"    {summary.site}: {summary.num_cases} cases, {summary.fingerprint.get('num_slices', 0)} slices")
+    echo(f"1-2/4 phantom federation -> {out}, preprocessing the four sites")
+    cache = build_phantom_federation(out, cases_per_site, seed, progress, echo)
     config = out / "demo_training.toml"
     config.write_text(DEMO_CONFIG.format(epochs=epochs))
     echo(f"3/4 centralized training, {epochs} epochs ({config})")

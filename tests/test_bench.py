@@ -1,0 +1,52 @@
+"""The benchmarks run end to end at toy sizes and write their result files (numbers are not
+checked here: speed is measured by `make bench`, never by a timed test)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+
+
+def run_bench(tmp_path: Path, name: str, *args: str) -> dict:
+    env = {**os.environ, "PMM_BENCH_RESULTS": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", f"bench.{name}", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / f"{name}.md").read_text().strip()
+    result = json.loads((tmp_path / f"{name}.json").read_text())
+    assert result["machine"]["cores"] and result["machine"]["torch"]
+    return result
+
+
+def test_mcbs_speedup_times_both_samplers(tmp_path: Path) -> None:
+    result = run_bench(tmp_path, "mcbs_speedup", "--sizes", "32", "--seconds", "0.5", "--budget", "0",
+                       "--cases", "2", "--slices", "4")
+    samplers = {row["sampler"]: row for row in result["timing"]}
+    assert samplers["naive"]["batch_size"] == 1 and samplers["mcbs"]["batch_size"] == 16
+    # MCBS pads every (site, pattern) group to whole batches: its epoch holds at least every slice
+    assert samplers["mcbs"]["epoch_slices"] >= samplers["naive"]["epoch_slices"]
+    assert result["naive_over_mcbs_epoch"]["32"] > 0
+
+
+def test_pipeline_headroom_and_backbone_cost(tmp_path: Path) -> None:
+    headroom = run_bench(tmp_path, "pipeline_headroom", "--sizes", "32", "--seconds", "0.5", "--max-slices", "200")
+    row = headroom["rows"][0]
+    assert row["headroom"] == pytest.approx(row["pipeline_slices_per_s"] / row["model_slices_per_s"], rel=0.05)
+    cost = run_bench(tmp_path, "backbone_cost", "--size", "32", "--seconds", "0.5")
+    by = {row["model"]: row for row in cost["rows"]}
+    single = by["single-stream pix2pix"]
+    assert single["generator_parameters"] < by["pmm w/o PFM (multi-stream)"]["generator_parameters"] \
+        < by["pmm (multi-stream + PFM)"]["generator_parameters"]
+    assert single["slowdown_vs_single"] == 1.0
+
+
+def test_memory_peak_grows_with_batch(tmp_path: Path) -> None:
+    result = run_bench(tmp_path, "memory_peak", "--model", "small", "--size", "64", "--batch-sizes", "1", "16")
+    small, large = result["rows"]
+    assert large["peak_rss_mib"] > small["peak_rss_mib"] >= small["rss_before_step_mib"]
