@@ -1,6 +1,6 @@
 """Peak memory of one training step of the paper-size model at batch 1, 4 and 16.
 
-Each batch size runs in a fresh Python process, so its peak resident set size (ru_maxrss) is
+Each batch size runs in a fresh Python process, so its peak resident set size (VmHWM) is
 its own: the model, both Adam optimizers with their moment buffers already allocated (a
 batch-1 step first primes them, as in any step after the first), and the step's activations
 and gradients. On CUDA the peak allocated memory is recorded too. The crop is the paper's
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -23,10 +22,17 @@ from pmm_core.data.dataset import SliceSample
 from pmm_core.modalities import NUM_MODALITIES
 
 
-def rss_mib() -> float:
-    """Current resident set size of this process, MiB (Linux /proc)."""
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * resource.getpagesize() / 2 ** 20
+def status_mib(field: str) -> float:
+    """A memory line of /proc/self/status in MiB: VmRSS (now) or VmHWM (peak of this program).
+
+    Not ru_maxrss: Linux carries that across fork and exec, so a child started by a large
+    parent would report the parent's peak (seen here: 4.0 GiB instead of 1.7 GiB at batch 1).
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"/proc/self/status has no {field}")
 
 
 def random_batch(batch_size: int, size: int) -> SliceSample:
@@ -42,13 +48,13 @@ def child(batch_size: int, size: int, model: str) -> dict:
     device = default_device()
     timer = StepTimer.build(model_options(model), device)
     timer.step(random_batch(1, size))                      # primes Adam's moment buffers
-    primed = rss_mib()
+    primed = status_mib("VmRSS")
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     started = time.perf_counter()
     timer.step(random_batch(batch_size, size))
     seconds = time.perf_counter() - started
-    result = {"batch_size": batch_size, "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    result = {"batch_size": batch_size, "peak_rss_mib": round(status_mib("VmHWM"), 1),
               "rss_before_step_mib": round(primed, 1), "step_seconds": round(seconds, 2),
               "parameters": sum(p.numel() for p in timer.model.parameters())}
     if device.type == "cuda":
