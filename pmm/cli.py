@@ -7,6 +7,7 @@ from pmm.certs_command import certs
 from pmm.client_command import client
 from pmm.demo_command import demo
 from pmm.evaluate_command import evaluate
+from pmm.experiment_command import experiment
 from pmm.phantom_command import phantom
 from pmm.prepare_command import prepare
 from pmm.serve_command import serve
@@ -40,6 +41,7 @@ app.command("serve")(serve)
 app.command("client")(client)
 app.command("simulate")(simulate)
 app.command("certs")(certs)
+app.command("experiment")(experiment)
 
 
 def main() -> None:

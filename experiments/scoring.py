@@ -1,0 +1,40 @@
+"""Test-split scores of a trained model on a site, as `pmm evaluate` computes them.
+
+Rows are `pmm evaluate`'s (site, task, method, PSNR/SSIM mean and std over test cases), with
+`method` renamed to the experiment's variant; the linear baselines come along when asked for.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from centralized.model_loading import default_device, load_trained_model
+from pmm_core.data.fingerprint import load_fingerprint
+from pmm_core.evaluation.evaluate import evaluate_site
+from pmm_core.evaluation.report import table_rows
+from pmm_core.evaluation.tasks import default_tasks
+
+
+def score(checkpoint: Path, site_dir: Path, variant: str, baselines: bool = False, split: str = "test") -> list[dict]:
+    device = default_device()
+    trained = load_trained_model(checkpoint, device)
+    fingerprint = load_fingerprint(site_dir)
+    tasks = default_tasks(fingerprint["site"], fingerprint["modalities"])
+    result = evaluate_site(trained.model, site_dir, tasks, split, device, 16, trained.options.min_brain_fraction,
+                           baselines=baselines)
+    rows = table_rows(fingerprint["site"], result.summary())
+    for row in rows:
+        if row["method"] == "pmm":
+            row["method"] = variant
+    return [row for row in rows if row["method"] != "oracle"]
+
+
+def site_average(rows: list[dict], site: str, method: str, metric: str = "psnr_mean") -> float | None:
+    """Mean over the site's tasks of one method (the paper's 'average' row); None without tasks."""
+    values = [r[metric] for r in rows if r["site"] == site and r["method"] == method]
+    return float(np.mean(values)) if values else None
+
+
+def task_value(rows: list[dict], site: str, task: str, method: str, metric: str = "psnr_mean") -> float | None:
+    return next((r[metric] for r in rows if r["site"] == site and r["task"] == task and r["method"] == method), None)

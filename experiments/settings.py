@@ -1,0 +1,60 @@
+"""One experiment's settings: a TOML per experiment, its `[quick]` table overriding for CI."""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pmm_core.errors import PmmError
+
+CONFIGS = Path(__file__).parent / "configs"
+MLFLOW_EXPERIMENT = "experiments"
+
+
+class ExperimentSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cases_per_site: int = Field(6, ge=3, description="phantom cases per site (split 70/10/20)")
+    seed: int = 0
+    epochs: int = Field(4, ge=1, description="centralized epochs; the federation runs as many rounds of 1 local epoch")
+    batch_size: int = Field(4, ge=1)
+    learning_rate: float = 1e-3
+    model: dict[str, Any] = Field(default_factory=dict, description="ModelOptions for every variant")
+    extra: dict[str, Any] = Field(default_factory=dict, description="settings only this experiment reads")
+
+    def training_toml(self, epochs: int | None = None, **changes: Any) -> str:
+        """The training options TOML every variant of this experiment trains with."""
+        values = {"epochs": epochs or self.epochs, "batch_size": self.batch_size, "learning_rate": self.learning_rate,
+                  "num_workers": 0, "seed": self.seed} | changes
+        lines = [f"{k} = {_toml(v)}" for k, v in values.items()]
+        lines += ["[model]"] + [f"{k} = {_toml(v)}" for k, v in self.model.items()]
+        return "\n".join(lines) + "\n"
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, (int, float)) else f'"{value}"'
+
+
+def experiment_names() -> list[str]:
+    return sorted(p.stem for p in CONFIGS.glob("*.toml"))
+
+
+def load_settings(name: str, quick: bool) -> ExperimentSettings:
+    path = CONFIGS / f"{name}.toml"
+    if not path.is_file():
+        raise PmmError(f"unknown experiment {name!r}; choose from {', '.join(experiment_names())}")
+    with path.open("rb") as handle:
+        raw = tomllib.load(handle)
+    overrides = raw.pop("quick", {})
+    if quick:
+        for key, value in overrides.items():
+            raw[key] = raw.get(key, {}) | value if isinstance(value, dict) and key != "model" else value
+    try:
+        return ExperimentSettings.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise PmmError(f"{path}: {'.'.join(map(str, error['loc']))}: {error['msg']}") from None

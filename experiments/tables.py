@@ -1,0 +1,143 @@
+"""Tables 1 and 2: every site's one-to-one and many-to-one tasks, for every model the paper
+compares, and the paper's three claims checked on our numbers.
+
+Models: one model per site without PFM ("w/o PFM, single"), one multi-site model without PFM,
+the full model (PFM + MCBS), the federated model (`pmm simulate`), and `pmm evaluate`'s two
+linear baselines (fitted on each site's training split).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+
+from experiments.report import cell, publish
+from experiments.scoring import score, site_average, task_value
+from experiments.variants import train_central, train_federated
+from experiments.workspace import SITE_NAMES, Workspace
+from pmm_core.evaluation.tasks import PAPER_TASKS, parse_task
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+VARIANTS = {"single": "w/o PFM, single", "multi": "w/o PFM, multi", "full": "PMM-Synth (full)",
+            "federated": "PMM-Synth, federated", "match": "source matched", "linear": "linear LS"}
+CLOSE_DB = 1.0  # "federated close to centralized": within this many dB of PSNR on a site's average
+
+
+def train_all(space: Workspace) -> dict[str, dict[str, Path]]:
+    """variant -> site -> model file."""
+    sites = list(SITE_NAMES)
+    models = {"single": {s: train_central(space, f"single-{s}", [s], pfm=False) for s in sites}}
+    models["multi"] = dict.fromkeys(sites, train_central(space, "multi", sites, pfm=False))
+    models["full"] = dict.fromkeys(sites, train_central(space, "full", sites))
+    models["federated"] = train_federated(space, "federated", sites)
+    return models
+
+
+def score_all(space: Workspace, models: dict[str, dict[str, Path]]) -> list[dict]:
+    rows = []
+    with space.timed("evaluation"):
+        for variant, per_site in models.items():
+            for site, checkpoint in per_site.items():
+                rows += score(checkpoint, space.site_dir(site), variant, baselines=variant == "full")
+    return rows
+
+
+def task_pairs(site: str) -> list[tuple[str, str]]:
+    """(one-to-one, many-to-one) task pairs of a site: same target, the one source among the many."""
+    tasks = [parse_task(t) for t in PAPER_TASKS[site.upper()]]
+    return [(one.name, many.name) for one in tasks for many in tasks
+            if len(one.sources) == 1 and len(many.sources) > 1 and one.target == many.target
+            and set(one.sources) <= set(many.sources)]
+
+
+def claims(rows: list[dict]) -> list[dict]:
+    """Each claim per site: what the paper says, our numbers, held or not."""
+    found = []
+    for site in SITE_NAMES:
+        avg = {v: site_average(rows, site, v) for v in ("single", "multi", "full", "federated")}
+        if None in avg.values():
+            continue
+        found.append({"site": site, "claim": "full > w/o PFM multi > w/o PFM single (average PSNR)",
+                      "numbers": f"{avg['full']:.2f} / {avg['multi']:.2f} / {avg['single']:.2f}",
+                      "holds": avg["full"] > avg["multi"] > avg["single"]})
+        found.append({"site": site, "claim": f"federated within {CLOSE_DB:.0f} dB of centralized (average PSNR)",
+                      "numbers": f"{avg['federated']:.2f} vs {avg['full']:.2f}",
+                      "holds": abs(avg["federated"] - avg["full"]) <= CLOSE_DB})
+        for one, many in task_pairs(site):
+            a, b = task_value(rows, site, one, "full"), task_value(rows, site, many, "full")
+            if a is not None and b is not None:
+                found.append({"site": site, "claim": f"{many} beats {one} (full model, PSNR)",
+                              "numbers": f"{b:.2f} vs {a:.2f}", "holds": b > a})
+    return found
+
+
+def full_average(rows: list[dict], site: str, method: str) -> float | None:
+    """The site average of a method that scored every task of the site (linear LS has no
+    one-to-one tasks: its mean over fewer tasks would not compare)."""
+    tasks = {r["task"] for r in rows if r["site"] == site}
+    covered = {r["task"] for r in rows if r["site"] == site and r["method"] == method}
+    return site_average(rows, site, method) if covered == tasks else None
+
+
+def describe_model(model: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in model.items()) if model else "paper size"
+
+
+def site_table(rows: list[dict], site: str) -> list[str]:
+    methods = [m for m in VARIANTS if any(r["site"] == site and r["method"] == m for r in rows)]
+    lines = [f"**{site}** (PSNR dB ± std / SSIM, test split)", "",
+             "| task | " + " | ".join(VARIANTS[m] for m in methods) + " |", "|---" * (len(methods) + 1) + "|"]
+    tasks = list(dict.fromkeys(r["task"] for r in rows if r["site"] == site))
+    for task in tasks:
+        found = {m: next((r for r in rows if r["site"] == site and r["task"] == task and r["method"] == m), None)
+                 for m in methods}
+        lines.append(f"| {task} | " + " | ".join(cell(found[m]) for m in methods) + " |")
+    averages = [full_average(rows, site, m) for m in methods]
+    lines.append("| average | " + " | ".join("–" if a is None else f"**{a:.2f}**" for a in averages) + " |")
+    return lines + [""]
+
+
+def figure(rows: list[dict]):
+    variants = [v for v in VARIANTS if any(full_average(rows, s, v) is not None for s in SITE_NAMES)]
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    width = 0.8 / len(variants)
+    for i, variant in enumerate(variants):
+        values = [full_average(rows, s, variant) or 0.0 for s in SITE_NAMES]
+        ax.bar(np.arange(len(SITE_NAMES)) + i * width, values, width, label=VARIANTS[variant])
+    ax.set_xticks(np.arange(len(SITE_NAMES)) + 0.4 - width / 2, SITE_NAMES)
+    ax.set_ylabel("average test PSNR (dB)")
+    low = min((full_average(rows, s, v) or 99) for s in SITE_NAMES for v in variants)
+    ax.set_ylim(max(low - 3, 0), None)
+    ax.legend(fontsize=7, ncol=3)
+    ax.set_title("Tables 1-2 on the phantom federation: site averages")
+    return fig
+
+
+def run(space: Workspace, doc: Path | None, command: str) -> Path:
+    space.prepare()
+    rows = score_all(space, train_all(space))
+    found = claims(rows)
+    held = sum(c["holds"] for c in found)
+    s = space.settings
+    section = [f"## Tables 1 and 2: the paper's tasks on every site{space.title_suffix}", "",
+               f"Phantom federation, {s.cases_per_site} cases per site (70/10/20 split), model "
+               f"({describe_model(s.model)}), {s.epochs} epochs (the federation: {s.epochs} rounds of 1 local epoch), "
+               f"batch {s.batch_size}, learning rate {s.learning_rate}. Test split; mean ± std over test cases.", ""]
+    for site in SITE_NAMES:
+        if any(r["site"] == site for r in rows):
+            section += site_table(rows, site)
+        else:
+            section += [f"**{site}**: no test case has the modalities of any of its tasks.", ""]
+    section += [f"![site averages](results/{space.name}.png)", "", f"Claims: {held} of {len(found)} hold.", "",
+                "| site | claim | ours | holds |", "|---|---|---|---|"]
+    section += [f"| {c['site']} | {c['claim']} | {c['numbers']} | {'yes' if c['holds'] else 'no'} |" for c in found]
+    metrics = {f"{site}/{v}/avg_psnr": a for site in SITE_NAMES for v in VARIANTS
+               if (a := site_average(rows, site, v)) is not None} | {"claims_held": float(held),
+                                                                     "claims": float(len(found))}
+    path = publish(space, "\n".join(section), {"rows": rows, "claims": found}, metrics,
+                   {f"{space.name}.png": figure(rows)}, doc, command)
+    space.echo("\n".join(section))
+    return path
