@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from bench.common import write_results
 from bench.phantom_sites import phantom_sites
 from bench.synthetic_cache import write_cache
-from bench.training_speed import StepTimer, default_device, endless, model_options
+from bench.training_speed import StepTimer, add_training_options, default_device, endless, model_options
 from pmm_core.config.training import TrainingOptions
 from pmm_core.data.dataset import SliceDataset
 from pmm_core.data.samplers import MCBSBatchSampler, NaiveBatchSampler
@@ -86,10 +86,7 @@ def quality_rows(args, device) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 192], help="crop sizes timed")
-    parser.add_argument("--model", default="small", choices=["small", "paper"], help="model timed (quality uses small)")
-    parser.add_argument("--batch-size", type=int, default=16, help="MCBS batch size (the paper's)")
-    parser.add_argument("--seconds", type=float, default=20.0, help="timed seconds per sampler and size")
+    add_training_options(parser)  # --model applies to the timing; the PSNR comparison uses the small model
     parser.add_argument("--cases", type=int, default=3, help="synthetic cases per site for the timing")
     parser.add_argument("--slices", type=int, default=24, help="slices per synthetic case")
     parser.add_argument("--budget", type=float, default=60.0, help="training seconds per sampler for the PSNR")

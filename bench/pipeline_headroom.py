@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 from bench.common import write_results
 from bench.data_throughput import measure
 from bench.synthetic_cache import write_cache
-from bench.training_speed import StepTimer, default_device, model_options
+from bench.training_speed import StepTimer, add_training_options, default_device, model_options
 from pmm_core.data.dataset import SliceDataset
 from pmm_core.data.samplers import MCBSBatchSampler
 
@@ -28,11 +28,8 @@ PAPER_ARGS = ["--model", "paper", "--sizes", "192", "--seconds", "60"]  # python
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 192])
-    parser.add_argument("--model", default="small", choices=["small", "paper"])
-    parser.add_argument("--batch-size", type=int, default=16)
+    add_training_options(parser)
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers (pmm's default: 0)")
-    parser.add_argument("--seconds", type=float, default=20.0, help="timed training seconds per size")
     parser.add_argument("--max-slices", type=int, default=3000, help="slices timed through the pipeline")
     args = parser.parse_args(argv)
     device = default_device()

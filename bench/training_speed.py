@@ -6,6 +6,7 @@ first steps are a warm-up (allocator, oneDNN kernel choice) and are not counted.
 """
 from __future__ import annotations
 
+import argparse
 import itertools
 import time
 from collections.abc import Iterable, Iterator
@@ -97,6 +98,14 @@ class StepTimer:
                 break
         self._sync()
         return Rate(steps, slices, time.perf_counter() - started)
+
+
+def add_training_options(parser: argparse.ArgumentParser, seconds: float = 20.0) -> None:
+    """The options every training-speed benchmark shares: sizes, model, MCBS batch, time per measurement."""
+    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 192], help="crop sizes timed")
+    parser.add_argument("--model", default="small", choices=["small", "paper"], help="the demo's model or the paper's")
+    parser.add_argument("--batch-size", type=int, default=16, help="MCBS batch size (the paper's: 16)")
+    parser.add_argument("--seconds", type=float, default=seconds, help="timed training seconds per measurement")
 
 
 def default_device() -> torch.device:
