@@ -40,9 +40,15 @@ class SiteReply:
 
 
 def declared_layout(message: Message) -> Layout | None:
-    """The layout a site states for its packed parameters (config record `site`, key `layout`)."""
+    """The layout a site states for its packed parameters (config record `site`, key `layout`);
+    None when there is none or it cannot be read (the reply is then rejected, not the server)."""
     site = message.content.config_records.get("site")
-    return Layout.from_json(str(site["layout"])) if site is not None and "layout" in site else None
+    if site is None or "layout" not in site:
+        return None
+    try:
+        return Layout.from_json(str(site["layout"]))
+    except (ValueError, TypeError):
+        return None
 
 
 def check_reply(message: Message, layout: Layout | None) -> SiteReply:
@@ -56,7 +62,7 @@ def check_reply(message: Message, layout: Layout | None) -> SiteReply:
         arrays = next(iter(content.array_records.values()))
         declared = declared_layout(message)
         if declared is None:
-            raise ValueError("the reply does not say which parameters it holds (no layout)")
+            raise ValueError("the reply does not say which parameters it holds (no readable layout)")
         if declared != layout:
             names, expected = set(declared.names), set(layout.names)
             extra, missing = sorted(names - expected), sorted(expected - names)

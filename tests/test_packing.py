@@ -60,8 +60,13 @@ def test_the_server_accepts_exactly_the_packed_shared_parameters(monkeypatch) ->
     personal = Layout.of(shared | {"embedding.projection.weight": np.zeros(2, np.float32)})
     with pytest.raises(ValueError, match="extra \\['embedding"):
         check_reply(_reply({PACKED_KEY: np.zeros(personal.size, np.float32)}, personal), layout)
-    with pytest.raises(ValueError, match="no layout"):
+    with pytest.raises(ValueError, match="no readable layout"):
         check_reply(_reply({PACKED_KEY: pack(shared, layout)}, None), layout)
+    garbled = _reply({PACKED_KEY: pack(shared, layout)}, None)
+    garbled.content.config_records["site"]["layout"] = "[[1, 2"
+    assert describe_reply(garbled)["parameters"] == {}  # the audit log survives it
+    with pytest.raises(ValueError, match="no readable layout"):
+        check_reply(garbled, layout)
     with pytest.raises(ValueError, match="one float32 array"):
         check_reply(_reply({PACKED_KEY: np.zeros(layout.size + 1, np.float32)}, layout), layout)
     with pytest.raises(ValueError, match="one float32 array"):
