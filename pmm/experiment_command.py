@@ -12,7 +12,8 @@ from pmm.errors import reports_errors
 
 @reports_errors
 def experiment(
-    name: str = typer.Argument(..., help="tables (Tables 1-2 with the paper's claims), mcbs (MCBS on/off)."),
+    name: str = typer.Argument(..., help="tables (Tables 1-2 with the paper's claims), mcbs (MCBS on/off), "
+                                         "segmentation (Fig. 2c: U-Net Dice, a modality real, missing or synthesized)."),
     quick: bool = typer.Option(False, "--quick", help="The CI-sized version: minutes instead of hours."),
     out: Path = typer.Option(Path("pmm_experiments"), "--out",
                              help="Working folder: the phantom, every run, results.json/.md and plots."),
@@ -23,7 +24,10 @@ def experiment(
                                           "runs go to the experiment 'experiments'."),
 ) -> None:
     """Reproduce one of the paper's experiments on the phantom federation, through the same code
-    paths users run; finished runs in --out are reused, so an interrupted experiment continues."""
+    paths users run; finished runs in --out are reused, so an interrupted experiment continues.
+
+    NAME: tables (Tables 1-2 and the paper's claims), mcbs (MCBS on and off), segmentation
+    (Fig. 2c: U-Net Dice with a modality real, missing or synthesized)."""
     from experiments.runner import run_experiment
 
     command = "pmm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
