@@ -1,4 +1,4 @@
-"""Timing pmm's real training step (sample_condition + train_step) on batches from a loader.
+"""Timing pmm's real training step (`batch_step`: the condition, then train_step) on batches from a loader.
 
 Every training benchmark goes through here, so they all time the same thing: a generator
 update and a discriminator update, both Adam, on whatever batches the sampler makes. The
@@ -18,8 +18,7 @@ import torch
 from pmm_core.config.model import LossWeights, ModelOptions
 from pmm_core.models import build_model
 from pmm_core.models.pmm_synth import PMMSynth
-from pmm_core.training.conditions import sample_condition
-from pmm_core.training.step import build_optimizers, train_step
+from pmm_core.training.step import batch_step, build_optimizers
 
 # The demo's model (a few minutes of CPU get somewhere) and the paper's (DESIGN.md section 8).
 SMALL = dict(base_channels=16, residual_blocks=3, embedding_dim=64, modulation_hidden=32,
@@ -74,9 +73,7 @@ class StepTimer:
         return cls(build_model(options), device, learning_rate, seed)
 
     def step(self, batch) -> int:
-        sc = sample_condition(batch.availability, self.rng)
-        train_step(self.model, self.optimizers, batch.image.to(self.device), batch.availability.to(self.device),
-                   batch.dataset_id.to(self.device), sc, self.losses, amp=self.device.type == "cuda")
+        batch_step(self.model, self.optimizers, batch, self.rng, self.losses, self.device, amp=self.device.type == "cuda")
         return batch.image.shape[0]
 
     def _sync(self) -> None:

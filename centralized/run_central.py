@@ -18,7 +18,10 @@ from tracking import RunTracker, flatten
 def run_central(sites: str | None, epochs, batch_size, no_pfm: bool, no_mcbs: bool, resume: str | None,
                 config: Path | None, cache_dir: Path | None, run_dir: Path | None, max_steps: int | None,
                 checkpoint_every: int, experiment: str, tracking_uri: str | None, progress: bool,
-                echo: Callable[[str], None] = print) -> None:
+                echo: Callable[[str], None] = print, run_name: str | None = None,
+                tags: dict[str, str] | None = None) -> None:
+    """`run_name` (default: the run folder's name) and `tags` label the MLflow run, e.g. an
+    experiment's `tables/full`, so runs of different experiments stay apart in the UI."""
     checkpoint = None
     if resume:
         checkpoint_path = resolve_checkpoint(resume)
@@ -40,10 +43,10 @@ def run_central(sites: str | None, epochs, batch_size, no_pfm: bool, no_mcbs: bo
         tracker = None
         if dist.is_main:
             names = ",".join(d.name for d in site_dirs)
-            tracker = RunTracker(experiment, run_name=Path(run_dir).name, tracking_uri=tracking_uri,
+            tracker = RunTracker(experiment, run_name=run_name or Path(run_dir).name, tracking_uri=tracking_uri,
                                  run_id=checkpoint.get("mlflow_run_id") if checkpoint else None,
                                  tags={"pmm.mode": "centralized", "pmm.sites": names,
-                                       "pmm.pfm": str(options.model.pfm), "pmm.mcbs": str(options.mcbs)})
+                                       "pmm.pfm": str(options.model.pfm), "pmm.mcbs": str(options.mcbs)} | (tags or {}))
             if checkpoint is None:
                 tracker.log_params(flatten(options.model_dump(mode="json")) | {"sites": names})
                 for site_dir in site_dirs:

@@ -27,10 +27,9 @@ from pmm_core.evaluation.report import flat_metrics
 from pmm_core.evaluation.tasks import default_tasks
 from pmm_core.models import build_model
 from pmm_core.training.checkpoint import save_checkpoint
-from pmm_core.training.conditions import sample_condition
 from pmm_core.training.epoch import run_epoch
 from pmm_core.training.schedule import linear_decay_factor
-from pmm_core.training.step import build_optimizers, train_step
+from pmm_core.training.step import batch_step, build_optimizers
 from tracking import RunTracker
 
 CHECKPOINT_FORMAT = 1
@@ -134,12 +133,8 @@ class CentralTrainer:
 
     # -- training ------------------------------------------------------------------------------
     def _step(self, batch) -> dict[str, float]:
-        device = self.dist.device
-        image = batch.image.to(device, non_blocking=True)
-        availability = batch.availability.to(device)
-        sc = sample_condition(batch.availability, self.condition_rng, self.options.conditions.scenario_probability)
-        metrics = train_step(self.model, self.optimizers, image, availability, batch.dataset_id.to(device), sc,
-                             self.options.losses, amp=self.amp,
+        metrics = batch_step(self.model, self.optimizers, batch, self.condition_rng, self.options.losses,
+                             self.dist.device, self.options.conditions.scenario_probability, self.amp,
                              synchronize=self.dist.average_gradients if self.dist.active else None)
         for scheduler in self.schedulers:
             scheduler.step()

@@ -43,12 +43,19 @@ def experiment_names() -> list[str]:
     return sorted(p.stem for p in CONFIGS.glob("*.toml"))
 
 
-def load_settings(name: str, quick: bool) -> ExperimentSettings:
-    path = CONFIGS / f"{name}.toml"
-    if not path.is_file():
+def load_settings(name: str, quick: bool, path: Path | None = None) -> ExperimentSettings:
+    """The experiment's own TOML, or `path` (same keys: to run an experiment at another size,
+    e.g. the paper's model on a GPU); its `[quick]` table applies with `quick`."""
+    if not (CONFIGS / f"{name}.toml").is_file():
         raise PmmError(f"unknown experiment {name!r}; choose from {', '.join(experiment_names())}")
-    with path.open("rb") as handle:
-        raw = tomllib.load(handle)
+    path = Path(path) if path is not None else CONFIGS / f"{name}.toml"
+    try:
+        with path.open("rb") as handle:
+            raw = tomllib.load(handle)
+    except OSError as exc:
+        raise PmmError(f"{path}: cannot read the settings ({exc.strerror}); pass an existing TOML file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PmmError(f"{path}: not valid TOML ({exc})") from None
     overrides = raw.pop("quick", {})
     if quick:
         for key, value in overrides.items():

@@ -60,9 +60,11 @@ def claims(rows: list[dict]) -> list[dict]:
         avg = {v: site_average(rows, site, v) for v in ("single", "multi", "full", "federated")}
         if None in avg.values():
             continue
-        found.append({"site": site, "claim": "full > w/o PFM multi > w/o PFM single (average PSNR)",
-                      "numbers": f"{avg['full']:.2f} / {avg['multi']:.2f} / {avg['single']:.2f}",
-                      "holds": avg["full"] > avg["multi"] > avg["single"]})
+        # the paper's chain full > multi > single, one link at a time: which link fails says why
+        found.append({"site": site, "claim": "full > w/o PFM multi (average PSNR): PFM helps the multi-site model",
+                      "numbers": f"{avg['full']:.2f} vs {avg['multi']:.2f}", "holds": avg["full"] > avg["multi"]})
+        found.append({"site": site, "claim": "w/o PFM multi > w/o PFM single (average PSNR): more sites help",
+                      "numbers": f"{avg['multi']:.2f} vs {avg['single']:.2f}", "holds": avg["multi"] > avg["single"]})
         found.append({"site": site, "claim": f"federated within {CLOSE_DB:.0f} dB of centralized (average PSNR)",
                       "numbers": f"{avg['federated']:.2f} vs {avg['full']:.2f}",
                       "holds": abs(avg["federated"] - avg["full"]) <= CLOSE_DB})

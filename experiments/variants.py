@@ -8,16 +8,14 @@ Every run goes to the MLflow experiment `experiments`, named `<experiment>/<vari
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from centralized.run_central import run_central
 from experiments.settings import MLFLOW_EXPERIMENT
 from experiments.workspace import Workspace
-from pmm_core.config.federation import FederationOptions
-from pmm_core.config.training import options_with_overrides
 from pmm_core.errors import PmmError
-from pmm_core.federated.partition import PartitionOptions
-from server.settings import ServerSettings
+from server.settings import build_server_settings
 from server.simulate import simulate
 
 
@@ -27,21 +25,43 @@ def chosen_checkpoint(run_dir: Path) -> Path:
     return best if best.is_file() else run_dir / "last.pt"
 
 
+def run_signature(sites: list[str], pfm: bool, mcbs: bool, training_toml: str) -> dict:
+    """What makes two centralized runs the same run: sites, PFM/MCBS and every training option."""
+    return {"sites": sites, "pfm": pfm, "mcbs": mcbs, "training": training_toml}
+
+
+def finished_run(space: Workspace, label: str, signature: dict) -> Path | None:
+    """A finished run of this workspace with exactly `signature`: this experiment's own first,
+    then any other experiment's (the full model of `tables` serves `segmentation` too)."""
+    own = space.runs / label
+    candidates = [own] + sorted(p.parent for p in space.out.glob("*/*/RUN.json") if p.parent != own)
+    for run_dir in candidates:
+        record = run_dir / "RUN.json"
+        if (run_dir / "DONE").is_file() and record.is_file() and \
+                json.loads(record.read_text()).get("signature") == signature:
+            return run_dir
+    return None
+
+
 def train_central(space: Workspace, label: str, sites: list[str], pfm: bool = True, mcbs: bool = True,
                   epochs: int | None = None) -> Path:
-    """Train (or reuse a finished run of) one centralized variant; returns its chosen checkpoint."""
+    """Train (or reuse a finished identical run of) one centralized variant; returns its chosen checkpoint."""
+    training_toml = space.settings.training_toml(epochs=epochs)
+    signature = run_signature(sites, pfm, mcbs, training_toml)
+    if (found := finished_run(space, label, signature)) is not None:
+        space.echo(f"{label}: reusing {found} (same sites and settings)")
+        space.timings[label] = float((found / "DONE").read_text())
+        return chosen_checkpoint(found)
     run_dir = space.runs / label
-    if (run_dir / "DONE").is_file():
-        space.echo(f"{label}: reusing {run_dir}")
-        space.timings[label] = float((run_dir / "DONE").read_text())
-        return chosen_checkpoint(run_dir)
     config = space.training_config(label, epochs=epochs)
     space.echo(f"{label}: training on {', '.join(sites)} (PFM {'on' if pfm else 'off'}, MCBS {'on' if mcbs else 'off'})")
     with space.timed(label):
         run_central(sites=",".join(str(space.site_toml(s)) for s in sites), epochs=None, batch_size=None,
                     no_pfm=not pfm, no_mcbs=not mcbs, resume=None, config=config, cache_dir=space.cache, run_dir=run_dir,
                     max_steps=None, checkpoint_every=0, experiment=MLFLOW_EXPERIMENT, tracking_uri=space.tracking_uri,
-                    progress=False, echo=lambda _: None)
+                    progress=False, echo=lambda _: None, run_name=f"{space.name}/{label}",
+                    tags={"pmm.experiment": space.name})
+    (run_dir / "RUN.json").write_text(json.dumps({"signature": signature}, indent=1))
     (run_dir / "DONE").write_text(str(space.timings[label]))
     return chosen_checkpoint(run_dir)
 
@@ -54,13 +74,10 @@ def train_federated(space: Workspace, label: str, sites: list[str]) -> dict[str,
         space.echo(f"{label}: reusing {folder}")
         space.timings[label] = float((folder / "DONE").read_text())
         return models
-    config = space.training_config(label)
-    options = FederationOptions(rounds=space.settings.epochs, local_epochs=1, min_sites=len(sites),
-                                expected_sites=len(sites), partition=PartitionOptions(),
-                                training=options_with_overrides(config))
-    settings = ServerSettings(federation=options, name=f"{space.name}-{label}", resume=False,
-                              experiment=MLFLOW_EXPERIMENT, tracking_uri=space.tracking_uri)
-    space.echo(f"{label}: pmm simulate of {', '.join(sites)}, {options.rounds} rounds of 1 local epoch")
+    settings = build_server_settings(folder / "federation", space.settings.epochs, len(sites), name=f"{space.name}-{label}",
+                                     expected_sites=len(sites), config=space.training_config(label),
+                                     experiment=MLFLOW_EXPERIMENT, tracking_uri=space.tracking_uri)
+    space.echo(f"{label}: pmm simulate of {', '.join(sites)}, {settings.federation.rounds} rounds of 1 local epoch")
     with space.timed(label):
         status = simulate(settings, folder / "federation", [space.site_dir(s) for s in sites], state, lambda _: None)
     if not status.ok:

@@ -15,6 +15,8 @@ def experiment(
     name: str = typer.Argument(..., help="tables (Tables 1-2 with the paper's claims), mcbs (MCBS on/off), "
                                          "segmentation (Fig. 2c: U-Net Dice, a modality real, missing or synthesized)."),
     quick: bool = typer.Option(False, "--quick", help="The CI-sized version: minutes instead of hours."),
+    settings: Path = typer.Option(None, "--settings", help="Your own settings TOML instead of "
+                                  "experiments/configs/NAME.toml (same keys; e.g. the paper's model size on a GPU)."),
     out: Path = typer.Option(Path("pmm_experiments"), "--out",
                              help="Working folder: the phantom, every run, results.json/.md and plots."),
     doc: Path = typer.Option(None, "--doc", help="Also update this experiment's section of a results document "
@@ -31,4 +33,4 @@ def experiment(
     from experiments.runner import run_experiment
 
     command = "pmm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    run_experiment(name, quick, out, doc, tracking_uri, command, typer.echo)
+    run_experiment(name, quick, out, doc, tracking_uri, command, typer.echo, settings)

@@ -1,36 +1,10 @@
-"""Options `pmm serve` and `pmm simulate` share: what the federation trains and how it waits."""
+"""Options `pmm serve` and `pmm simulate` share: what the federation trains and how it waits.
+The settings they build come from `server.settings.build_server_settings`."""
 from __future__ import annotations
 
 from pathlib import Path
+
 import typer
-
-from pmm_core.errors import PmmError
-
-
-def federation_settings(name: str | None, folder: Path, rounds: int, local_epochs: int, min_sites: int,
-                        expected_sites: int | None,
-                        config: Path | None, share_discriminators: bool, personal_modulation: bool,
-                        round_timeout: float, wait_timeout: float, resume: bool, experiment: str,
-                        tracking_uri: str | None):
-    from pydantic import ValidationError
-
-    from pmm_core.config.federation import FederationOptions
-    from pmm_core.config.training import options_with_overrides
-    from pmm_core.federated.partition import PartitionOptions
-    from server.settings import ServerSettings
-
-    shared = ["generator"] + ([] if personal_modulation else ["modulation"]) + (["discriminators"] if share_discriminators else [])
-    try:
-        options = FederationOptions(rounds=rounds, local_epochs=local_epochs, min_sites=min_sites,
-                                    expected_sites=expected_sites,
-                                    round_timeout_s=round_timeout, wait_timeout_s=wait_timeout,
-                                    partition=PartitionOptions(shared=tuple(shared)),
-                                    training=options_with_overrides(config))
-    except ValidationError as exc:
-        raise PmmError(f"federation options: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
-    return ServerSettings(federation=options, name=name or Path(folder).resolve().name, resume=resume,
-                          experiment=experiment, tracking_uri=tracking_uri)
-
 
 # typer options shared by serve and simulate, declared once so their help texts match
 ROUNDS = typer.Option(100, "--rounds", min=1, help="Federated rounds.")

@@ -7,7 +7,7 @@ import typer
 
 from pmm.errors import reports_errors
 from pmm.federation_options import (CONFIG, EXPERIMENT, FOLDER, LOCAL_EPOCHS, PERSONAL_MODULATION, RESUME, ROUND_TIMEOUT,
-                                    ROUNDS, SHARE_DISCRIMINATORS, TRACKING_URI, WAIT_TIMEOUT, federation_settings, report)
+                                    ROUNDS, SHARE_DISCRIMINATORS, TRACKING_URI, WAIT_TIMEOUT, report)
 
 
 @reports_errors
@@ -37,9 +37,13 @@ def serve(
     Sites join with `pmm client --site NAME --server HOST:PORT`. The global state is saved after every round in --dir; `--resume` continues after a crash. Any non-loopback address needs --certificates (or an explicit --insecure).
     """
     from server.launcher import TlsFiles, serve as run_serve
+    from server.settings import build_server_settings
 
-    settings = federation_settings(name, folder, rounds, local_epochs, min_sites, expected_sites, config, share_discriminators,
-                                   personal_modulation, round_timeout, wait_timeout, resume, experiment, tracking_uri)
+    settings = build_server_settings(folder, rounds, min_sites, name=name, local_epochs=local_epochs,
+                                     expected_sites=expected_sites, config=config,
+                                     share_discriminators=share_discriminators, personal_modulation=personal_modulation,
+                                     round_timeout=round_timeout, wait_timeout=wait_timeout, resume=resume,
+                                     experiment=experiment, tracking_uri=tracking_uri)
     tls = TlsFiles.from_folder(certificates) if certificates else None
     if require_node_auth and node_keys is None and certificates is not None:
         node_keys = certificates / "nodes"

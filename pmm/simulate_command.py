@@ -7,7 +7,7 @@ import typer
 
 from pmm.errors import reports_errors
 from pmm.federation_options import (CONFIG, EXPERIMENT, FOLDER, LOCAL_EPOCHS, PERSONAL_MODULATION, RESUME, ROUND_TIMEOUT,
-                                    ROUNDS, SHARE_DISCRIMINATORS, TRACKING_URI, WAIT_TIMEOUT, federation_settings, report)
+                                    ROUNDS, SHARE_DISCRIMINATORS, TRACKING_URI, WAIT_TIMEOUT, report)
 
 
 @reports_errors
@@ -31,10 +31,13 @@ def simulate(
     """Run the same ServerApp and ClientApps as a real federation, as local processes on 127.0.0.1 (one SuperLink, one SuperNode per site)."""
     from pmm_core.data.cache import default_cache_root
     from pmm_core.data.site_caches import site_cache_dirs
+    from server.settings import build_server_settings
     from server.simulate import simulate as run_simulate
 
     caches = site_cache_dirs(sites, cache_dir or default_cache_root())
-    settings = federation_settings(None, folder, rounds, local_epochs, min_sites or len(caches), len(caches), config,
-                                   share_discriminators, personal_modulation, round_timeout, wait_timeout, resume,
-                                   experiment, tracking_uri)
+    settings = build_server_settings(folder, rounds, min_sites or len(caches), local_epochs=local_epochs,
+                                     expected_sites=len(caches), config=config,
+                                     share_discriminators=share_discriminators, personal_modulation=personal_modulation,
+                                     round_timeout=round_timeout, wait_timeout=wait_timeout, resume=resume,
+                                     experiment=experiment, tracking_uri=tracking_uri)
     report(run_simulate(settings, folder, caches, state_dir, typer.echo), typer.echo)

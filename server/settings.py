@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pmm_core.atomic import atomic_destination
 from pmm_core.config.federation import FederationOptions
+from pmm_core.config.training import options_with_overrides
+from pmm_core.errors import PmmError
+from pmm_core.federated.partition import PartitionOptions
 
 SETTINGS_FILE = "federation.json"
 STATUS_FILE = "status.json"
@@ -33,6 +36,26 @@ class ServerStatus(BaseModel):
     rounds_done: int
     message: str
     mlflow_run_id: str | None = None
+
+
+def build_server_settings(folder: Path, rounds: int, min_sites: int, *, name: str | None = None,
+                          local_epochs: int = 1, expected_sites: int | None = None, config: Path | None = None,
+                          share_discriminators: bool = False, personal_modulation: bool = False,
+                          round_timeout: float = 6 * 3600.0, wait_timeout: float = 600.0, resume: bool = False,
+                          experiment: str = "pmm", tracking_uri: str | None = None) -> ServerSettings:
+    """The settings of one federation from the options `pmm serve`, `pmm simulate` and the
+    experiments all take; the run is named after its folder unless `name` is given."""
+    shared = ["generator"] + ([] if personal_modulation else ["modulation"]) + \
+        (["discriminators"] if share_discriminators else [])
+    try:
+        options = FederationOptions(rounds=rounds, local_epochs=local_epochs, min_sites=min_sites,
+                                    expected_sites=expected_sites, round_timeout_s=round_timeout,
+                                    wait_timeout_s=wait_timeout, partition=PartitionOptions(shared=tuple(shared)),
+                                    training=options_with_overrides(config))
+    except ValidationError as exc:
+        raise PmmError(f"federation options: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
+    return ServerSettings(federation=options, name=name or Path(folder).resolve().name, resume=resume,
+                          experiment=experiment, tracking_uri=tracking_uri)
 
 
 def write_model(model: BaseModel, path: Path) -> None:

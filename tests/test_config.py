@@ -69,3 +69,17 @@ def test_training_options_defaults_are_the_papers(tmp_path: Path) -> None:
     path = _write(tmp_path, "batch_size = 0\n")
     with pytest.raises(PmmError, match="key 'batch_size'"):
         load_training_options(path)
+
+
+def test_federation_settings_declare_what_is_shared(tmp_path: Path) -> None:
+    from server.settings import build_server_settings
+
+    config = tmp_path / "training.toml"
+    config.write_text("epochs = 3\nbatch_size = 2\n")
+    default = build_server_settings(tmp_path / "fed", rounds=4, min_sites=2, config=config)
+    assert default.name == "fed" and default.federation.rounds == 4 and default.federation.training.batch_size == 2
+    assert default.federation.partition.shared == ("generator", "modulation")
+    personal = build_server_settings(tmp_path, 1, 1, name="run", personal_modulation=True, share_discriminators=True)
+    assert personal.name == "run" and personal.federation.partition.shared == ("generator", "discriminators")
+    with pytest.raises(PmmError, match="federation options: .*rounds"):
+        build_server_settings(tmp_path, rounds=0, min_sites=1)

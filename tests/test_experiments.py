@@ -1,15 +1,20 @@
 """`pmm experiment`: settings per experiment, the paper's claims on given numbers, the results
-document. (A whole experiment trains several models: `pmm experiment tables --quick` runs it.)"""
+document, reuse of finished runs across experiments, the plots."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import run_pmm
 from experiments.report import update_doc
+from experiments.segmentation import TASKS, figure as segmentation_figure, oversample_foreground
 from experiments.settings import experiment_names, load_settings
 from experiments.tables import claims, task_pairs
+from experiments.variants import finished_run, run_signature, train_central
+from experiments.workspace import Workspace
 from pmm_core.errors import PmmError
 
 
@@ -45,9 +50,15 @@ def test_claims_are_judged_on_the_numbers() -> None:
     rows = _rows("ISLES", {"single": {one: 20.0, many: 21.0}, "multi": {one: 21.0, many: 22.0},
                            "full": {one: 22.0, many: 21.5}, "federated": {one: 20.0, many: 20.5}})
     judged = {c["claim"]: c["holds"] for c in claims(rows)}
-    assert judged["full > w/o PFM multi > w/o PFM single (average PSNR)"] is True
+    assert judged["full > w/o PFM multi (average PSNR): PFM helps the multi-site model"] is True
+    assert judged["w/o PFM multi > w/o PFM single (average PSNR): more sites help"] is True
     assert judged["federated within 1 dB of centralized (average PSNR)"] is False   # 20.25 vs 21.75
     assert judged[f"{many} beats {one} (full model, PSNR)"] is False
+    # the chain is judged link by link: multi below single does not hide that PFM helps
+    rows = _rows("ISLES", {"single": {one: 22.0}, "multi": {one: 21.0}, "full": {one: 23.0}, "federated": {one: 23.0}})
+    judged = {c["claim"]: c["holds"] for c in claims(rows)}
+    assert judged["full > w/o PFM multi (average PSNR): PFM helps the multi-site model"] is True
+    assert judged["w/o PFM multi > w/o PFM single (average PSNR): more sites help"] is False
 
 
 def test_results_document_sections_are_replaced_in_place(tmp_path: Path) -> None:
@@ -58,3 +69,81 @@ def test_results_document_sections_are_replaced_in_place(tmp_path: Path) -> None
     text = doc.read_text()
     assert "second" in text and "first" not in text and text.count("## Tables") == 1
     assert text.index("## Tables") < text.index("## MCBS")
+
+
+def _workspace(out: Path, name: str, **changes) -> Workspace:
+    settings = load_settings(name, quick=True).model_copy(update=changes)
+    return Workspace(out, name, settings, tracking_uri=None, echo=lambda _: None, quick=True)
+
+
+def _finish(space: Workspace, label: str, sites: list[str], pfm: bool = True, mcbs: bool = True) -> Path:
+    """A run folder as train_central leaves it when it ends: RUN.json, then DONE."""
+    run_dir = space.runs / label
+    run_dir.mkdir(parents=True)
+    (run_dir / "best.pt").write_bytes(b"checkpoint")
+    signature = run_signature(sites, pfm, mcbs, space.settings.training_toml())
+    (run_dir / "RUN.json").write_text(json.dumps({"signature": signature}))
+    (run_dir / "DONE").write_text("12.5")
+    return run_dir
+
+
+def test_a_finished_run_serves_every_experiment_with_the_same_settings(tmp_path: Path) -> None:
+    sites = ["TTG", "TTI", "BraTS", "ISLES"]
+    tables = _workspace(tmp_path, "tables")
+    full = _finish(tables, "full", sites)
+    segmentation = _workspace(tmp_path, "segmentation")
+    signature = run_signature(sites, True, True, segmentation.settings.training_toml())
+    assert finished_run(segmentation, "full", signature) == full
+    assert train_central(segmentation, "full", sites) == full / "best.pt"   # reused: nothing trains
+    assert segmentation.timings["full"] == 12.5
+    # any difference in sites, PFM, MCBS or a training option makes it another run
+    assert finished_run(segmentation, "full", run_signature(sites, False, True, segmentation.settings.training_toml())) is None
+    assert finished_run(segmentation, "full", run_signature(sites[:2], True, True, segmentation.settings.training_toml())) is None
+    longer = _workspace(tmp_path, "segmentation", epochs=segmentation.settings.epochs + 1)
+    assert finished_run(longer, "full", run_signature(sites, True, True, longer.settings.training_toml())) is None
+
+
+def test_an_unfinished_run_is_not_reused(tmp_path: Path) -> None:
+    tables = _workspace(tmp_path, "tables")
+    run_dir = _finish(tables, "full", ["BraTS"])
+    (run_dir / "DONE").unlink()   # killed before the end
+    signature = run_signature(["BraTS"], True, True, tables.settings.training_toml())
+    assert finished_run(_workspace(tmp_path, "segmentation"), "full", signature) is None
+
+
+def test_segmentation_figure_has_a_bar_per_class_and_way(tmp_path: Path) -> None:
+    rows = [{"site": site, "class": name, "way": way, "dice_mean": 0.5, "dice_std": 0.1, "cases": 2}
+            for site, task in TASKS.items() for name in task.classes
+            for way in ("all real", f"{task.missing} missing", f"{task.missing} synthesized")]
+    fig = segmentation_figure(rows)
+    bars = [patch for patch in fig.axes[0].patches]
+    assert len(bars) == len(rows)
+    fig.savefig(tmp_path / "segmentation.png")
+    assert (tmp_path / "segmentation.png").stat().st_size > 1000
+
+
+def test_own_settings_file_replaces_the_experiments_config(tmp_path: Path) -> None:
+    own = tmp_path / "gpu.toml"
+    own.write_text("cases_per_site = 40\nepochs = 50\n[model]\nbase_channels = 64\n[quick]\nepochs = 2\n")
+    assert load_settings("tables", quick=False, path=own).model == {"base_channels": 64}
+    assert load_settings("tables", quick=True, path=own).epochs == 2
+    own.write_text("epochs = 0\n")
+    with pytest.raises(PmmError, match=r"gpu.toml: epochs: Input should be greater than or equal to 1"):
+        load_settings("tables", quick=False, path=own)
+    with pytest.raises(PmmError, match="missing.toml: cannot read the settings"):
+        load_settings("tables", quick=False, path=tmp_path / "missing.toml")
+    own.write_text("epochs = [\n")
+    result = run_pmm("experiment", "tables", "--settings", str(own), "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 2 and "gpu.toml: not valid TOML" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_third_of_every_unet_batch_holds_a_label() -> None:
+    rng = np.random.default_rng(0)
+    foreground = np.array([3, 40, 41])
+    batch = oversample_foreground(np.arange(10, 26), foreground, rng)
+    assert len(batch) == 16 and np.isin(batch, foreground).sum() == 6            # ceil(16 / 3)
+    assert set(batch[~np.isin(batch, foreground)]) <= set(range(10, 26))
+    already = np.array([3, 40, 1, 2])                                             # half labelled: unchanged
+    assert list(oversample_foreground(already, foreground, rng)) == [3, 40, 1, 2]
+    assert list(oversample_foreground(np.arange(4), np.array([], dtype=int), rng)) == [0, 1, 2, 3]

@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pmm_core.data.cache import case_cache_dir, open_case_arrays, read_case_meta
+from pmm_core.data.case_volume import load_case_volume
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.errors import PmmError
 from pmm_core.evaluation.baselines import MAX_FIT_CASES, NormalEquations, apply_fit, least_squares_fit
 from pmm_core.evaluation.metrics import slice_psnr, slice_ssim
 from pmm_core.evaluation.tasks import Task
-from pmm_core.modalities import MODALITIES, NUM_MODALITIES
+from pmm_core.modalities import MODALITIES
 from pmm_core.training.conditions import task_condition
 
 METHODS = ("pmm", "match", "linear", "oracle")
@@ -57,20 +57,6 @@ class SiteEvaluation:
         return table
 
 
-def _case_volume(case_dir: Path, min_brain_fraction: float) -> tuple[np.ndarray, np.ndarray, set[str]] | None:
-    """(Z, 6, H, W) float32 zero-filled, brain mask (Z, H, W), modalities; only slices with enough brain."""
-    meta = read_case_meta(case_dir)
-    if meta is None:
-        raise PmmError(f"{case_dir}: cached case missing; run `pmm prepare` again")
-    keep = [i for i, f in enumerate(meta["brain_fraction"]) if f >= min_brain_fraction]
-    if not keep:
-        return None
-    stored, mask = open_case_arrays(case_dir)
-    volume = np.zeros((len(keep), NUM_MODALITIES) + stored.shape[2:], dtype=np.float32)
-    volume[:, [MODALITIES.index(m) for m in meta["modalities"]]] = stored[keep]
-    return volume, np.asarray(mask[keep]), set(meta["modalities"])
-
-
 @torch.no_grad()
 def synthesize_slices(model: torch.nn.Module, volume: np.ndarray, sc: torch.Tensor, dataset_id: int,
                       device: torch.device, batch_size: int) -> np.ndarray:
@@ -100,12 +86,12 @@ def fit_baselines(site_dir: Path, tasks: list[Task], min_brain_fraction: float,
     fingerprint = load_fingerprint(site_dir)
     equations = {t.name: {"match": NormalEquations(1), "linear": NormalEquations(len(t.sources))} for t in tasks}
     for case_id in fingerprint["split"].get("train", [])[:max_cases]:
-        loaded = _case_volume(case_cache_dir(site_dir, case_id), min_brain_fraction)
-        if loaded is None:
+        case = load_case_volume(site_dir, case_id, min_brain_fraction)
+        if case is None:
             continue
-        volume, mask, present = loaded
+        volume, mask = case.volume, case.mask
         for task in tasks:
-            if task.target in present and set(task.sources) <= present:
+            if case.has((task.target, *task.sources)):
                 sources, truth = _source_channels(volume, task), volume[:, MODALITIES.index(task.target)]
                 equations[task.name]["match"].add(sources[:1], truth, mask)
                 equations[task.name]["linear"].add(sources, truth, mask)
@@ -132,12 +118,12 @@ def evaluate_site(model: torch.nn.Module, site_dir: Path, tasks: list[Task], spl
     cases = fingerprint["split"][split][:max_cases]
     fits = fit_baselines(site_dir, tasks, min_brain_fraction) if baselines else {t.name: {} for t in tasks}
     for case_id in cases:
-        loaded = _case_volume(case_cache_dir(site_dir, case_id), min_brain_fraction)
-        if loaded is None:
+        case = load_case_volume(site_dir, case_id, min_brain_fraction)
+        if case is None:
             continue
-        volume, mask, present = loaded
+        volume, mask = case.volume, case.mask
         for task in tasks:
-            if task.target not in present or not set(task.sources) <= present:
+            if not case.has((task.target, *task.sources)):
                 continue
             target = MODALITIES.index(task.target)
             source_channels = _source_channels(volume, task)

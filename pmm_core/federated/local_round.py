@@ -27,9 +27,8 @@ from pmm_core.federated.partition import PartitionOptions, load_named, personal_
 from pmm_core.federated.site_state import SiteState, load_site_state, save_site_state
 from pmm_core.models import build_model
 from pmm_core.models.pmm_synth import PMMSynth
-from pmm_core.training.conditions import sample_condition
 from pmm_core.training.epoch import EpochTotals, run_epoch
-from pmm_core.training.step import Optimizers, build_optimizers, train_step
+from pmm_core.training.step import Optimizers, batch_step, build_optimizers
 
 
 @dataclass
@@ -86,9 +85,8 @@ def _train_epochs(model: PMMSynth, optimizers: Optimizers, spec: LocalRoundSpec,
     amp = options.amp and device.type == "cuda"
 
     def step(batch) -> dict[str, float]:
-        sc = sample_condition(batch.availability, condition_rng, options.conditions.scenario_probability)
-        return train_step(model, optimizers, batch.image.to(device), batch.availability.to(device),
-                          batch.dataset_id.to(device), sc, options.losses, amp=amp)
+        return batch_step(model, optimizers, batch, condition_rng, options.losses, device,
+                          options.conditions.scenario_probability, amp)
 
     totals = EpochTotals()
     model.train()

@@ -1,7 +1,8 @@
 """One training step (pix2pix order: generator update, then discriminator update).
 
-The centralized trainer and the federated client both call `train_step`; it returns plain
-floats so callers can log them anywhere. Mixed precision (autocast + GradScaler) is used when
+The centralized trainer, the federated client and the benchmarks all call `batch_step` (a
+loader batch: draw its synthesis condition, then `train_step`); it returns plain floats so
+callers can log them anywhere. Mixed precision (autocast + GradScaler) is used when
 asked for and the batch is on CUDA; on CPU the same code runs in float32.
 """
 from __future__ import annotations
@@ -9,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from pmm_core.config.model import LossWeights
 from pmm_core.models.parameter_groups import parameter_groups
 from pmm_core.models.pmm_synth import PMMSynth
+from pmm_core.training.conditions import sample_condition
 from pmm_core.training.losses import LossMasks, discriminator_loss, generator_losses
 
 GENERATOR_GROUPS = ("embedding", "modulation", "generator")
@@ -90,3 +93,14 @@ def train_step(model: PMMSynth, optimizers: Optimizers, image: torch.Tensor, ava
         "loss/adv": float(losses["adv"].detach()),
         "loss/d": float(loss_d.detach()),
     }
+
+
+def batch_step(model: PMMSynth, optimizers: Optimizers, batch, condition_rng: np.random.Generator,
+               weights: LossWeights, device: torch.device, scenario_probability: float = 0.3, amp: bool = False,
+               synchronize: Callable[[Iterable[torch.nn.Parameter]], None] | None = None) -> dict[str, float]:
+    """One loader batch (collated `SliceSample`s: image, availability, dataset_id): its synthesis condition
+    is drawn from the batch's availability, then the batch trains on `device`. Every trainer steps
+    through here, so all of them draw conditions from the same rule and the same RNG stream."""
+    sc = sample_condition(batch.availability, condition_rng, scenario_probability)
+    return train_step(model, optimizers, batch.image.to(device, non_blocking=True), batch.availability.to(device),
+                      batch.dataset_id.to(device), sc, weights, amp=amp, synchronize=synchronize)

@@ -1,0 +1,47 @@
+"""One cached case as the evaluators read it: a zero-filled 6-channel volume of its brain slices.
+
+Evaluation (`pmm evaluate`, validation, the linear baselines) and the downstream segmentation
+experiment all need the same view of a case: every modality in its fixed channel, zeros where the
+case lacks it, and only the slices with enough brain. It is built here once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pmm_core.data.cache import case_cache_dir, open_case_arrays, read_case_meta
+from pmm_core.errors import PmmError
+from pmm_core.modalities import MODALITIES, NUM_MODALITIES
+
+
+@dataclass
+class CaseVolume:
+    case_id: str
+    volume: np.ndarray           # (Z, 6, H, W) float32, zero where a modality is missing
+    mask: np.ndarray             # (Z, H, W) uint8 brain mask
+    modalities: set[str]         # the modalities the case has
+    label: np.ndarray | None     # (Z, H, W) uint8, the site's label values; None without a label
+
+    def has(self, modalities) -> bool:
+        return set(modalities) <= self.modalities
+
+
+def load_case_volume(site_dir: Path, case_id: str, min_brain_fraction: float,
+                     with_label: bool = False) -> CaseVolume | None:
+    """The case's slices with at least `min_brain_fraction` brain; None when none has."""
+    case_dir = case_cache_dir(site_dir, case_id)
+    meta = read_case_meta(case_dir)
+    if meta is None:
+        raise PmmError(f"{case_dir}: cached case missing; run `pmm prepare` again")
+    keep = [i for i, f in enumerate(meta["brain_fraction"]) if f >= min_brain_fraction]
+    if not keep:
+        return None
+    stored, mask = open_case_arrays(case_dir)
+    volume = np.zeros((len(keep), NUM_MODALITIES) + stored.shape[2:], dtype=np.float32)
+    volume[:, [MODALITIES.index(m) for m in meta["modalities"]]] = stored[keep]
+    label = None
+    if with_label and meta.get("has_label"):
+        label = np.asarray(np.load(case_dir / "label.npy", mmap_mode="r")[keep])
+    return CaseVolume(case_id, volume, np.asarray(mask[keep]), set(meta["modalities"]), label)

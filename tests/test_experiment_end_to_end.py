@@ -1,0 +1,64 @@
+"""`pmm experiment` end to end at its smallest: a 3-case phantom, one epoch of a width-8 model,
+U-Nets of 2 epochs. Segmentation runs first and trains the full model; tables then reuses that
+finished run (same sites and settings), trains the other variants and the federation, and both
+write their section, plot and MLflow runs. The numbers mean nothing at this size; the test checks
+that every step of the pipeline runs through the code users run."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import run_pmm
+
+TINY = """cases_per_site = 3
+epochs = 1
+batch_size = 4
+learning_rate = 1e-3
+[model]
+base_channels = 8
+residual_blocks = 1
+embedding_dim = 16
+modulation_hidden = 16
+encoding_dim = 16
+discriminator_channels = 8
+discriminator_layers = 2
+[extra]
+unet_epochs = 2
+"""
+
+
+def test_segmentation_then_tables_share_the_phantom_and_the_full_model(tmp_path: Path) -> None:
+    import mlflow
+
+    settings, out, doc = tmp_path / "tiny.toml", tmp_path / "out", tmp_path / "RESULTS.md"
+    settings.write_text(TINY)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    common = ["--settings", str(settings), "--out", str(out), "--doc", str(doc), "--tracking-uri", uri]
+
+    result = run_pmm("experiment", "segmentation", *common, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "full: training on TTG, TTI, BraTS, ISLES" in result.stdout
+    assert "| BraTS | ET |" in result.stdout and "| ISLES | infarct |" in result.stdout
+    runs = out / "tiny"
+    rows = json.loads((runs / "segmentation" / "results.json").read_text())["rows"]
+    assert {(r["site"], r["way"]) for r in rows} >= {("BraTS", "T1C synthesized"), ("ISLES", "DWI missing")}
+    assert all(0.0 <= r["dice_mean"] <= 1.0 for r in rows)
+
+    result = run_pmm("experiment", "tables", *common, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert f"full: reusing {runs / 'segmentation' / 'full'} (same sites and settings)" in result.stdout
+    assert "federated: pmm simulate of TTG, TTI, BraTS, ISLES, 1 rounds of 1 local epoch" in result.stdout
+    assert "Claims: " in result.stdout
+    assert len(list(out.glob("tiny/phantom-3-0/READY"))) == 1   # one phantom, built once
+
+    text = doc.read_text()
+    for name in ("segmentation", "tables"):
+        assert text.count(f"<!-- experiment:{name} -->") == 1
+        assert (tmp_path / "results" / f"{name}.png").stat().st_size > 1000
+        assert f"pmm experiment {name} --settings" in text
+    assert "smoke run" in text   # smaller than the full setting: marked as such
+
+    mlflow.set_tracking_uri(uri)
+    names = set(mlflow.search_runs(experiment_names=["experiments"])["tags.mlflow.runName"])
+    assert {"segmentation/full", "segmentation-summary", "tables-summary", "tables/multi",
+            "segmentation/unet-BraTS-without-T1C"} <= names
