@@ -8,9 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
-import numpy as np
 
-from experiments.report import publish
+from experiments.report import grouped_bars, publish
 from experiments.scoring import score, site_average
 from experiments.tables import describe_model
 from experiments.variants import train_central
@@ -25,11 +24,8 @@ LABELS = {"mcbs-on": "MCBS (batch {batch})", "mcbs-off": "naive (batch 1)"}
 def figure(rows: list[dict], labels: dict[str, str], timings: dict[str, float]):
     """Left: each site's average test PSNR, on against off; right: the training time of each."""
     fig, (quality, cost) = plt.subplots(1, 2, figsize=(9, 3.2), gridspec_kw={"width_ratios": [3, 1]})
-    width = 0.8 / len(labels)
-    for i, (variant, label) in enumerate(labels.items()):
-        values = [site_average(rows, site, variant) or 0.0 for site in SITE_NAMES]
-        quality.bar(np.arange(len(SITE_NAMES)) + i * width, values, width, label=label)
-    quality.set_xticks(np.arange(len(SITE_NAMES)) + width / 2, SITE_NAMES)
+    grouped_bars(quality, list(SITE_NAMES),
+                 {label: [site_average(rows, site, variant) or 0.0 for site in SITE_NAMES] for variant, label in labels.items()})
     quality.set_ylabel("average test PSNR (dB)")
     low = min(v for v in (site_average(rows, s, k) for s in SITE_NAMES for k in labels) if v is not None)
     quality.set_ylim(max(low - 3, 0), None)

@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from experiments.settings import MLFLOW_EXPERIMENT
 from experiments.workspace import Workspace
 from pmm_core.atomic import atomic_destination
@@ -18,6 +20,16 @@ def cell(row: dict | None) -> str:
     if row is None:
         return "–"
     return f"{row['psnr_mean']:.2f} ± {row['psnr_std']:.2f} / {row['ssim_mean']:.3f}"
+
+
+def grouped_bars(ax, groups: list[str], series: dict[str, list[float]],
+                 errors: dict[str, list[float]] | None = None) -> None:
+    """One bar per series side by side in each group, the group's name under its middle."""
+    width = 0.8 / len(series)
+    for i, (name, values) in enumerate(series.items()):
+        ax.bar(np.arange(len(groups)) + i * width, values, width, label=name,
+               yerr=(errors or {}).get(name), capsize=2)
+    ax.set_xticks(np.arange(len(groups)) + width * (len(series) - 1) / 2, groups)
 
 
 def update_doc(doc: Path, name: str, section: str) -> None:

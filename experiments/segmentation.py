@@ -21,7 +21,7 @@ from monai.metrics import compute_dice
 from monai.networks.nets import UNet
 
 from centralized.model_loading import default_device, load_trained_model
-from experiments.report import publish
+from experiments.report import grouped_bars, publish
 from experiments.segmentation_data import channels, label_targets, labelled_cases
 from experiments.settings import MLFLOW_EXPERIMENT
 from experiments.variants import train_central
@@ -127,12 +127,9 @@ def figure(rows: list[dict]):
     """Grouped bars: Dice per site and class, all real / missing / synthesized (paper Fig. 2c)."""
     groups = [(site, name) for site, task in TASKS.items() for name in task.classes]
     fig, ax = plt.subplots(figsize=(8, 3.5))
-    width = 0.8 / len(WAYS)
-    for i, (way, label) in enumerate(WAYS.items()):
-        means = [dice_cell(rows, *g)[way]["dice_mean"] for g in groups]
-        stds = [dice_cell(rows, *g)[way]["dice_std"] for g in groups]
-        ax.bar(np.arange(len(groups)) + i * width, means, width, yerr=stds, capsize=2, label=label)
-    ax.set_xticks(np.arange(len(groups)) + width, [f"{site} {name}" for site, name in groups])
+    grouped_bars(ax, [f"{site} {name}" for site, name in groups],
+                 {label: [dice_cell(rows, *g)[way]["dice_mean"] for g in groups] for way, label in WAYS.items()},
+                 {label: [dice_cell(rows, *g)[way]["dice_std"] for g in groups] for way, label in WAYS.items()})
     ax.set_ylabel("test Dice")
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8)

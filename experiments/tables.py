@@ -10,9 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
-import numpy as np
 
-from experiments.report import cell, publish
+from experiments.report import cell, grouped_bars, publish
 from experiments.scoring import score, site_average, task_value
 from experiments.variants import train_central, train_federated
 from experiments.workspace import SITE_NAMES, Workspace
@@ -105,11 +104,8 @@ def site_table(rows: list[dict], site: str) -> list[str]:
 def figure(rows: list[dict]):
     variants = [v for v in VARIANTS if any(full_average(rows, s, v) is not None for s in SITE_NAMES)]
     fig, ax = plt.subplots(figsize=(8, 3.5))
-    width = 0.8 / len(variants)
-    for i, variant in enumerate(variants):
-        values = [full_average(rows, s, variant) or 0.0 for s in SITE_NAMES]
-        ax.bar(np.arange(len(SITE_NAMES)) + i * width, values, width, label=VARIANTS[variant])
-    ax.set_xticks(np.arange(len(SITE_NAMES)) + 0.4 - width / 2, SITE_NAMES)
+    grouped_bars(ax, list(SITE_NAMES),
+                 {VARIANTS[v]: [full_average(rows, s, v) or 0.0 for s in SITE_NAMES] for v in variants})
     ax.set_ylabel("average test PSNR (dB)")
     low = min((full_average(rows, s, v) or 99) for s in SITE_NAMES for v in variants)
     ax.set_ylim(max(low - 3, 0), None)
