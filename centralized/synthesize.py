@@ -1,9 +1,13 @@
 """`pmm synthesize`: a patient's missing sequence as a NIfTI file in that patient's own space.
 
-Raw NIfTI inputs go through the site's preprocessing (registration to the reference input where
-the site needs it, brain mask, normalisation, crop), the model synthesises the target slice by
-slice in batches, and the result is resampled from the crop back onto the reference input's full
-grid and affine, brain-masked, float32 in the model's [0, 1] intensity range.
+Raw inputs go through the site's preprocessing (registration to the reference input where the
+site needs it, brain mask, normalisation, crop), the model synthesises the target slice by slice
+in batches, and the result is resampled from the crop back onto the reference input's full grid
+and affine, brain-masked, float32 in the model's [0, 1] intensity range. Every output is labelled
+synthetic twice: in the NIfTI header description and in a JSON sidecar beside it (`labelling`).
+
+One patient (`synthesize`) or a whole cohort in one process (`cohort.synthesize_cohort`): the
+model and the brain-extraction network are loaded once either way.
 """
 from __future__ import annotations
 
@@ -12,19 +16,17 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import SimpleITK as sitk
-import torch
 
+from centralized.labelling import synthetic_description, write_sidecar
 from centralized.model_loading import TrainedModel
 from pmm_core.config.site import SiteConfig
 from pmm_core.data.case import CaseRecord
 from pmm_core.data.nifti_io import read_volume, write_nifti_atomic
-from pmm_core.data.preprocess.pipeline import PreparedCase, preprocess_case
+from pmm_core.data.preprocess.pipeline import preprocess_case
 from pmm_core.errors import CaseError, PmmError
 from pmm_core.evaluation.evaluate import synthesize_slices
 from pmm_core.modalities import MODALITIES, NUM_MODALITIES, canonical_modality
 from pmm_core.training.conditions import task_condition
-
-MIN_OVERLAP = 0.5  # fraction of the reference brain an aligned input must cover
 
 
 def parse_inputs(items: list[str]) -> dict[str, Path]:
@@ -54,49 +56,59 @@ def _grid_image(geometry: dict, array_zyx: np.ndarray) -> sitk.Image:
     return image
 
 
-def _check_alignment(prepared: PreparedCase) -> None:
-    """Every input must cover the reference brain after alignment, else it cannot be used."""
-    brain = prepared.mask > 0
-    for index, modality in enumerate(prepared.modalities):
-        covered = float((prepared.image[:, index][brain] > 0).mean()) if brain.any() else 0.0
-        if covered < MIN_OVERLAP:
-            raise PmmError(f"input {modality} cannot be aligned with {prepared.reference}: after registration it covers "
-                           f"only {covered:.0%} of the brain; check that both files are the same patient and session")
-
-
-def synthesize(trained: TrainedModel, site: SiteConfig, inputs: dict[str, Path], target: str, out: Path,
-               batch_size: int = 16) -> Path:
-    target = canonical_modality(target)
-    if target in inputs:
-        raise PmmError(f"--target {target} is also an --input; choose a modality you do not have")
+def site_dataset_id(trained: TrainedModel, site: SiteConfig) -> int:
+    """The dataset embedding the model learned for `site`, or a one-line error naming the sites it knows."""
     known = trained.site(site.name)
     if known is None:
         names = ", ".join(s["name"] for s in trained.sites)
         raise PmmError(f"{trained.path} was not trained on site {site.name} (it knows {names}); use --site one of them")
-    try:
-        record = CaseRecord(case_id=out.name, images={m: read_volume(p) for m, p in inputs.items()})
-        prepared = preprocess_case(record, site.preprocessing)
-    except CaseError as exc:
-        raise PmmError(str(exc)) from None
-    _check_alignment(prepared)
+    return int(known["dataset_id"])
+
+
+def synthesize_record(trained: TrainedModel, site: SiteConfig, record: CaseRecord, target: str, out: Path,
+                      batch_size: int = 16) -> Path:
+    """Synthesise `target` for one loaded case from all its images; write NIfTI + sidecar atomically.
+
+    Raises CaseError for a case that cannot be preprocessed (alignment, empty brain), naming the file.
+    """
+    if target in record.images:
+        raise PmmError(f"--target {target} is also an --input; choose a modality you do not have")
+    dataset_id = site_dataset_id(trained, site)
+    prepared = preprocess_case(record, site.preprocessing)
 
     volume = np.zeros((prepared.image.shape[0], NUM_MODALITIES) + prepared.image.shape[2:], dtype=np.float32)
     volume[:, [MODALITIES.index(m) for m in prepared.modalities]] = prepared.image
     device = next(trained.model.parameters()).device
     sc = task_condition(list(prepared.modalities))
-    synthesis = synthesize_slices(trained.model, volume, sc, known["dataset_id"], device, batch_size)[:, MODALITIES.index(target)]
+    synthesis = synthesize_slices(trained.model, volume, sc, dataset_id, device, batch_size)[:, MODALITIES.index(target)]
     synthesis = synthesis * (prepared.mask > 0)
 
     reference = record.images[prepared.reference]
     on_reference = sitk.Resample(_grid_image(prepared.geometry, synthesis), reference, sitk.Transform(),
                                  sitk.sitkLinear, 0.0, sitk.sitkFloat32)
     data = np.transpose(sitk.GetArrayFromImage(on_reference), (2, 1, 0)).astype(np.float32)
-    original = nib.load(str(inputs[prepared.reference]))
+    original = nib.load(str(record.files[prepared.reference]))
     header = original.header.copy()
     header.set_data_dtype(np.float32)
     header.set_slope_inter(1.0, 0.0)
     result = nib.Nifti1Image(data, original.affine, header)
-    description = f"pmm {target} from {'+'.join(prepared.modalities)} site {site.name} {trained.path.name}"
-    result.header["descrip"] = description[:79].encode()
+    result.header["descrip"] = synthetic_description(target, prepared.modalities, site.name, trained.path).encode()
     write_nifti_atomic(result, out)
+    write_sidecar(out, trained, target=target, sources=prepared.modalities, site=site.name,
+                  reference=record.files[prepared.reference])
     return out
+
+
+def synthesize(trained: TrainedModel, site: SiteConfig, inputs: dict[str, Path], target: str, out: Path,
+               batch_size: int = 16) -> Path:
+    """The single-patient form: `inputs` maps modality → NIfTI file."""
+    target = canonical_modality(target)
+    if target in inputs:
+        raise PmmError(f"--target {target} is also an --input; choose a modality you do not have")
+    site_dataset_id(trained, site)  # fail on an unknown site before reading anything
+    try:
+        record = CaseRecord(case_id=out.name, images={m: read_volume(p) for m, p in inputs.items()},
+                            files=dict(inputs))
+        return synthesize_record(trained, site, record, target, out, batch_size)
+    except CaseError as exc:
+        raise PmmError(str(exc)) from None

@@ -1,4 +1,4 @@
-"""`pmm synthesize`: synthesise a missing sequence for one patient, in the patient's own space."""
+"""`pmm synthesize`: a missing sequence for one patient (--input) or a whole cohort (--cohort)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,25 +6,47 @@ from pathlib import Path
 import typer
 
 from pmm.errors import reports_errors
+from pmm_core.errors import PmmError
 
 
 @reports_errors
 def synthesize(
     checkpoint: Path = typer.Option(..., "--checkpoint", help="A checkpoint written by train-central."),
-    site: str = typer.Option(..., "--site", help="The site the patient comes from (name or TOML); sets preprocessing and the dataset embedding."),
-    input: list[str] = typer.Option(..., "--input", help="MODALITY=FILE, repeat for each sequence you have, e.g. --input T1=t1.nii.gz."),
+    site: str = typer.Option(..., "--site", help="The site the patients come from (name or TOML); sets preprocessing and the dataset embedding."),
     target: str = typer.Option(..., "--target", help="The modality to synthesise (T1, T2, T1C, FLAIR, DWI or ADC)."),
-    out: Path = typer.Option(..., "--out", help="Output NIfTI (.nii or .nii.gz), on the reference input's grid and affine."),
+    out: Path = typer.Option(..., "--out", help="One patient: the output NIfTI (.nii or .nii.gz). A cohort: the output folder (OUT/<case>/<case>_<TARGET>_synthetic.nii.gz)."),
+    input: list[str] = typer.Option(None, "--input", help="One patient: MODALITY=FILE, repeat for each sequence you have, e.g. --input T1=t1.nii.gz."),
+    cohort: Path = typer.Option(None, "--cohort", help="A whole cohort: a folder of cases laid out like the site (its layout and file globs); each case gets --target from all it has."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Slices synthesised at once."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
-    """Synthesise --target from the given inputs: the site's preprocessing, the model slice by slice, and the result put back on the reference input's full grid (brain-masked, float32, intensities in the model's [0, 1] range)."""
+    """Synthesise --target from the given inputs: the site's preprocessing, the model slice by slice, and the result put back on the reference input's full grid (brain-masked, float32, intensities in the model's [0, 1] range).
+
+    Each output is labelled synthetic in its NIfTI header and in a JSON sidecar beside it. With --cohort the model is loaded once for all cases, finished outputs are kept, and a failing case is reported and skipped (exit status 1 at the end).
+    """
     from centralized.model_loading import default_device, load_trained_model
-    from centralized.synthesize import parse_inputs
-    from centralized.synthesize import synthesize as run_synthesis
     from pmm_core.config.site import find_site_file, load_site
 
-    inputs = parse_inputs(input)
+    if bool(input) == (cohort is not None):
+        raise PmmError("give either --input MODALITY=FILE (one patient) or --cohort DIR (every case in DIR), not both")
     site_config = load_site(find_site_file(site))
+    if cohort is not None:
+        from centralized.cohort import synthesize_cohort
+
+        if not cohort.is_dir():
+            raise PmmError(f"{cohort}: --cohort folder not found")
+        trained = load_trained_model(checkpoint, default_device())
+        summary = synthesize_cohort(trained, site_config, cohort, target, out, batch_size, progress=not quiet,
+                                    log=lambda line: typer.echo(line, err=True))
+        for line in summary.lines():
+            typer.echo(line)
+        if summary.failed:
+            raise typer.Exit(1)
+        return
+    from centralized.synthesize import parse_inputs
+    from centralized.synthesize import synthesize as run_synthesis
+
+    inputs = parse_inputs(input)
     trained = load_trained_model(checkpoint, default_device())
     written = run_synthesis(trained, site_config, inputs, target, out, batch_size)
     typer.echo(f"written {written}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import socket
 import subprocess
@@ -82,6 +83,34 @@ def test_synthesize_writes_the_target_in_the_inputs_space(trained: dict, tmp_pat
     assert 0 <= data.min() and data.max() <= 1 and (data > 0).mean() > 0.1
     assert data[0, 0, 0] == 0  # brain-masked
     assert not list(out.parent.glob(".tmp-*"))
+    assert bytes(written.header["descrip"]).startswith(b"SYNTHETIC")
+    sidecar = json.loads((out.parent / "flair.json").read_text())
+    assert sidecar["Synthetic"] is True and sidecar["Modality"] == "FLAIR" and sidecar["SourceModalities"] == ["T1", "T2"]
+    assert len(sidecar["CheckpointSHA256"]) == 64 and sidecar["Site"] == "GEN"
+
+
+def test_cohort_synthesis_fills_every_case_once_and_skips_a_bad_one(trained: dict, tmp_path: Path) -> None:
+    cohort = tmp_path / "cohort"
+    shutil.copytree(trained["data"] / "GEN", cohort)
+    for case in ("case00", "case02"):  # make three cases that lack FLAIR (case01 never had it)
+        (cohort / case / f"{case}_FLAIR.nii.gz").unlink()
+    bad = cohort / "case02" / "case02_T2.nii.gz"
+    bad.write_bytes(bad.read_bytes()[:200])
+    out = tmp_path / "filled"
+    args = ("synthesize", "--checkpoint", str(trained["checkpoint"]), "--site", "gen", "--cohort", str(cohort),
+            "--target", "FLAIR", "--out", str(out), "--quiet")
+    first = run_pmm(*args, env=trained["env"])
+    assert first.returncode == 1 and "2 written, 0 already finished" in first.stdout and "1 failed" in first.stdout
+    assert f"failed case02: {bad}: corrupt or unreadable NIfTI" in first.stdout and "Traceback" not in first.stderr
+    written = out / "case00" / "case00_FLAIR_synthetic.nii.gz"
+    reference = nib.load(str(cohort / "case00" / "case00_T1.nii.gz"))
+    assert nib.load(str(written)).shape == reference.shape and np.allclose(nib.load(str(written)).affine, reference.affine)
+    assert json.loads((out / "case00" / "case00_FLAIR_synthetic.json").read_text())["Synthetic"] is True
+    mtime = written.stat().st_mtime_ns
+    shutil.copy(trained["data"] / "GEN" / "case02" / "case02_T2.nii.gz", bad)  # repaired: only it is done now
+    second = run_pmm(*args, env=trained["env"])
+    assert second.returncode == 0 and "1 written, 2 already finished" in second.stdout, second.stdout + second.stderr
+    assert written.stat().st_mtime_ns == mtime
 
 
 @pytest.mark.parametrize("arguments,message", [

@@ -12,7 +12,7 @@ import pytest
 from conftest import run_pmm
 from pmm_core.config.site import load_site
 from pmm_core.data.readers import discover_cases
-from pmm_core.phantom.federation import write_federation
+from pmm_core.phantom.federation import random_subset, write_federation
 from pmm_core.phantom.generator import CaseSynthesizer, grid_points
 from pmm_core.phantom.sites import SITES
 
@@ -60,12 +60,15 @@ def test_geometry_is_native(federation: Path) -> None:
     assert np.allclose(t1.affine, t2.affine)  # same slice stack, but the subject moved (tested in prepare)
 
 
-def test_tti_cases_miss_some_but_not_all(tmp_path: Path) -> None:
-    write_federation(tmp_path, cases_per_site=8, seed=3, size="test", progress=False)
-    for case in (tmp_path / "TTI").iterdir():
+def test_tti_cases_miss_some_but_not_all(federation: Path) -> None:
+    """The written cases, and the subset rule itself over many draws (every size from 1 to 3 occurs)."""
+    for case in (federation / "TTI").iterdir():
         if case.is_dir():
             count = len(list(case.glob("*.nii.gz")))
             assert 1 <= count <= 3, f"{case.name} has {count} of 4 modalities"
+    rng = np.random.default_rng(3)
+    sizes = {len(random_subset(rng, SITE["TTI"].modalities)) for _ in range(200)}
+    assert sizes == {1, 2, 3}
 
 
 def _written_and_fractions(federation: Path, site_name: str, paths: dict[str, str]):

@@ -106,3 +106,55 @@ def test_missing_root_is_one_line(generic_site: Path, tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "data" / "GEN")
     code, output = _prepare_error(generic_site, tmp_path)
     assert code == 2 and output.strip().count("\n") == 0 and "root folder not found" in output
+
+
+def _replace_voxels(path: Path, data: np.ndarray) -> None:
+    write_volume(path, data, nib.load(str(path)).affine)
+
+
+def test_all_nan_image_names_the_file(generic_site: Path, tmp_path: Path) -> None:
+    path = tmp_path / "data" / "GEN" / "case02" / "case02_T2.nii.gz"
+    _replace_voxels(path, np.full(nib.load(str(path)).shape, np.nan, np.float32))
+    code, output = _prepare_error(generic_site, tmp_path)
+    assert code == 1 and f"{path}: every voxel is NaN or infinite" in output and "Traceback" not in output
+    assert "site GEN: 2 cases" in output  # the other cases were still prepared
+
+
+def test_complex_image_names_the_file(generic_site: Path, tmp_path: Path) -> None:
+    path = tmp_path / "data" / "GEN" / "case02" / "case02_T2.nii.gz"
+    volume = np.asarray(nib.load(str(path)).dataobj).astype(np.complex64) * (1 + 1j)
+    _replace_voxels(path, volume)
+    code, output = _prepare_error(generic_site, tmp_path)
+    assert code == 1 and f"{path}: complex-valued image (dtype complex64)" in output
+
+
+def test_constant_image_names_the_file_but_an_empty_label_is_fine(generic_site: Path, tmp_path: Path) -> None:
+    path = tmp_path / "data" / "GEN" / "case02" / "case02_T2.nii.gz"
+    _replace_voxels(path, np.zeros(nib.load(str(path)).shape, np.float32))
+    label = tmp_path / "data" / "GEN" / "case00" / "case00_seg.nii.gz"
+    _replace_voxels(label, np.zeros(nib.load(str(label)).shape, np.uint8))
+    code, output = _prepare_error(generic_site, tmp_path)
+    assert code == 1 and f"{path}: the image is constant (every voxel is 0)" in output
+    assert "case00" not in output.split("skipped")[-1]  # the case with an empty label was prepared
+
+
+def test_a_series_elsewhere_in_space_is_skipped_naming_the_file(generic_site: Path, tmp_path: Path) -> None:
+    """T2 of another place in space: nothing overlaps, so it cannot be aligned."""
+    path = tmp_path / "data" / "GEN" / "case02" / "case02_T2.nii.gz"
+    image = nib.load(str(path))
+    affine = image.affine.copy()
+    affine[:3, 3] += 400.0
+    write_volume(path, np.asarray(image.dataobj).astype(np.float32), affine)
+    code, output = _prepare_error(generic_site, tmp_path)
+    assert code == 1 and f"skipped case02: {path}: cannot be aligned with T1" in output
+    assert "site GEN: 2 cases" in output
+
+
+def test_a_series_covering_little_of_the_brain_is_skipped_at_preparation(generic_site: Path, tmp_path: Path) -> None:
+    """A T2 slab of 5 slices (40 mm) aligns, but leaves most of the reference brain empty."""
+    path = tmp_path / "data" / "GEN" / "case02" / "case02_T2.nii.gz"
+    image = nib.load(str(path))
+    write_volume(path, np.asarray(image.dataobj)[:, :, 7:12].astype(np.float32), image.affine)
+    code, output = _prepare_error(generic_site, tmp_path)
+    assert code == 1 and f"{path}: after alignment with T1 it covers only" in output, output
+    assert "of the brain (needs 50%)" in output and "site GEN: 2 cases" in output

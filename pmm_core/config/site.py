@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from pmm_core.config.registration import RegistrationOptions
 from pmm_core.config.toml_loading import load_toml_model
 from pmm_core.errors import PmmError
 from pmm_core.modalities import MODALITIES, canonical_modality
@@ -39,7 +40,7 @@ class PreprocessOptions(BaseModel):
         1.0, gt=0, description="in-plane voxel size (mm) of the output grid; None keeps the reference's"
     )
     percentiles: tuple[float, float] = (0.5, 99.5)
-    registration_iterations: int = Field(200, ge=1)
+    registration: RegistrationOptions = Field(default_factory=RegistrationOptions)
 
     @field_validator("percentiles")
     @classmethod

@@ -97,6 +97,7 @@ def write_case(site_dir: Path, prepared: PreparedCase, signature: str, dataset_i
             "native": prepared.native,
             "percentiles": {m: list(v) for m, v in prepared.percentiles.items()},
             "transforms": prepared.transforms,
+            "transform_centers": prepared.transform_centers,
             "brain_fraction": [round(float(f), 5) for f in brain_fraction],
             "signature": signature,
         }

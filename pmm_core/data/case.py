@@ -5,7 +5,7 @@ voxels; nothing downstream assumes an orientation.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import SimpleITK as sitk
@@ -38,6 +38,11 @@ class CaseRecord:
     case_id: str
     images: dict[str, sitk.Image]
     label: sitk.Image | None = None
+    files: dict[str, Path] = field(default_factory=dict)  # where each image came from, for error messages
+
+    def describe(self, modality: str) -> str:
+        """The file a modality was read from (or the modality's name when it was not read from disk)."""
+        return str(self.files[modality]) if modality in self.files else f"{self.case_id} {modality}"
 
     @property
     def modalities(self) -> tuple[str, ...]:

@@ -19,10 +19,11 @@ from pmm_core.errors import CaseError
 LPS_FROM_RAS = np.diag([-1.0, -1.0, 1.0])
 
 
-def read_volume(path: Path) -> sitk.Image:
+def read_volume(path: Path, label: bool = False) -> sitk.Image:
     """Decode a 3D NIfTI file into a float32 SimpleITK image with its real geometry.
 
-    A corrupt or truncated file, or an image that is not 3D, is a CaseError naming the file.
+    A corrupt or truncated file, an image that is not 3D, complex, all NaN or (unless it is a
+    `label`, which may be empty) constant, is a CaseError naming the file.
     """
     path = Path(path)
     try:
@@ -38,8 +39,38 @@ def read_volume(path: Path) -> sitk.Image:
         raise CaseError(f"{path}: image is {data.ndim}D with shape {tuple(data.shape)}; pmm needs one 3D volume")
     if min(data.shape) < 1:
         raise CaseError(f"{path}: image has an empty axis {tuple(data.shape)}")
-    data = np.nan_to_num(data.astype(np.float32, copy=False), nan=0.0, posinf=0.0, neginf=0.0)
-    return array_to_sitk(data, image.affine)
+    data = checked_intensities(path, data, allow_constant=label)
+    affine = np.asarray(image.affine, dtype=np.float64)
+    if not np.all(np.isfinite(affine)):
+        raise CaseError(f"{path}: the header's affine holds NaN or infinite values; fix the sform/qform")
+    try:
+        return array_to_sitk(data, affine)
+    except CaseError as exc:
+        raise CaseError(f"{path}: {exc}") from None
+
+
+def checked_intensities(path: Path, data: np.ndarray, allow_constant: bool = False) -> np.ndarray:
+    """float32 voxels, or a CaseError naming the file when they cannot be an MR magnitude image.
+
+    Checked here, before registration, because a NaN or constant volume otherwise surfaces as an
+    ITK error deep inside the optimiser that names no file. Isolated NaN/inf voxels (some tools
+    write them outside the field of view) become 0; an image with no finite voxel is refused.
+    """
+    if np.iscomplexobj(data):
+        raise CaseError(f"{path}: complex-valued image (dtype {data.dtype}); export the magnitude image instead")
+    if data.dtype.fields is not None or data.dtype.kind not in "biuf":
+        raise CaseError(f"{path}: voxel type {data.dtype} is not a scalar intensity (RGB or structured); "
+                        "export a grey-scale image")
+    data = data.astype(np.float32, copy=False)
+    finite = np.isfinite(data)
+    if not finite.any():
+        raise CaseError(f"{path}: every voxel is NaN or infinite; the file holds no image")
+    if not finite.all():
+        data = np.where(finite, data, np.float32(0.0))
+    low, high = float(data.min()), float(data.max())
+    if low == high and not allow_constant:
+        raise CaseError(f"{path}: the image is constant (every voxel is {low:g}); is the series empty?")
+    return data
 
 
 def array_to_sitk(data: np.ndarray, affine: np.ndarray) -> sitk.Image:

@@ -6,7 +6,7 @@ its own acquisition: same slice stack, but the subject moved a little in between
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -60,6 +60,11 @@ class PhantomCase:
     case_id: str
     images: dict[str, PhantomVolume]
     label: PhantomVolume | None
+    # subject motion (4x4, RAS mm) of each acquisition relative to the label's: the voxel at world
+    # point p shows the anatomy the reference shows at motion @ p. Registration benchmarks score
+    # their transforms against it.
+    motions: dict[str, np.ndarray] = field(default_factory=dict)
+    brain: PhantomVolume | None = None   # true brain tissue (grey and white matter, lesions) on the label's grid
 
 
 class CaseSynthesizer:
@@ -74,6 +79,7 @@ class CaseSynthesizer:
         self.flair_grid = site.flair_grid
         if site.flair_grid is not None and test_size:
             self.flair_grid = site.flair_grid.reduced(TEST_SIZE_FACTOR)
+        self.native_grids = {} if test_size else dict(site.native_grids)
 
     def fractions(self, world: np.ndarray, motion: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Tissue fractions and lesion label at world points, subject moved by `motion`."""
@@ -107,21 +113,36 @@ class CaseSynthesizer:
     def make(self, case_id: str, modalities: tuple[str, ...]) -> PhantomCase:
         site, rng = self.site, self.rng
         tilt = rng.uniform(-site.oblique_deg, site.oblique_deg, 3) * np.array([1.0, 1.0, 0.5])
-        affine = grid_affine(self.grid, tilt, rng.uniform(-5, 5, 3))
+        shift = rng.uniform(-5, 5, 3)
+        affine = grid_affine(self.grid, tilt, shift)
         world = grid_points(self.grid, affine)
         # the reference acquisition (subject not moved) defines the label's grid
         shared, label_values = self.fractions(world, np.eye(4))
-        label = PhantomVolume(label_values.reshape(self.grid.matrix, self.grid.matrix, self.grid.slices), affine)
+        shape = (self.grid.matrix, self.grid.matrix, self.grid.slices)
+        label = PhantomVolume(label_values.reshape(shape), affine)
+        tissue = sum(v for k, v in shared.items() if k not in OUTSIDE_BRAIN + ("csf",))
+        brain = PhantomVolume((tissue > 0.5).reshape(shape).astype(np.uint8), affine)
         images: dict[str, PhantomVolume] = {}
+        motions: dict[str, np.ndarray] = {}
         for modality in modalities:
             grid, grid_affine_m, points, fractions = self.grid, affine, world, shared
-            if modality == "FLAIR" and self.flair_grid is not None:
+            motion = np.eye(4)
+            if modality == "FLAIR" and self.flair_grid is not None:  # its own slab, its own position
                 grid = self.flair_grid
                 grid_affine_m = grid_affine(grid, tilt + rng.uniform(-3, 3, 3), rng.uniform(-5, 5, 3))
                 points = grid_points(grid, grid_affine_m)
-                fractions, _ = self.fractions(points, rigid(rng, *site.misregistration))
-            elif images and not site.coregistered and not (modality in ("DWI", "ADC") and self.flair_grid is not None):
-                fractions, _ = self.fractions(points, rigid(rng, *site.misregistration))
+                motion = rigid(rng, *site.misregistration)
+            else:
+                if modality in self.native_grids:  # same slab, its own matrix
+                    grid = self.native_grids[modality]
+                    grid_affine_m = grid_affine(grid, tilt, shift)
+                    points = grid_points(grid, grid_affine_m)
+                acquired_with_flair_slab = modality in ("DWI", "ADC") and self.flair_grid is not None
+                if images and not site.coregistered and not acquired_with_flair_slab:
+                    motion = rigid(rng, *site.misregistration)
+            if points is not world or not np.array_equal(motion, np.eye(4)):
+                fractions, _ = self.fractions(points, motion)
             data = self.acquire(modality, fractions, points)
             images[modality] = PhantomVolume(data.reshape(grid.matrix, grid.matrix, grid.slices), grid_affine_m)
-        return PhantomCase(case_id, images, label)
+            motions[modality] = motion
+        return PhantomCase(case_id, images, label, motions, brain)

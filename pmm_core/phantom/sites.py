@@ -45,6 +45,9 @@ class PhantomSite:
     oblique_deg: float            # random tilt of the slice stack
     misregistration: tuple[float, float] = (0.0, 0.0)   # max degrees, max mm between modalities
     flair_grid: Grid | None = None                     # ISLES: FLAIR on its own grid
+    # full size only: modalities acquired with their own matrix over the same slab (same tilt and
+    # field of view), as clinical protocols do: a 0.6 mm T2 beside a 0.7 mm T1 and a 1.2 mm DWI.
+    native_grids: tuple[tuple[str, Grid], ...] = ()
     random_subset: bool = False                        # TTI: each case misses some modalities
 
 
@@ -54,8 +57,11 @@ SITES: tuple[PhantomSite, ...] = (
         pathology="glioma",
         protocol=Protocol(field=3.0, t1_tr=550, t1_te=10, t2_tr=4500, t2_te=95, flair_tr=9000, flair_te=120,
                           dwi_tr=5000, dwi_te=75),
-        intensity_scale=1800.0, noise=0.03, bias=0.25, grid=Grid(256, 0.9, 24, 6.0),
+        intensity_scale=1800.0, noise=0.03, bias=0.25, grid=Grid(320, 0.72, 24, 6.0),
         skull_stripped=False, coregistered=False, oblique_deg=8.0, misregistration=(3.0, 3.0),
+        native_grids=(("T2", Grid(384, 0.6, 26, 5.5)), ("T1C", Grid(512, 0.45, 24, 6.0)),
+                      ("FLAIR", Grid(288, 0.8, 24, 6.0)), ("DWI", Grid(192, 1.2, 24, 6.0)),
+                      ("ADC", Grid(192, 1.2, 24, 6.0))),
     ),
     PhantomSite(
         name="TTI", dataset_id=1, layout="generic", modalities=("T1", "T2", "FLAIR", "ADC"),
@@ -64,6 +70,8 @@ SITES: tuple[PhantomSite, ...] = (
                           dwi_tr=4000, dwi_te=90, csf_null_error=0.04),
         intensity_scale=900.0, noise=0.05, bias=0.35, grid=Grid(256, 0.94, 24, 6.5),
         skull_stripped=False, coregistered=False, oblique_deg=10.0, misregistration=(3.0, 4.0), random_subset=True,
+        native_grids=(("T2", Grid(384, 0.62, 22, 7.0)), ("FLAIR", Grid(320, 0.75, 24, 6.5)),
+                      ("ADC", Grid(192, 1.25, 22, 7.0))),
     ),
     PhantomSite(
         name="BraTS", dataset_id=2, layout="brats", modalities=("T1", "T2", "T1C", "FLAIR"),

@@ -5,7 +5,11 @@ resampling goes from the original file's voxels straight to the output grid thro
 """
 from __future__ import annotations
 
+import time
+from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import numpy as np
 import SimpleITK as sitk
@@ -18,6 +22,8 @@ from pmm_core.data.preprocess.normalize import normalize_in_mask
 from pmm_core.data.preprocess.registration import identity_transform, register_rigid
 from pmm_core.errors import CaseError
 from pmm_core.modalities import reference_modality
+
+MIN_BRAIN_COVERAGE = 0.5  # share of the reference brain an aligned modality must cover to be usable
 
 
 @dataclass
@@ -33,7 +39,33 @@ class PreparedCase:
     geometry: dict[str, list[float]]
     percentiles: dict[str, tuple[float, float]]
     native: dict[str, dict[str, list[float]]] = field(default_factory=dict)
-    transforms: dict[str, list[float]] = field(default_factory=dict)
+    transforms: dict[str, list[float]] = field(default_factory=dict)         # Euler angles (rad), translation (mm)
+    transform_centers: dict[str, list[float]] = field(default_factory=dict)  # rotation centre (LPS mm)
+
+    def transform(self, modality: str) -> sitk.Transform:
+        """The rigid transform (reference point → modality point) estimated for `modality`."""
+        transform = sitk.Euler3DTransform()
+        transform.SetCenter(self.transform_centers[modality])
+        transform.SetParameters(self.transforms[modality])
+        return transform
+
+
+class StageTimes(defaultdict):
+    """Seconds spent per stage (register, skull_strip, resample, normalise), summed over modalities.
+
+    Filled by `preprocess_case` when given one; `bench/prepare_speed.py` reads it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(float)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self[name] += time.perf_counter() - start
 
 
 def _native_geometry(image: sitk.Image) -> dict[str, list[float]]:
@@ -48,8 +80,22 @@ def _label_transform(record: CaseRecord, transforms: dict[str, sitk.Transform]) 
     return identity_transform()
 
 
-def preprocess_case(record: CaseRecord, options: PreprocessOptions) -> PreparedCase:
+def check_coverage(record: CaseRecord, modality: str, reference: str, resampled: np.ndarray, mask: np.ndarray) -> None:
+    """A modality that, once aligned, leaves most of the reference brain empty cannot be used.
+
+    That happens when a series is another patient's or session's, covers another part of the
+    head, or registration failed; training on it would teach the model garbage.
+    """
+    brain = mask > 0
+    covered = float((resampled[brain] > 0).mean()) if brain.any() else 0.0
+    if covered < MIN_BRAIN_COVERAGE:
+        raise CaseError(f"{record.describe(modality)}: after alignment with {reference} it covers only {covered:.0%} "
+                        f"of the brain (needs {MIN_BRAIN_COVERAGE:.0%}); check that it is the same patient and session")
+
+
+def preprocess_case(record: CaseRecord, options: PreprocessOptions, times: StageTimes | None = None) -> PreparedCase:
     """Register, skull-strip, resample, normalise and crop one case (options already resolved)."""
+    times = StageTimes() if times is None else times
     if not record.images:
         raise CaseError(f"case {record.case_id}: no image")
     reference_name = reference_modality(record.modalities)
@@ -61,28 +107,33 @@ def preprocess_case(record: CaseRecord, options: PreprocessOptions) -> PreparedC
             transforms[modality] = identity_transform()
         else:
             try:
-                transforms[modality] = register_rigid(
-                    reference, record.images[modality], iterations=options.registration_iterations
-                )
+                with times.stage("register"):
+                    transforms[modality] = register_rigid(reference, record.images[modality], options.registration)
             except CaseError as exc:
-                raise CaseError(f"case {record.case_id}: {modality} cannot be aligned with {reference_name}: {exc}") from None
+                raise CaseError(f"{record.describe(modality)}: cannot be aligned with {reference_name}: {exc}") from None
 
     try:
-        native_mask = brain_mask(reference, skull_strip=bool(options.skull_strip))
+        with times.stage("skull_strip" if options.skull_strip else "head_mask"):
+            native_mask = brain_mask(reference, skull_strip=bool(options.skull_strip))
     except CaseError as exc:
-        raise CaseError(f"case {record.case_id}: {exc}") from None
-    grid = output_grid(reference, native_mask, options.crop_size, options.in_plane_spacing)
-    mask = resample_onto(native_mask, grid, identity_transform(), nearest=True)
+        raise CaseError(f"{record.describe(reference_name)}: {exc}") from None
+    with times.stage("resample"):
+        grid = output_grid(reference, native_mask, options.crop_size, options.in_plane_spacing)
+        mask = resample_onto(native_mask, grid, identity_transform(), nearest=True)
 
     volumes, percentiles = [], {}
     for modality in record.modalities:
-        resampled = resample_onto(record.images[modality], grid, transforms[modality])
-        normalised, percentiles[modality] = normalize_in_mask(resampled, mask, options.percentiles)
+        with times.stage("resample"):
+            resampled = resample_onto(record.images[modality], grid, transforms[modality])
+        check_coverage(record, modality, reference_name, resampled, mask)
+        with times.stage("normalise"):
+            normalised, percentiles[modality] = normalize_in_mask(resampled, mask, options.percentiles)
         volumes.append(normalised)
 
     label = None
     if record.label is not None:
-        label = resample_onto(record.label, grid, _label_transform(record, transforms), nearest=True)
+        with times.stage("resample"):
+            label = resample_onto(record.label, grid, _label_transform(record, transforms), nearest=True)
 
     return PreparedCase(
         case_id=record.case_id,
@@ -95,4 +146,5 @@ def preprocess_case(record: CaseRecord, options: PreprocessOptions) -> PreparedC
         percentiles=percentiles,
         native={m: _native_geometry(img) for m, img in record.images.items()},
         transforms={m: list(t.GetParameters()) for m, t in transforms.items()},
+        transform_centers={m: list(t.GetFixedParameters()[:3]) for m, t in transforms.items()},
     )

@@ -34,8 +34,8 @@ def discover_cases(site: SiteConfig) -> tuple[list[CaseSource], list[tuple[str, 
 def load_case(source: CaseSource, site: SiteConfig) -> CaseRecord:
     """Decode every file of a case; errors name the file at fault."""
     images = {modality: read_volume(path) for modality, path in source.files.items()}
-    label = read_volume(source.label) if source.label is not None else None
-    record = CaseRecord(case_id=source.case_id, images=images, label=label)
+    label = read_volume(source.label, label=True) if source.label is not None else None
+    record = CaseRecord(case_id=source.case_id, images=images, label=label, files=dict(source.files))
     record.check_coverage(site.modalities)
     return record
 

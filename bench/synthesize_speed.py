@@ -1,0 +1,102 @@
+"""Synthesis at native size: seconds per patient, one `pmm synthesize` call each against one cohort call.
+
+Patients are full-size TTG phantom cases (six series, 192-512 matrices, thick oblique slices,
+each series moved a few mm) with one series (FLAIR by default) removed. The single form runs
+the real `pmm synthesize --input ...` once per patient (start-up, model load, registration,
+deepbet, synthesis, write); the batch form runs `pmm synthesize --cohort` once for all of them,
+so the start-up is paid once. The model is the paper's size (untrained weights: speed does not
+depend on them) unless `--model small`.
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import write_results
+from bench.training_speed import model_options
+from pmm_core.config.training import TrainingOptions
+from pmm_core.models import build_model
+from pmm_core.phantom.federation import case_paths, site_toml, write_case
+from pmm_core.phantom.generator import CaseSynthesizer
+from pmm_core.phantom.sites import SITES
+from pmm_core.training.checkpoint import save_checkpoint
+
+PMM = str(Path(sys.executable).parent / "pmm")
+
+
+def write_cohort(root: Path, patients: int, target: str) -> Path:
+    """Full-size TTG cases under root/TTG without `target`, and root/sites/ttg.toml."""
+    site = SITES[0]
+    rng = np.random.default_rng([0, site.dataset_id])
+    for index in range(patients):
+        case_id = f"TTG_{index + 1:03d}"
+        case = CaseSynthesizer(site, 1, False, rng).make(case_id, site.modalities)
+        write_case(site, root / "TTG", case, index)
+        case_paths(site, root / "TTG", case_id, index)[target].unlink()
+    toml = root / "sites" / "ttg.toml"
+    toml.parent.mkdir(parents=True, exist_ok=True)
+    toml.write_text(site_toml(site, test_size=False))
+    return toml
+
+
+def write_checkpoint(path: Path, width: str) -> int:
+    options = TrainingOptions(model=model_options(width))
+    model = build_model(options.model)
+    site = SITES[0]
+    save_checkpoint({"config": options.model_dump(mode="json"), "model": model.state_dict(),
+                     "sites": [{"name": site.name, "dataset_id": site.dataset_id, "modalities": list(site.modalities),
+                                "cache_dir": ""}]}, path)
+    return sum(p.numel() for p in model.parameters())
+
+
+def run(*args: str) -> float:
+    start = time.perf_counter()
+    done = subprocess.run([PMM, *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"pmm {' '.join(args[:1])} failed: {done.stderr[-1500:]}")
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=3, help="full-size patients synthesised each way")
+    parser.add_argument("--model", choices=("paper", "small"), default="paper")
+    parser.add_argument("--target", default="FLAIR")
+    args = parser.parse_args(argv)
+    print(f"synthesize_speed: {args.patients} full-size TTG patients, {args.model} model, target {args.target}; "
+          "one pmm call per patient against one cohort call")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        toml = write_cohort(root, args.patients, args.target)
+        parameters = write_checkpoint(root / "model.pt", args.model)
+        common = ("--checkpoint", str(root / "model.pt"), "--site", str(toml), "--target", args.target)
+        single = []
+        for index in range(args.patients):
+            case = root / "TTG" / f"TTG_{index + 1:03d}"
+            inputs = [f"--input={f.name.split('_')[-1].split('.')[0]}={f}" for f in sorted(case.glob("*.nii.gz"))
+                      if not f.name.endswith("_seg.nii.gz")]
+            single.append(run("synthesize", *common, *inputs, "--out", str(root / "single" / f"{case.name}.nii.gz")))
+            print(f"single form, patient {index + 1}: {single[-1]:.1f} s")
+        batch = run("synthesize", *common, "--cohort", str(root / "TTG"), "--out", str(root / "cohort"), "--quiet")
+        print(f"batch form, {args.patients} patients: {batch:.1f} s")
+    row = {"patients": args.patients, "model": args.model, "parameters": parameters,
+           "single_s_per_patient": round(float(np.mean(single)), 1), "single_s": [round(s, 1) for s in single],
+           "batch_s_total": round(batch, 1), "batch_s_per_patient": round(batch / args.patients, 1),
+           "single_over_batch": round(float(np.mean(single)) / (batch / args.patients), 2)}
+    table = ["| model | parameters | patients | single form s/patient | batch form s/patient | single/batch |",
+             "|---|---|---|---|---|---|",
+             f"| {args.model} | {parameters:,} | {args.patients} | {row['single_s_per_patient']} | "
+             f"{row['batch_s_per_patient']} | {row['single_over_batch']}x |"]
+    path = write_results("synthesize_speed", {"config": vars(args), "rows": [row]}, table)
+    print("\n".join(table))
+    print(f"written {path}")
+
+
+if __name__ == "__main__":
+    main()
