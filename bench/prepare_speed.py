@@ -59,12 +59,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", choices=("full", "test"), default="full", help="phantom size (default: native)")
     parser.add_argument("--legacy-pairs", type=int, default=1,
                         help="pairs per registered site also timed with the old settings (each takes about a minute)")
+    parser.add_argument("--sites", nargs="+", default=[s.name for s in SITES], choices=[s.name for s in SITES],
+                        help="phantom sites to time (default: all four)")
     args = parser.parse_args(argv)
     print(f"prepare_speed: one {args.size}-size phantom case per site through pmm's preparation; "
           f"old vs new registration on {args.legacy_pairs} pair(s) per registered site")
     rows, pairs = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for site in SITES:
+        for site in (s for s in SITES if s.name in args.sites):
             folder = Path(tmp) / site.name
             case, files = write_phantom_case(site, folder, args.size == "full")
             times, (record, prepared) = time_case(site, files, Path(tmp) / "cache", site.layout)

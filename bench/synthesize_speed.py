@@ -30,18 +30,18 @@ from pmm_core.training.checkpoint import save_checkpoint
 PMM = str(Path(sys.executable).parent / "pmm")
 
 
-def write_cohort(root: Path, patients: int, target: str) -> Path:
-    """Full-size TTG cases under root/TTG without `target`, and root/sites/ttg.toml."""
+def write_cohort(root: Path, patients: int, target: str, full: bool = True) -> Path:
+    """TTG cases (full size unless told) under root/TTG without `target`, and root/sites/ttg.toml."""
     site = SITES[0]
     rng = np.random.default_rng([0, site.dataset_id])
     for index in range(patients):
         case_id = f"TTG_{index + 1:03d}"
-        case = CaseSynthesizer(site, 1, False, rng).make(case_id, site.modalities)
+        case = CaseSynthesizer(site, 1 if full else 2, not full, rng).make(case_id, site.modalities)
         write_case(site, root / "TTG", case, index)
         case_paths(site, root / "TTG", case_id, index)[target].unlink()
     toml = root / "sites" / "ttg.toml"
     toml.parent.mkdir(parents=True, exist_ok=True)
-    toml.write_text(site_toml(site, test_size=False))
+    toml.write_text(site_toml(site, test_size=not full))
     return toml
 
 
@@ -63,17 +63,45 @@ def run(*args: str) -> float:
     return time.perf_counter() - start
 
 
+def stage_seconds(root: Path, toml: Path, target: str) -> dict[str, float]:
+    """Where one patient's time goes, measured in this process: model load, read, each preprocessing
+    stage, the model over all slices, resampling back and writing (the cohort form's per-patient work)."""
+    import torch
+
+    from centralized.model_loading import load_trained_model
+    from centralized.synthesize import synthesize_record
+    from pmm_core.config.site import load_site
+    from pmm_core.data.preprocess.pipeline import StageTimes, preprocess_case
+    from pmm_core.data.readers import discover_cases, load_case
+
+    times = StageTimes()
+    with times.stage("load_model"):
+        trained = load_trained_model(root / "model.pt", torch.device("cpu"))
+    site = load_site(toml)
+    source = discover_cases(site)[0][0]
+    with times.stage("read"):
+        record = load_case(source, site)
+    preprocess_case(record, site.preprocessing, times)  # register, skull_strip, resample, normalise
+    start = time.perf_counter()
+    synthesize_record(trained, site, record, target, root / "stages" / "out.nii.gz")
+    whole = time.perf_counter() - start
+    preprocessing = sum(v for k, v in times.items() if k not in ("load_model", "read"))
+    times["model_resample_write"] = whole - preprocessing  # the same preprocessing ran again inside
+    return {k: round(v, 2) for k, v in times.items()}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=3, help="full-size patients synthesised each way")
     parser.add_argument("--model", choices=("paper", "small"), default="paper")
     parser.add_argument("--target", default="FLAIR")
+    parser.add_argument("--size", choices=("full", "test"), default="full", help="phantom size (default: native)")
     args = parser.parse_args(argv)
-    print(f"synthesize_speed: {args.patients} full-size TTG patients, {args.model} model, target {args.target}; "
+    print(f"synthesize_speed: {args.patients} {args.size}-size TTG patients, {args.model} model, target {args.target}; "
           "one pmm call per patient against one cohort call")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        toml = write_cohort(root, args.patients, args.target)
+        toml = write_cohort(root, args.patients, args.target, args.size == "full")
         parameters = write_checkpoint(root / "model.pt", args.model)
         common = ("--checkpoint", str(root / "model.pt"), "--site", str(toml), "--target", args.target)
         single = []
@@ -85,14 +113,17 @@ def main(argv: list[str] | None = None) -> None:
             print(f"single form, patient {index + 1}: {single[-1]:.1f} s")
         batch = run("synthesize", *common, "--cohort", str(root / "TTG"), "--out", str(root / "cohort"), "--quiet")
         print(f"batch form, {args.patients} patients: {batch:.1f} s")
+        stages = stage_seconds(root, toml, args.target)
+        print("one patient, by stage: " + ", ".join(f"{k} {v} s" for k, v in stages.items()))
     row = {"patients": args.patients, "model": args.model, "parameters": parameters,
            "single_s_per_patient": round(float(np.mean(single)), 1), "single_s": [round(s, 1) for s in single],
            "batch_s_total": round(batch, 1), "batch_s_per_patient": round(batch / args.patients, 1),
-           "single_over_batch": round(float(np.mean(single)) / (batch / args.patients), 2)}
+           "single_over_batch": round(float(np.mean(single)) / (batch / args.patients), 2), "stages_s": stages}
     table = ["| model | parameters | patients | single form s/patient | batch form s/patient | single/batch |",
              "|---|---|---|---|---|---|",
              f"| {args.model} | {parameters:,} | {args.patients} | {row['single_s_per_patient']} | "
-             f"{row['batch_s_per_patient']} | {row['single_over_batch']}x |"]
+             f"{row['batch_s_per_patient']} | {row['single_over_batch']}x |",
+             "", "one patient, by stage (s): " + ", ".join(f"{k} {v}" for k, v in stages.items())]
     path = write_results("synthesize_speed", {"config": vars(args), "rows": [row]}, table)
     print("\n".join(table))
     print(f"written {path}")

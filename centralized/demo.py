@@ -8,6 +8,7 @@ training get somewhere; everything else is the paper's recipe.
 """
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -60,16 +61,31 @@ def build_phantom_federation(out: Path, cases_per_site: int, seed: int, progress
     return cache
 
 
+def phantom_ready(out: Path, cases_per_site: int, seed: int) -> bool:
+    """True when `out` holds a finished, prepared phantom federation built with these settings.
+
+    The READY marker is written last and records the settings, so an interrupted build or one
+    with other settings is never taken for this one.
+    """
+    try:
+        return json.loads((Path(out) / "READY").read_text()) == {"cases_per_site": cases_per_site, "seed": seed}
+    except (OSError, ValueError):
+        return False
+
+
+def mark_ready(out: Path, cases_per_site: int, seed: int) -> None:
+    (Path(out) / "READY").write_text(json.dumps({"cases_per_site": cases_per_site, "seed": seed}))
+
+
 def ensure_phantom_federation(out: Path, cases_per_site: int, seed: int = 0,
                               echo: Callable[[str], None] = print) -> Path:
-    """The prepared phantom federation in `out`, built on first use and reused after (a READY
-    marker is written last, so an interrupted build is redone, never half reused)."""
+    """The prepared phantom federation in `out` (a folder of pmm's own), built on first use and reused after."""
     out = Path(out)
-    if not (out / "READY").is_file():
+    if not phantom_ready(out, cases_per_site, seed):
         shutil.rmtree(out, ignore_errors=True)
         echo(f"preparing the phantom federation once ({cases_per_site} cases per site) -> {out}")
         build_phantom_federation(out, cases_per_site, seed, progress=False, echo=echo)
-        (out / "READY").touch()
+        mark_ready(out, cases_per_site, seed)
     return out / "cache"
 
 
@@ -77,8 +93,13 @@ def run_demo(out: Path, cases_per_site: int, epochs: int, seed: int, tracking_ur
              progress: bool = True, echo: Callable[[str], None] = print) -> list[dict]:
     started = time.perf_counter()
     out = Path(out)
-    echo(f"1-2/4 phantom federation -> {out}, preprocessing the four sites")
-    cache = build_phantom_federation(out, cases_per_site, seed, progress, echo)
+    if phantom_ready(out, cases_per_site, seed):  # a second `make demo` does not redo minutes of work
+        echo(f"1-2/4 reusing the prepared phantom federation in {out} ({cases_per_site} cases per site, seed {seed})")
+        cache = out / "cache"
+    else:
+        echo(f"1-2/4 phantom federation -> {out}, preprocessing the four sites")
+        cache = build_phantom_federation(out, cases_per_site, seed, progress, echo)
+        mark_ready(out, cases_per_site, seed)
     config = out / "demo_training.toml"
     config.write_text(DEMO_CONFIG.format(epochs=epochs))
     echo(f"3/4 centralized training, {epochs} epochs ({config})")

@@ -1,6 +1,8 @@
 """The typer app `pmm`. Each capability registers its command here; the work is in pmm_core."""
 from __future__ import annotations
 
+import signal
+
 import typer
 
 from pmm.certs_command import certs
@@ -44,7 +46,14 @@ app.command("certs")(certs)
 app.command("experiment")(experiment)
 
 
+def _stop_on_sigterm(signum, frame) -> None:  # noqa: ARG001
+    """SIGTERM (a service manager, `kill`, a test) stops pmm like Ctrl-C: cleanup blocks run and
+    the SuperLink or SuperNode it started is stopped with it, instead of being orphaned."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     app()
 
 

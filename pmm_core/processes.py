@@ -1,7 +1,8 @@
 """Long-running helper processes (Flower's SuperLink, SuperNodes, `flwr run`, the MLflow server):
 started in their own process group so stopping one also stops the children it spawned (a
 SuperNode starts `flower-superexec` and ClientApp processes), with their output copied line by
-line to a log file and, optionally, to the terminal."""
+line to a log file and, optionally, to the terminal. Each runs under `process_guard`, which
+stops its group when the pmm process that started it dies, even by SIGKILL."""
 from __future__ import annotations
 
 import os
@@ -95,7 +96,8 @@ class ManagedProcess:
                  echo: Callable[[str], None] | None = None, cwd: Path | None = None):
         self.name, self.log_path = name, Path(log_path)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        guarded = [sys.executable, "-m", "pmm_core.process_guard", str(os.getpid()), *argv]  # ends with us
+        self.process = subprocess.Popen(guarded, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                         bufsize=1, env=tool_environment(env), cwd=cwd, start_new_session=True)
         self._copier = threading.Thread(target=self._copy, args=(echo,), daemon=True)
         self._copier.start()

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -105,6 +109,51 @@ def write_isles_site(root: Path, cases: int = 3) -> Path:
     )
 
 
+FLOWER_TOOLS = ("flower-superlink", "flower-supernode", "flower-superexec", "flwr-serverapp", "flwr-clientapp",
+                "pmm_core.process_guard")
+
+
+# every process this test session starts inherits this tag in its environment, so the final check
+# finds exactly ours, also when several pytest workers or other runs share the machine
+RUN_TAG = f"PMM_TEST_RUN={os.getpid()}-{uuid.uuid4().hex[:8]}"
+os.environ["PMM_TEST_RUN"] = RUN_TAG.split("=", 1)[1]
+
+
+def flower_processes(tagged: bool = True) -> dict[int, str]:
+    """Live (not zombie) processes of Flower's tools or pmm's guard (started by this session when
+    `tagged`): pid → command line."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            if tagged and RUN_TAG.encode() not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+        except OSError:
+            continue
+        if state != "Z" and any(tool in command for tool in FLOWER_TOOLS):
+            found[int(entry.name)] = command
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind():
+    """Every process a test starts ends with it: after the run, any Flower process of this session
+    still alive fails the suite (and is killed, so it cannot load the machine for hours)."""
+    yield
+    deadline = time.monotonic() + 20
+    while (left := flower_processes()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert not left, "processes left behind by the tests:\n" + "\n".join(f"{p}: {c[:160]}" for p, c in left.items())
+
+
 @pytest.fixture
 def generic_site(tmp_path: Path) -> Path:
     return write_generic_site(tmp_path)
@@ -120,15 +169,59 @@ def isles_site(tmp_path: Path) -> Path:
     return write_isles_site(tmp_path)
 
 
-@pytest.fixture(scope="session")
-def prepared_sites(tmp_path_factory) -> Path:
-    """Generic, BraTS and ISLES sites prepared once into one cache root (shared, read-only)."""
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """`build(folder)` run once per test run, however many pytest-xdist workers ask: the first
+    builds under a file lock in the folder all workers share, the others wait and reuse it."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder, done = shared / name, shared / f"{name}.done"
+    with FileLock(str(shared / f"{name}.lock")):
+        if not done.is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            build(folder)
+            done.touch()
+    return folder
+
+
+def _prepare_test_sites(root: Path) -> None:
     from pmm_core.config.site import load_site
     from pmm_core.data.prepare_site import prepare_site
 
-    root = tmp_path_factory.mktemp("prepared")
-    cache = root / "cache"
     for toml in (write_generic_site(root), write_brats_site(root), write_isles_site(root)):
-        summary = prepare_site(load_site(toml), cache, workers=1, progress=False, log=lambda _: None)
+        summary = prepare_site(load_site(toml), root / "cache", workers=1, progress=False, log=lambda _: None)
         assert not summary.failed, summary.failed
-    return cache
+
+
+@pytest.fixture(scope="session")
+def prepared_sites(tmp_path_factory) -> Path:
+    """Generic, BraTS and ISLES sites prepared once into one cache root (shared, read-only)."""
+    return built_once(tmp_path_factory, "prepared", _prepare_test_sites) / "cache"
+
+
+@pytest.fixture(scope="session")
+def prepared_phantom(tmp_path_factory) -> Path:
+    """The test-size phantom federation (3 cases per site, seed 0) written and prepared once per run,
+    through the same code `pmm demo` and `pmm experiment` use; tests copy it where those commands
+    look for it, and the commands reuse it as they would a finished earlier run."""
+    from centralized.demo import ensure_phantom_federation
+
+    folder = built_once(tmp_path_factory, "phantom", lambda root: ensure_phantom_federation(
+        root / "phantom-3-0", 3, 0, echo=lambda _: None))
+    return folder / "phantom-3-0"
+
+
+# Test files that run for minutes (Flower federations, the experiment pipeline, the demo, native
+# sizes), started first so that two workers finish together instead of one waiting on the last.
+SLOW_FIRST = ("test_federation", "test_experiment_end_to_end", "test_demo", "test_native_size", "test_bench",
+              "test_evaluate_synthesize", "test_train_central", "test_phantom")
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    def rank(item) -> int:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        return SLOW_FIRST.index(module) if module in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)  # stable: the order inside a file is kept

@@ -50,3 +50,13 @@ def test_memory_peak_grows_with_batch(tmp_path: Path) -> None:
     result = run_bench(tmp_path, "memory_peak", "--model", "small", "--size", "64", "--batch-sizes", "1", "16")
     small, large = result["rows"]
     assert large["peak_rss_mib"] > small["peak_rss_mib"] >= small["rss_before_step_mib"]
+
+
+def test_prepare_and_synthesize_speed_at_test_size(tmp_path: Path) -> None:
+    prepare = run_bench(tmp_path, "prepare_speed", "--size", "test", "--legacy-pairs", "1", "--sites", "BraTS", "ISLES")
+    assert {row["site"] for row in prepare["rows"]} == {"BraTS", "ISLES"}
+    timed = [pair for pair in prepare["pairs"] if "old_s" in pair]
+    assert len(timed) == 1 and all(pair["new_error_mm"] < pair["identity_error_mm"] for pair in prepare["pairs"])
+    synthesis = run_bench(tmp_path, "synthesize_speed", "--size", "test", "--model", "small", "--patients", "1")
+    row = synthesis["rows"][0]
+    assert row["single_s_per_patient"] > 0 and row["batch_s_per_patient"] > 0 and "register" in row["stages_s"]

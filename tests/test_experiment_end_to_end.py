@@ -6,6 +6,7 @@ that every step of the pipeline runs through the code users run."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from conftest import run_pmm
@@ -27,10 +28,11 @@ unet_epochs = 2
 """
 
 
-def test_segmentation_then_tables_share_the_phantom_and_the_full_model(tmp_path: Path) -> None:
+def test_segmentation_then_tables_share_the_phantom_and_the_full_model(prepared_phantom: Path, tmp_path: Path) -> None:
     import mlflow
 
     settings, out, doc = tmp_path / "tiny.toml", tmp_path / "out", tmp_path / "RESULTS.md"
+    shutil.copytree(prepared_phantom, out / "tiny" / "phantom-3-0")  # the session's, as a finished earlier build
     settings.write_text(TINY)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     common = ["--settings", str(settings), "--out", str(out), "--doc", str(doc), "--tracking-uri", uri]

@@ -159,6 +159,24 @@ def test_round_completes_when_a_site_dies_mid_round(federation: dict, prepared_s
         _stop(server, *clients.values())
 
 
+def test_a_killed_client_takes_its_supernode_with_it(federation: dict) -> None:
+    """SIGKILL gives `pmm client` no chance to clean up; its guard still stops the SuperNode."""
+    from conftest import flower_processes
+
+    before = set(flower_processes())  # this session's, e.g. of other tests still stopping
+    client = _client(federation, "brats")  # no server: the SuperNode keeps retrying
+    deadline = time.monotonic() + 60
+    while not [c for p, c in flower_processes().items() if p not in before and "flower-supernode" in c]:
+        assert time.monotonic() < deadline, "the SuperNode never started"
+        time.sleep(0.2)
+    os.kill(client.pid, signal.SIGKILL)
+    client.wait(10)
+    deadline = time.monotonic() + 20
+    while left := [c for p, c in flower_processes().items() if p not in before]:
+        assert time.monotonic() < deadline, f"still running after pmm client was killed: {left}"
+        time.sleep(0.2)
+
+
 def test_too_few_sites_stop_the_federation_within_the_wait_limit(federation: dict) -> None:
     started = time.monotonic()
     server = _serve(federation, "--rounds", "2", "--min-sites", "2", "--wait-timeout", "5")
