@@ -102,11 +102,10 @@ def estimate_rigid(fixed: sitk.Image, moving: sitk.Image, options: RegistrationO
     identity = sitk.Euler3DTransform(transform)
     try:
         for spacing in options.level_spacings_mm:
-            transform = _register_level(_shrunk(fixed_f, spacing), _shrunk(moving_f, spacing), transform, options)
-        finest_fixed = _shrunk(fixed_f, options.level_spacings_mm[-1])
-        finest_moving = _shrunk(moving_f, options.level_spacings_mm[-1])
-        start = metric_value(finest_fixed, finest_moving, identity, options)
-        end = metric_value(finest_fixed, finest_moving, transform, options)
+            level_fixed, level_moving = _shrunk(fixed_f, spacing), _shrunk(moving_f, spacing)
+            transform = _register_level(level_fixed, level_moving, transform, options)
+        start = metric_value(level_fixed, level_moving, identity, options)  # the finest level's samples
+        end = metric_value(level_fixed, level_moving, transform, options)
     except RuntimeError as exc:
         first_line = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown ITK error"
         raise CaseError(f"rigid registration failed: {first_line}") from None
