@@ -3,7 +3,7 @@
 Time per training step, per 1,000 slices and per epoch, side by side on the same model and
 data, at 192x192 and at a small size; then the validation PSNR each reaches on the phantom
 federation after the same wall-clock budget. The paper: 8,724 s -> 2,078 s per epoch (4.2x)
-on an A100. On a CPU a larger batch buys little (DESIGN.md section 8), so expect a smaller
+on an A100. On a CPU a larger batch buys little (one 192x192 slice already fills the cores), so expect a smaller
 ratio here; `--model paper --sizes 192` on a GPU is the paper's setting.
 """
 from __future__ import annotations

@@ -86,7 +86,7 @@ def stage_seconds(root: Path, toml: Path, target: str) -> dict[str, float]:
     synthesize_record(trained, site, record, target, root / "stages" / "out.nii.gz")
     whole = time.perf_counter() - start
     preprocessing = sum(v for k, v in times.items() if k not in ("load_model", "read"))
-    times["model_resample_write"] = whole - preprocessing  # the same preprocessing ran again inside
+    times["model_resample_write"] = max(0.0, whole - preprocessing)  # the same preprocessing ran again inside
     return {k: round(v, 2) for k, v in times.items()}
 
 

@@ -20,7 +20,7 @@ from pmm_core.models import build_model
 from pmm_core.models.pmm_synth import PMMSynth
 from pmm_core.training.step import batch_step, build_optimizers
 
-# The demo's model (a few minutes of CPU get somewhere) and the paper's (DESIGN.md section 8).
+# The demo's model (a few minutes of CPU get somewhere) and the paper's (34 M parameters; about 2.6 s per batch-1 step at 192x192 on 2 CPU cores).
 SMALL = dict(base_channels=16, residual_blocks=3, embedding_dim=64, modulation_hidden=32,
              discriminator_channels=16, discriminator_layers=3)
 PAPER: dict = {}

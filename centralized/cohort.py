@@ -54,9 +54,6 @@ def synthesize_cohort(trained: TrainedModel, site: SiteConfig, cohort_root: Path
     summary = CohortSummary(failed=list(problems))
     bar = tqdm(sources, desc=f"synthesize {target}", unit="case", disable=not progress)
 
-    def report(message: str) -> None:
-        bar.write(message) if progress else log(message)
-
     for source in bar:
         out = cohort_output(out_dir, source.case_id, target)
         if target in source.files:
@@ -70,6 +67,6 @@ def synthesize_cohort(trained: TrainedModel, site: SiteConfig, cohort_root: Path
             summary.written.append(synthesize_record(trained, site, record, target, out, batch_size))
         except CaseError as exc:
             summary.failed.append((source.case_id, str(exc)))
-            report(f"skipped {source.case_id}: {exc}")
+            (bar.write if progress else log)(f"skipped {source.case_id}: {exc}")  # above the bar, not through it
     bar.close()
     return summary

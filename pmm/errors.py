@@ -1,4 +1,4 @@
-"""Turn user errors into one line on stderr and a non-zero exit (DESIGN.md section 6)."""
+"""Turn user errors into one line on stderr and a non-zero exit: a user should see what to fix, not a traceback."""
 from __future__ import annotations
 
 import functools

@@ -1,7 +1,7 @@
 """Atomic file writes: write to a temporary file beside the destination, then rename.
 
-A crash or a kill mid-write leaves the old file (or nothing), never half a file (DESIGN.md
-section 6).
+A crash or a kill mid-write leaves the old file (or nothing), never half a file: a user's
+input or an earlier result is never replaced by a broken one.
 """
 from __future__ import annotations
 

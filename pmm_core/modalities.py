@@ -1,4 +1,4 @@
-"""The six modalities in their fixed channel order (DESIGN.md section 1).
+"""The six modalities in their fixed channel order (index 0..5 in every tensor, cache and checkpoint).
 
 Every tensor with a modality axis uses this order, so index 3 is always FLAIR whichever site
 the data comes from.

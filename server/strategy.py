@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict
 from flwr.serverapp import Grid
 from flwr.serverapp.strategy import FedAvg
-from flwr.serverapp.strategy.strategy_utils import aggregate_arrayrecords
-from flwr.supercore.inflatable.inflatable_object import get_all_nested_objects
 
 from pmm_core.federated.packing import PACKED_KEY, Layout
+from server.flower_internals import aggregate_arrayrecords, get_all_nested_objects
 
 WEIGHT_KEY = "num-examples"
 
@@ -78,6 +77,11 @@ def check_reply(message: Message, layout: Layout | None) -> SiteReply:
         raise ValueError(f"metrics lack {WEIGHT_KEY!r}")
     site = str(content.config_records["site"]["name"]) if "site" in content.config_records else "unknown"
     return SiteReply(site, {k: float(v) for k, v in metrics.items() if k != WEIGHT_KEY}, int(metrics[WEIGHT_KEY]))
+
+
+def messages_to(nodes: Iterable[int], content: RecordDict, message_type: str) -> list[Message]:
+    """One message per node, all with the same content (Flower's public Message constructor)."""
+    return [Message(content=content, dst_node_id=node, message_type=message_type) for node in nodes]
 
 
 def wire_bytes(message: Message) -> int:
@@ -146,7 +150,7 @@ class PmmFedAvg(FedAvg):
                         grid: Grid) -> Iterable[Message]:
         nodes = self.wait_for_sites(grid)
         config["server-round"] = server_round + self.round_offset
-        messages = list(self._construct_messages(RecordDict({"arrays": arrays, "config": config}), nodes, MessageType.TRAIN))
+        messages = messages_to(nodes, RecordDict({"arrays": arrays, "config": config}), MessageType.TRAIN)
         if messages:  # the same content goes to every site
             self.audit(server_round + self.round_offset, {"stage": "send", "nodes": len(messages),
                                                           "array_bytes": sum(len(a.data) for a in arrays.values()),
@@ -184,7 +188,7 @@ class PmmFedAvg(FedAvg):
             return []
         config["server-round"] = server_round + self.round_offset
         nodes = list(grid.get_node_ids())
-        return self._construct_messages(RecordDict({"arrays": arrays, "config": config}), nodes, MessageType.EVALUATE)
+        return messages_to(nodes, RecordDict({"arrays": arrays, "config": config}), MessageType.EVALUATE)
 
     def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:
         sites = []

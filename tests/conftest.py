@@ -127,9 +127,8 @@ RUN_TAG = f"PMM_TEST_RUN={os.getpid()}-{uuid.uuid4().hex[:8]}"
 os.environ["PMM_TEST_RUN"] = RUN_TAG.split("=", 1)[1]
 
 
-def flower_processes(tagged: bool = True) -> dict[int, str]:
-    """Live (not zombie) processes of Flower's tools or pmm's guard (started by this session when
-    `tagged`): pid → command line."""
+def flower_processes() -> dict[int, str]:
+    """Live (not zombie) processes of Flower's tools or pmm's guard started by this session: pid → command line."""
     found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -137,7 +136,7 @@ def flower_processes(tagged: bool = True) -> dict[int, str]:
         try:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            if tagged and RUN_TAG.encode() not in (entry / "environ").read_bytes().split(b"\0"):
+            if RUN_TAG.encode() not in (entry / "environ").read_bytes().split(b"\0"):
                 continue
         except OSError:
             continue

@@ -3,7 +3,7 @@
 - The default store is an embedded SQLite file (`./mlflow.db`, artifacts in `./mlartifacts`);
   `MLFLOW_TRACKING_URI` or an explicit URI (a remote server) overrides it.
 - The experiment is looked up, created once if missing, and then addressed by id: concurrent
-  `set_experiment` calls can put runs in "Default" (DESIGN.md section 9).
+  `set_experiment` calls can put runs in "Default" (seen with MLflow 3.17).
 - Anonymous telemetry is off before mlflow is imported.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The site TOML (DESIGN.md section 3): where a site's data lives, its layout and coverage.
+"""The site TOML: where a site's data lives, its layout and coverage.
 
 Relative paths resolve against the TOML file's folder so a `sites/` folder can be moved together
 with the data it points to. Preprocessing defaults depend on the layout: in-house (`generic`)

@@ -1,4 +1,4 @@
-"""Batch samplers: MCBS (DESIGN.md section 4) and the naive batch-1 sampler it is compared with.
+"""Batch samplers: MCBS (the paper's Modality-Consistent Batch Scheduler) and the naive batch-1 sampler it is compared with.
 
 The model takes one synthesis condition per batch, so a batch must not mix availability
 patterns or sites. MCBS groups samples by (dataset_id, M), pads each group to a multiple of the

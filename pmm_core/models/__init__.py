@@ -1,4 +1,4 @@
-"""PMM-Synth (DESIGN.md section 4): Uni-Synth backbone with DFUM, PFM, PatchGAN discriminators."""
+"""PMM-Synth: Uni-Synth backbone with DFUM, PFM, PatchGAN discriminators."""
 from __future__ import annotations
 
 from pmm_core.models.parameter_groups import GROUP_NAMES, parameter_counts, parameter_groups

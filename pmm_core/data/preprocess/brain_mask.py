@@ -2,8 +2,8 @@
 
 With `skull_strip = true` a pretrained network removes skull and scalp: deepbet (MIT licence)
 ships its TorchScript weights inside its PyPI wheel, so it runs offline on CPU or CUDA; on a
-thick-slice phantom head it matched the true brain with Dice 0.97 in about 7 s (DESIGN.md
-section 9). HD-BET is the other common choice but downloads its weights at first use.
+thick-slice phantom head it matched the true brain with Dice 0.97 in about 7 s
+(tests/test_skull_strip.py). HD-BET is the other common choice but downloads its weights at first use.
 
 Without skull stripping the data is already brain-only (BraTS) or the head is what we have
 (ISLES'22): the mask is the head foreground (Otsu threshold, largest component, holes filled).
