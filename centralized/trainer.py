@@ -28,7 +28,7 @@ from pmm_core.evaluation.tasks import default_tasks
 from pmm_core.models import build_model
 from pmm_core.training.checkpoint import save_checkpoint
 from pmm_core.training.epoch import run_epoch
-from pmm_core.training.schedule import linear_decay_factor
+from pmm_core.training.schedule import LearningRateSchedule, set_learning_rate
 from pmm_core.training.step import batch_step, build_optimizers
 from tracking import RunTracker
 
@@ -84,9 +84,7 @@ class CentralTrainer:
         self.amp = options.amp and dist.device.type == "cuda"
         self.optimizers = build_optimizers(self.model, options.learning_rate, options.betas, self.amp)
         self.steps_per_epoch = len(self.sampler)
-        total = options.epochs * self.steps_per_epoch
-        self.schedulers = [torch.optim.lr_scheduler.LambdaLR(o, lambda step: linear_decay_factor(step, total))
-                           for o in (self.optimizers.generator, self.optimizers.discriminator)]
+        self.schedule = LearningRateSchedule.of(options)
         self.condition_rng = np.random.default_rng([options.seed, dist.rank])
         self.epoch, self.step_in_epoch, self.global_step, self.best_score = 0, 0, 0, float("-inf")
 
@@ -99,7 +97,6 @@ class CentralTrainer:
             "model": self.model.state_dict(),
             "optimizer_generator": self.optimizers.generator.state_dict(),
             "optimizer_discriminator": self.optimizers.discriminator.state_dict(),
-            "schedulers": [s.state_dict() for s in self.schedulers],
             "scaler": self.optimizers.scaler.state_dict(),
             "epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
             "best_score": self.best_score,
@@ -113,8 +110,6 @@ class CentralTrainer:
         self.model.load_state_dict(checkpoint["model"])
         self.optimizers.generator.load_state_dict(checkpoint["optimizer_generator"])
         self.optimizers.discriminator.load_state_dict(checkpoint["optimizer_discriminator"])
-        for scheduler, saved in zip(self.schedulers, checkpoint["schedulers"]):
-            scheduler.load_state_dict(saved)
         self.optimizers.scaler.load_state_dict(checkpoint["scaler"])
         self.epoch, self.step_in_epoch = checkpoint["epoch"], checkpoint["step_in_epoch"]
         self.global_step, self.best_score = checkpoint["global_step"], checkpoint["best_score"]
@@ -133,12 +128,11 @@ class CentralTrainer:
 
     # -- training ------------------------------------------------------------------------------
     def _step(self, batch) -> dict[str, float]:
-        metrics = batch_step(self.model, self.optimizers, batch, self.condition_rng, self.options.losses,
-                             self.dist.device, self.options.conditions.scenario_probability, self.amp,
-                             synchronize=self.dist.average_gradients if self.dist.active else None)
-        for scheduler in self.schedulers:
-            scheduler.step()
-        return metrics
+        rate = self.schedule.rate(self.global_step / max(self.steps_per_epoch, 1))  # from the step: resumes need no state
+        set_learning_rate([self.optimizers.generator, self.optimizers.discriminator], rate)
+        return batch_step(self.model, self.optimizers, batch, self.condition_rng, self.options.losses,
+                          self.dist.device, self.options.conditions.scenario_probability, self.amp,
+                          synchronize=self.dist.average_gradients if self.dist.active else None)
 
     def train(self) -> TrainOutcome:
         stopped = False

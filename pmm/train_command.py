@@ -11,12 +11,12 @@ from pmm.errors import reports_errors
 @reports_errors
 def train_central(
     sites: str = typer.Option(None, "--sites", help="Comma-separated site names or TOML paths (prepared with `pmm prepare`)."),
-    epochs: int = typer.Option(None, "--epochs", min=1, help="Epochs (default from config: 100)."),
+    epochs: int = typer.Option(None, "--epochs", min=1, help="Epochs (default 200, the paper's; the rate falls to 0 at the last one)."),
     batch_size: int = typer.Option(None, "--batch-size", min=1, help="Batch size (default 16, the paper's)."),
     no_pfm: bool = typer.Option(False, "--no-pfm", help="Ablation: no Personalized Feature Modulation."),
     no_mcbs: bool = typer.Option(False, "--no-mcbs", help="Ablation: the naive batch-1 sampler instead of MCBS."),
     resume: str = typer.Option(None, "--resume", help="Continue a run: its folder, its name under runs/, or a checkpoint file."),
-    config: Path = typer.Option(None, "--config", help="Training options TOML ([model], [losses], [conditions] tables)."),
+    config: Path = typer.Option(None, "--config", help=r"Training options TOML: epochs, decay_start_epoch, learning_rate, batch_size, … and the \[model], \[losses], \[conditions] tables."),
     cache_dir: Path = typer.Option(None, "--cache-dir", help="Cache root (default: $PMM_CACHE_DIR, else ./pmm_cache)."),
     run_dir: Path = typer.Option(None, "--run-dir", help="Where checkpoints go (default: runs/<time>-<sites>)."),
     max_steps: int = typer.Option(None, "--max-steps", min=1, help="Stop after this many steps in total, with a checkpoint."),
@@ -25,7 +25,9 @@ def train_central(
     tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlflow.db)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
-    """Train one PMM-Synth model on several sites (Adam 2e-4, betas 0.5/0.999, batch 16 with MCBS, lr constant then linearly to 0 over the second half).
+    """Train one PMM-Synth model on several sites with the paper's recipe: 200 epochs, Adam 2e-4 (betas 0.5/0.999) constant for 50 epochs then linearly to 0, batch 16 with MCBS.
+
+    The decay starts after a quarter of the epochs unless the config sets decay_start_epoch, so `--epochs 20` keeps the paper's shape (5 constant, 15 decaying).
 
     Uses CUDA and mixed precision when present; several GPUs with `torchrun --nproc_per_node N -m pmm train-central …`. Validates every epoch on the val split and keeps `last.pt` and `best.pt`.
     """

@@ -31,3 +31,34 @@ def test_prepare_in_process_with_cli_runner(brats_site: Path, tmp_path: Path) ->
     result = CliRunner().invoke(app, ["prepare", "--site", str(brats_site), "--cache-dir", str(tmp_path / "c"), "--workers", "1", "--quiet"])
     assert result.exit_code == 0, result.output
     assert "site BraTS: 3 cases" in result.output and "T1+T2+T1C+FLAIR: 3" in result.output
+
+
+def _commands():
+    import click
+    import typer.main
+
+    def walk(command, path):
+        yield path, command
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, [*path, name])
+    return [(path, command) for path, command in walk(typer.main.get_command(app), []) if isinstance(command, click.Command)]
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.replace("│", " ").split())
+
+
+def test_every_help_text_is_shown_whole() -> None:
+    """Rich markup must not eat a help text's brackets ("[model]" once vanished from --config)."""
+    from rich.text import Text
+
+    for path, command in _commands():
+        output = _flat(CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "400"}).output)
+        doc = command.help or ""
+        assert _flat(Text.from_markup(doc).plain) == _flat(doc.replace("\\[", "[")), f"pmm {' '.join(path)}: markup ate part of its description"
+        for param in command.params:
+            help_text = getattr(param, "help", None)
+            if help_text:
+                shown = _flat(Text.from_markup(help_text).plain)
+                assert shown in output, f"pmm {' '.join(path)} {param.name}: help shown as something else"
+                assert shown == _flat(help_text.replace("\\[", "[")), f"pmm {' '.join(path)} {param.name}: markup ate part of {help_text!r}"

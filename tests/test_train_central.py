@@ -73,6 +73,12 @@ def test_full_run_logs_to_mlflow_and_the_model_loads_back(prepared_sites: Path, 
     assert {"checkpoints", "fingerprints", "validation"} <= artifacts
     model = mlflow.pytorch.load_model(f"runs:/{runs['run_id'][0]}/model")
     assert type(model).__name__ == "PMMSynth"
+    # one epoch: a quarter of it is 0 epochs at the full rate, then linearly to 0 over the epoch's steps
+    steps = checkpoint["global_step"]
+    logged = mlflow.MlflowClient().get_metric_history(runs["run_id"][0], "train/lr")
+    assert logged, "train/lr was not logged"
+    for point in logged:  # logged after step `point.step`, which trained at the rate of step - 1
+        assert point.value == pytest.approx(2e-4 * (1 - (point.step - 1) / steps)), point.step
 
 
 def test_cli_trains_and_reports(prepared_sites: Path, config: Path, tmp_path: Path) -> None:

@@ -8,10 +8,14 @@ never mistaken for a dead one. Before a round, the server waits at most `wait_ti
 `min_sites` nodes to be connected, then stops with a message instead of waiting forever; before the
 first round it also waits (within the same limit) for `expected_sites`, so the federation does
 not start without sites that are still connecting.
+
+In a federation the training options' `epochs` is not chosen separately: it is rounds x local
+epochs, what each site trains in all and so the length of the learning-rate schedule every site
+follows (pmm_core.training.schedule).
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pmm_core.config.training import TrainingOptions
 from pmm_core.federated.partition import PartitionOptions
@@ -30,3 +34,10 @@ class FederationOptions(BaseModel):
     wait_timeout_s: float = Field(600.0, gt=0, description="how long to wait for min_sites to connect")
     partition: PartitionOptions = Field(default_factory=PartitionOptions)
     training: TrainingOptions = Field(default_factory=TrainingOptions)
+
+    @model_validator(mode="after")
+    def _schedule_spans_the_federation(self) -> "FederationOptions":
+        total = self.rounds * self.local_epochs
+        if self.training.epochs != total:
+            self.training = TrainingOptions.model_validate(self.training.model_dump() | {"epochs": total})
+        return self

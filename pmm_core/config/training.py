@@ -1,6 +1,7 @@
 """Training options shared by the centralized trainer and the federated client.
 
-Defaults are the paper's recipe (Adam, lr 2e-4, betas (0.5, 0.999), batch 16 with MCBS).
+Defaults are the paper's recipe: 200 epochs, Adam (lr 2e-4, betas (0.5, 0.999)) at a constant rate
+for 50 epochs, then linearly to 0 at the end, batch 16 with MCBS.
 Data options used by the slice dataset live here too because they shape what a step sees; the
 model, loss weights and condition sampling are nested tables ([model], [losses], [conditions]).
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pmm_core.config.model import ConditionOptions, LossWeights, ModelOptions
 from pmm_core.config.toml_loading import load_toml_model
@@ -17,9 +18,12 @@ from pmm_core.config.toml_loading import load_toml_model
 class TrainingOptions(BaseModel):
     """What one training run does; loaded from `--config FILE` (TOML) or left at defaults."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    epochs: int = Field(100, ge=1)
+    epochs: int = Field(200, ge=1, description="the paper: 200")
+    decay_start_epoch: int | None = Field(
+        None, ge=0, description="epochs at the full rate before it falls linearly to 0 at the last epoch; "
+                                "unset: a quarter of `epochs` (the paper: 50 of 200)")
     batch_size: int = Field(16, ge=1)
     learning_rate: float = Field(2e-4, gt=0)
     betas: tuple[float, float] = (0.5, 0.999)
@@ -36,6 +40,18 @@ class TrainingOptions(BaseModel):
     model: ModelOptions = Field(default_factory=ModelOptions)
     losses: LossWeights = Field(default_factory=LossWeights)
     conditions: ConditionOptions = Field(default_factory=ConditionOptions)
+
+    @model_validator(mode="after")
+    def _decay_within_training(self) -> "TrainingOptions":
+        if self.decay_start_epoch is not None and self.decay_start_epoch > self.epochs:
+            raise ValueError(f"decay_start_epoch ({self.decay_start_epoch}) is after the last epoch ({self.epochs}); "
+                             "set it to at most epochs, or leave it unset for a quarter of epochs")
+        return self
+
+    @property
+    def decay_start(self) -> int:
+        """Epochs at the full rate: `decay_start_epoch`, or a quarter of `epochs` when unset."""
+        return self.decay_start_epoch if self.decay_start_epoch is not None else self.epochs // 4
 
 
 def load_training_options(path: Path | None) -> TrainingOptions:

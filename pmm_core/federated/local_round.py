@@ -28,6 +28,7 @@ from pmm_core.federated.site_state import SiteState, load_site_state, save_site_
 from pmm_core.models import build_model
 from pmm_core.models.pmm_synth import PMMSynth
 from pmm_core.training.epoch import EpochTotals, run_epoch
+from pmm_core.training.schedule import LearningRateSchedule, set_learning_rate
 from pmm_core.training.step import Optimizers, batch_step, build_optimizers
 
 
@@ -73,18 +74,36 @@ def _restore(state: SiteState | None, spec: LocalRoundSpec, optimizers: Optimize
         condition_rng.bit_generator.state = state.condition_rng
 
 
+def round_schedule(spec: LocalRoundSpec, epochs_done: int) -> tuple[LearningRateSchedule, int]:
+    """The schedule this round follows and where on it the round starts (epochs).
+
+    A federated site follows the paper's schedule over the whole federation: the server sets
+    `options.epochs` to rounds x local epochs, and the site is `epochs_done` into it. A
+    personalization run is its own short training: its schedule spans its own epochs, from 0.
+    """
+    if spec.personalize_only:
+        return LearningRateSchedule.of(spec.options, epochs=spec.local_epochs), 0
+    return LearningRateSchedule.of(spec.options), epochs_done
+
+
 def _train_epochs(model: PMMSynth, optimizers: Optimizers, spec: LocalRoundSpec, site: str, first_epoch: int,
                   condition_rng: np.random.Generator, device: torch.device) -> tuple[dict[str, float], int, int]:
     """E local epochs of MCBS batches through the shared training step → (loss sums, steps, slices)."""
     options = spec.options
+    schedule, schedule_start = round_schedule(spec, first_epoch)
     dataset = SliceDataset([spec.site_dir], "train", options.min_brain_fraction)
     if len(dataset) == 0:
         raise ValueError(f"site {site}: no training slices in {spec.site_dir}")
     sampler = MCBSBatchSampler(dataset.group_keys(), options.batch_size, options.seed)
     loader = DataLoader(dataset, batch_sampler=sampler, num_workers=options.num_workers)
     amp = options.amp and device.type == "cuda"
+    steps_done = 0
 
     def step(batch) -> dict[str, float]:
+        nonlocal steps_done
+        set_learning_rate([optimizers.generator, optimizers.discriminator],
+                          schedule.rate(schedule_start + steps_done / max(len(sampler), 1)))
+        steps_done += 1
         return batch_step(model, optimizers, batch, condition_rng, options.losses, device,
                           options.conditions.scenario_probability, amp)
 

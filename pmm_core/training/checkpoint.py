@@ -1,7 +1,8 @@
 """Checkpoints: written atomically (temporary file, then rename), loaded with weights_only.
 
 A checkpoint holds everything a killed run needs to continue at the same step: model,
-optimizers, schedulers, gradient scaler, epoch and step, RNG states and the config.
+optimizers, gradient scaler, epoch and step, RNG states and the config (the learning rate
+follows from the step, pmm_core.training.schedule).
 """
 from __future__ import annotations
 

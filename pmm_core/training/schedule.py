@@ -1,11 +1,44 @@
-"""Learning-rate schedule. The paper does not state one; pmm keeps the rate constant for the
-first half of training and decays it linearly to 0 over the second half (pix2pix's recipe)."""
+"""The paper's learning-rate schedule: "All networks are trained for 200 epochs ... The initial
+learning rate is set to 2×10^-4 and linearly decays to zero after 50 epochs."
+
+The rate is the base rate until `decay_start` epochs are done, then falls linearly, step by
+step, to 0 at the end of the last epoch. It is a function of how far training has got (epochs
+as a fraction), not a stateful scheduler, so a resumed run, a federated site in its tenth round
+and a DDP rank all compute the same rate from the step they are at, and nothing has to be saved.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
 
-def linear_decay_factor(step: int, total_steps: int) -> float:
-    """Multiplier of the base rate at `step` (0-based) out of `total_steps`."""
-    half = total_steps // 2
-    if step < half or total_steps <= 1:
-        return 1.0
-    return max(0.0, 1.0 - (step - half) / max(1, total_steps - half))
+import torch
+
+from pmm_core.config.training import TrainingOptions
+
+
+@dataclass(frozen=True)
+class LearningRateSchedule:
+    base: float            # the rate of the constant phase
+    epochs: int            # training ends (rate 0) after this many epochs
+    decay_start: float     # epochs at the base rate before the linear decay
+
+    @classmethod
+    def of(cls, options: TrainingOptions, epochs: int | None = None) -> "LearningRateSchedule":
+        """The options' schedule; over `epochs` instead of `options.epochs` (a personalization run),
+        the decay starts at the same fraction of training."""
+        if epochs is None or epochs == options.epochs:
+            return cls(options.learning_rate, options.epochs, float(options.decay_start))
+        return cls(options.learning_rate, epochs, options.decay_start * epochs / options.epochs)
+
+    def rate(self, epochs_done: float) -> float:
+        """The rate after `epochs_done` epochs (fractional: step / steps per epoch)."""
+        if epochs_done < self.decay_start or self.epochs <= self.decay_start:
+            return self.base
+        return self.base * max(0.0, 1.0 - (epochs_done - self.decay_start) / (self.epochs - self.decay_start))
+
+
+def set_learning_rate(optimizers: list[torch.optim.Optimizer], rate: float) -> None:
+    """Every parameter group of every optimizer at `rate` (the generator and the discriminators
+    follow one schedule, as in the paper)."""
+    for optimizer in optimizers:
+        for group in optimizer.param_groups:
+            group["lr"] = rate
