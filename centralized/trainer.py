@@ -129,7 +129,7 @@ class CentralTrainer:
     # -- training ------------------------------------------------------------------------------
     def _step(self, batch) -> dict[str, float]:
         rate = self.schedule.rate(self.global_step / max(self.steps_per_epoch, 1))  # from the step: resumes need no state
-        set_learning_rate([self.optimizers.generator, self.optimizers.discriminator], rate)
+        set_learning_rate(self.optimizers.all(), rate)
         return batch_step(self.model, self.optimizers, batch, self.condition_rng, self.options.losses,
                           self.dist.device, self.options.conditions.scenario_probability, self.amp,
                           synchronize=self.dist.average_gradients if self.dist.active else None)

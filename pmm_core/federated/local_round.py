@@ -23,7 +23,7 @@ from pmm_core.data.samplers import MCBSBatchSampler
 from pmm_core.evaluation.evaluate import evaluate_site
 from pmm_core.evaluation.report import flat_metrics
 from pmm_core.evaluation.tasks import default_tasks
-from pmm_core.federated.partition import PartitionOptions, load_named, personal_state, shared_arrays
+from pmm_core.federated.partition import PartitionOptions, load_named, personal_state, shared_arrays, trained_groups
 from pmm_core.federated.site_state import SiteState, load_site_state, save_site_state
 from pmm_core.models import build_model
 from pmm_core.models.pmm_synth import PMMSynth
@@ -61,14 +61,14 @@ def build_site_model(options: TrainingOptions) -> PMMSynth:
 
 
 def _restore(state: SiteState | None, spec: LocalRoundSpec, optimizers: Optimizers, condition_rng: np.random.Generator) -> None:
-    """Optimizer moments and the condition RNG from the site's last round (Adam moments only when
-    the same parameters trained then: a personalize-only round has a different optimizer)."""
+    """Optimizer moments and the condition RNG from the site's last round (the generator side's
+    Adam moments only when the same parameters trained then: a personalize-only round trains fewer)."""
     if state is None:
         return
-    if state.optimizer_generator is not None and state.history and \
-            state.history[-1].get("personalize_only", False) == spec.personalize_only:
+    same_mode = bool(state.history) and state.history[-1].get("personalize_only", False) == spec.personalize_only
+    if same_mode and state.optimizer_generator is not None and optimizers.generator is not None:
         optimizers.generator.load_state_dict(state.optimizer_generator)
-    if state.optimizer_discriminator is not None:
+    if state.optimizer_discriminator is not None and optimizers.discriminator is not None:
         optimizers.discriminator.load_state_dict(state.optimizer_discriminator)
     if state.condition_rng is not None:
         condition_rng.bit_generator.state = state.condition_rng
@@ -101,8 +101,7 @@ def _train_epochs(model: PMMSynth, optimizers: Optimizers, spec: LocalRoundSpec,
 
     def step(batch) -> dict[str, float]:
         nonlocal steps_done
-        set_learning_rate([optimizers.generator, optimizers.discriminator],
-                          schedule.rate(schedule_start + steps_done / max(len(sampler), 1)))
+        set_learning_rate(optimizers.all(), schedule.rate(schedule_start + steps_done / max(len(sampler), 1)))
         steps_done += 1
         return batch_step(model, optimizers, batch, condition_rng, options.losses, device,
                           options.conditions.scenario_probability, amp)
@@ -147,13 +146,8 @@ def run_local_round(spec: LocalRoundSpec, shared: dict[str, np.ndarray] | None,
         load_named(model, shared, spec.partition.shared)
     model.to(device)
 
-    trained_groups = spec.partition.personal if spec.personalize_only else ("embedding",) + spec.partition.shared
-    if spec.personalize_only:  # the global model stays frozen; only what the site keeps learns
-        frozen = set(shared_arrays(model, spec.partition))
-        for name, parameter in model.named_parameters():
-            parameter.requires_grad_(name not in frozen)
     optimizers = build_optimizers(model, options.learning_rate, options.betas, options.amp and device.type == "cuda",
-                                  groups=tuple(g for g in trained_groups if g != "discriminators"))
+                                  groups=trained_groups(spec.partition, spec.personalize_only))
     condition_rng = np.random.default_rng([options.seed, dataset_id])
     _restore(state, spec, optimizers, condition_rng)
     epochs_done = state.epochs_done if state is not None else 0
@@ -169,8 +163,8 @@ def run_local_round(spec: LocalRoundSpec, shared: dict[str, np.ndarray] | None,
         {"round": spec.round_label, "epochs": spec.local_epochs, "personalize_only": spec.personalize_only,
          "val_mean_psnr": metrics.get("val/mean_psnr"), "time": time.time()}]
     save_site_state(SiteState(site=site, model_config=model_config, personal=personal_state(model.cpu(), spec.partition),
-                              optimizer_generator=optimizers.generator.state_dict(),
-                              optimizer_discriminator=optimizers.discriminator.state_dict(),
+                              optimizer_generator=optimizers.generator.state_dict() if optimizers.generator else None,
+                              optimizer_discriminator=optimizers.discriminator.state_dict() if optimizers.discriminator else None,
                               condition_rng=condition_rng.bit_generator.state,
                               epochs_done=epochs_done + spec.local_epochs, history=history), spec.state_dir)
     psnr = f"val mean PSNR {metrics['val/mean_psnr']:.2f} dB" if "val/mean_psnr" in metrics else "no val task"

@@ -42,6 +42,16 @@ class PartitionOptions(BaseModel):
         return tuple(name for name in GROUP_NAMES if name not in self.shared)
 
 
+def trained_groups(partition: PartitionOptions, personalize_only: bool) -> tuple[str, ...]:
+    """What a site trains, decided here once for both optimizers (pmm_core.training.step.build_optimizers).
+
+    In a federated round every group learns on the site's data: the shared ones are averaged
+    afterwards, the personal ones stay. In a personalization run the global shared network is
+    frozen and only what the site keeps learns.
+    """
+    return partition.personal if personalize_only else GROUP_NAMES
+
+
 def _named(model: PMMSynth, groups: tuple[str, ...]) -> dict[str, torch.nn.Parameter]:
     named = parameter_groups(model)
     return {name: parameter for group in groups for name, parameter in named[group].items()}

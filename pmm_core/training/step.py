@@ -7,14 +7,15 @@ asked for and the batch is on CUDA; on CPU the same code runs in float32.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from pmm_core.config.model import LossWeights
-from pmm_core.models.parameter_groups import parameter_groups
+from pmm_core.models.parameter_groups import GROUP_NAMES, parameter_groups
 from pmm_core.models.pmm_synth import PMMSynth
 from pmm_core.training.conditions import sample_condition
 from pmm_core.training.losses import LossMasks, discriminator_loss, generator_losses
@@ -24,20 +25,37 @@ GENERATOR_GROUPS = ("embedding", "modulation", "generator")
 
 @dataclass
 class Optimizers:
-    generator: torch.optim.Optimizer
-    discriminator: torch.optim.Optimizer
+    """Adam over the generator side and over the discriminators; either is None when none of its
+    parameters train (a personalization run against shared, frozen discriminators)."""
+
+    generator: torch.optim.Optimizer | None
+    discriminator: torch.optim.Optimizer | None
     scaler: torch.amp.GradScaler
+
+    def all(self) -> list[torch.optim.Optimizer]:
+        return [o for o in (self.generator, self.discriminator) if o is not None]
 
 
 def build_optimizers(model: PMMSynth, learning_rate: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999),
-                     amp: bool = False, groups: tuple[str, ...] = GENERATOR_GROUPS) -> Optimizers:
-    """Adam for the generator side (the named groups in `groups`) and for the discriminators."""
+                     amp: bool = False, groups: tuple[str, ...] = GROUP_NAMES) -> Optimizers:
+    """The one place that decides what trains: the parameters of `groups` (see
+    pmm_core.models.parameter_groups) get `requires_grad` and an optimizer, every other parameter
+    is frozen. The generator side's groups go to one Adam, the discriminators to another."""
+    unknown = sorted(set(groups) - set(GROUP_NAMES))
+    if unknown:
+        raise ValueError(f"unknown parameter group {unknown[0]!r}; groups are {', '.join(GROUP_NAMES)}")
     named = parameter_groups(model)
-    generator_params = [p for g in groups for p in named[g].values()]
+    for group, parameters in named.items():
+        for parameter in parameters.values():
+            parameter.requires_grad_(group in groups)
+    generator_params = [p for g in GENERATOR_GROUPS if g in groups for p in named[g].values()]
+    discriminator_params = list(named["discriminators"].values()) if "discriminators" in groups else []
+    if not generator_params and not discriminator_params:
+        raise ValueError(f"nothing to train: the groups {', '.join(groups) or '(none)'} hold no parameters")
     device = next(model.parameters()).device.type
     return Optimizers(
-        generator=torch.optim.Adam(generator_params, lr=learning_rate, betas=betas),
-        discriminator=torch.optim.Adam(named["discriminators"].values(), lr=learning_rate, betas=betas),
+        generator=torch.optim.Adam(generator_params, lr=learning_rate, betas=betas) if generator_params else None,
+        discriminator=torch.optim.Adam(discriminator_params, lr=learning_rate, betas=betas) if discriminator_params else None,
         scaler=torch.amp.GradScaler(device, enabled=amp and device == "cuda"),
     )
 
@@ -46,9 +64,18 @@ def _parameters(optimizer: torch.optim.Optimizer) -> list[torch.nn.Parameter]:
     return [p for group in optimizer.param_groups for p in group["params"]]
 
 
-def _set_requires_grad(module: torch.nn.Module, flag: bool) -> None:
-    for parameter in module.parameters():
-        parameter.requires_grad_(flag)
+@contextmanager
+def _frozen(module: torch.nn.Module) -> Iterator[None]:
+    """`module` takes no gradient inside the block; afterwards every parameter has the flag it had
+    before (a frozen, shared discriminator stays frozen)."""
+    flags = [(parameter, parameter.requires_grad) for parameter in module.parameters()]
+    for parameter, _ in flags:
+        parameter.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for parameter, flag in flags:
+            parameter.requires_grad_(flag)
 
 
 def train_step(model: PMMSynth, optimizers: Optimizers, image: torch.Tensor, availability: torch.Tensor,
@@ -65,27 +92,31 @@ def train_step(model: PMMSynth, optimizers: Optimizers, image: torch.Tensor, ava
     masks = LossMasks.build(availability.to(image.dtype), sc)
     sources = image * sc[None, :, None, None]
 
-    _set_requires_grad(model.discriminators, False)  # the generator step does not train D
-    optimizers.generator.zero_grad(set_to_none=True)
-    with torch.autocast(device_type=device, enabled=use_amp):
-        prediction = model(image, sc, dataset_ids)
-        losses = generator_losses(model, prediction, image, sources, masks, weights)
-    optimizers.scaler.scale(losses["g"]).backward()
-    if synchronize is not None:
-        synchronize(_parameters(optimizers.generator))
-    optimizers.scaler.step(optimizers.generator)
-    _set_requires_grad(model.discriminators, True)
+    stepped = False
+    with _frozen(model.discriminators):  # the generator step does not train D
+        with torch.autocast(device_type=device, enabled=use_amp):
+            prediction = model(image, sc, dataset_ids)
+            losses = generator_losses(model, prediction, image, sources, masks, weights)
+        if optimizers.generator is not None:
+            optimizers.generator.zero_grad(set_to_none=True)
+            optimizers.scaler.scale(losses["g"]).backward()
+            if synchronize is not None:
+                synchronize(_parameters(optimizers.generator))
+            optimizers.scaler.step(optimizers.generator)
+            stepped = True
 
-    optimizers.discriminator.zero_grad(set_to_none=True)
     with torch.autocast(device_type=device, enabled=use_amp):
         loss_d = discriminator_loss(model, prediction, image, sources, masks)
-    if synchronize is not None or loss_d.requires_grad:  # a reconstruction-only batch has nothing for D to judge
-        if loss_d.requires_grad:
+    if optimizers.discriminator is not None and (synchronize is not None or loss_d.requires_grad):
+        optimizers.discriminator.zero_grad(set_to_none=True)
+        if loss_d.requires_grad:  # a reconstruction-only batch has nothing for D to judge
             optimizers.scaler.scale(loss_d).backward()
         if synchronize is not None:  # every rank joins the all-reduce, even with nothing to judge
             synchronize(_parameters(optimizers.discriminator))
         optimizers.scaler.step(optimizers.discriminator)
-    optimizers.scaler.update()
+        stepped = True
+    if stepped:  # GradScaler.update needs a step to have been taken
+        optimizers.scaler.update()
     return {
         "loss/g": float(losses["g"].detach()),
         "loss/syn": float(losses["syn"].detach()),
