@@ -57,7 +57,7 @@ def build_phantom_federation(out: Path, cases_per_site: int, seed: int, progress
     cache = out / "cache"
     for name in SITE_FILES:
         summary = prepare_site(load_site(out / "sites" / f"{name}.toml"), cache, workers=2, progress=progress)
-        echo(f"    {summary.site}: {summary.num_cases} cases, {summary.fingerprint.get('num_slices', 0)} slices")
+        echo(f"    {summary.site}: {summary.num_cases} cases, {summary.fingerprint.num_slices if summary.fingerprint else 0} slices")
     return cache
 
 

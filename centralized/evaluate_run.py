@@ -22,39 +22,39 @@ def run_evaluation(checkpoint: Path, site: str, tasks: list[str], split: str, ca
     trained = load_trained_model(checkpoint, device)
     (site_dir,) = site_cache_dirs(site, cache_dir)
     fingerprint = load_fingerprint(site_dir)
-    if trained.site(fingerprint["site"]) is None:
-        echo(f"note: {checkpoint} was not trained on site {fingerprint['site']}; its dataset embedding is untrained")
-    chosen = [parse_task(t) for t in tasks] if tasks else default_tasks(fingerprint["site"], fingerprint["modalities"])
+    if trained.site(fingerprint.site) is None:
+        echo(f"note: {checkpoint} was not trained on site {fingerprint.site}; its dataset embedding is untrained")
+    chosen = [parse_task(t) for t in tasks] if tasks else default_tasks(fingerprint.site, fingerprint.modalities)
     result = evaluate_site(trained.model, site_dir, chosen, split, device, batch_size,
                            trained.options.min_brain_fraction)
     summary = result.summary()
     empty = [task for task, methods in summary.items() if not methods]
     if len(empty) == len(chosen):
-        raise PmmError(f"no case of site {fingerprint['site']}'s {split} split has the modalities of "
-                       f"{', '.join(empty)}; its coverage is {', '.join(fingerprint['modalities'])}")
+        raise PmmError(f"no case of site {fingerprint.site}'s {split} split has the modalities of "
+                       f"{', '.join(empty)}; its coverage is {', '.join(fingerprint.modalities)}")
     for task in empty:
         echo(f"note: no case of the {split} split has the modalities of {task}; it is left out")
-    rows = table_rows(fingerprint["site"], summary)
+    rows = table_rows(fingerprint.site, summary)
     echo(format_table(rows))
     out = out or Path(checkpoint).parent / "evaluation"
-    csv_path, json_path = write_reports(rows, out, f"{fingerprint['site']}_{split}")
+    csv_path, json_path = write_reports(rows, out, f"{fingerprint.site}_{split}")
     echo(f"written {csv_path} and {json_path}")
 
-    tracker = RunTracker(experiment, run_name=f"evaluate-{fingerprint['site']}-{split}", tracking_uri=tracking_uri,
-                         tags={"pmm.mode": "evaluate", "pmm.sites": fingerprint["site"], "pmm.split": split,
+    tracker = RunTracker(experiment, run_name=f"evaluate-{fingerprint.site}-{split}", tracking_uri=tracking_uri,
+                         tags={"pmm.mode": "evaluate", "pmm.sites": fingerprint.site, "pmm.split": split,
                                "pmm.checkpoint": str(Path(checkpoint).resolve()),
                                "pmm.pfm": str(trained.options.model.pfm), "pmm.mcbs": str(trained.options.mcbs)})
     metrics = {}
     for method in METHODS:
-        metrics |= flat_metrics(split, fingerprint["site"], summary, method)
+        metrics |= flat_metrics(split, fingerprint.site, summary, method)
     tracker.log_metrics(metrics, step=0)
     tracker.log_artifact(csv_path, "evaluation")
     tracker.log_artifact(json_path, "evaluation")
     if result.examples:
         import matplotlib.pyplot as plt
 
-        figure = montage_figure(fingerprint["site"], result.examples)
-        tracker.log_figure(figure, f"evaluation/{fingerprint['site']}_{split}.png")
+        figure = montage_figure(fingerprint.site, result.examples)
+        tracker.log_figure(figure, f"evaluation/{fingerprint.site}_{split}.png")
         plt.close(figure)
     tracker.finish()
     echo(f"MLflow run {tracker.run_id} in {tracker.uri}")

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
 import torch
 
 from pmm_core.config.training import TrainingOptions
+from pmm_core.data.records import SiteRecord
 from pmm_core.errors import PmmError
 from pmm_core.models import PMMSynth, build_model
 from pmm_core.training.checkpoint import load_checkpoint
@@ -17,11 +16,11 @@ from pmm_core.training.checkpoint import load_checkpoint
 class TrainedModel:
     model: PMMSynth
     options: TrainingOptions
-    sites: list[dict[str, Any]]
+    sites: list[SiteRecord]
     path: Path
 
-    def site(self, name: str) -> dict[str, Any] | None:
-        return next((s for s in self.sites if s["name"].lower() == name.lower()), None)
+    def site(self, name: str) -> SiteRecord | None:
+        return next((s for s in self.sites if s.name.lower() == name.lower()), None)
 
 
 def load_trained_model(path: Path, device: torch.device) -> TrainedModel:
@@ -32,7 +31,7 @@ def load_trained_model(path: Path, device: torch.device) -> TrainedModel:
         model.load_state_dict(checkpoint["model"])
     except RuntimeError as exc:
         raise PmmError(f"{path}: weights do not fit the model its config describes ({str(exc).splitlines()[0]})") from None
-    return TrainedModel(model.to(device).eval(), options, checkpoint["sites"], Path(path))
+    return TrainedModel(model.to(device).eval(), options, [SiteRecord.model_validate(s) for s in checkpoint["sites"]], Path(path))
 
 
 def default_device() -> torch.device:

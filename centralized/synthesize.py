@@ -60,9 +60,9 @@ def site_dataset_id(trained: TrainedModel, site: SiteConfig) -> int:
     """The dataset embedding the model learned for `site`, or a one-line error naming the sites it knows."""
     known = trained.site(site.name)
     if known is None:
-        names = ", ".join(s["name"] for s in trained.sites)
+        names = ", ".join(s.name for s in trained.sites)
         raise PmmError(f"{trained.path} was not trained on site {site.name} (it knows {names}); use --site one of them")
-    return int(known["dataset_id"])
+    return known.dataset_id
 
 
 def synthesize_record(trained: TrainedModel, site: SiteConfig, record: CaseRecord, target: str, out: Path,
@@ -80,7 +80,7 @@ def synthesize_record(trained: TrainedModel, site: SiteConfig, record: CaseRecor
     volume[:, [MODALITIES.index(m) for m in prepared.modalities]] = prepared.image
     device = next(trained.model.parameters()).device
     sc = task_condition(list(prepared.modalities))
-    synthesis = synthesize_slices(trained.model, volume, sc, dataset_id, device, batch_size)[:, MODALITIES.index(target)]
+    synthesis = synthesize_slices(trained.model, volume, sc, dataset_id, device, batch_size, target)
     synthesis = synthesis * (prepared.mask > 0)
 
     reference = record.images[prepared.reference]

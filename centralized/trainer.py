@@ -20,11 +20,10 @@ from centralized.distributed import DistributedContext
 from pmm_core.config.training import TrainingOptions
 from pmm_core.data.dataset import SliceDataset
 from pmm_core.data.fingerprint import load_fingerprint
+from pmm_core.data.records import SiteRecord
 from pmm_core.data.samplers import MCBSBatchSampler, NaiveBatchSampler, ShardedBatchSampler
-from pmm_core.evaluation.evaluate import evaluate_site
 from pmm_core.evaluation.montage import montage_figure
-from pmm_core.evaluation.report import flat_metrics
-from pmm_core.evaluation.tasks import default_tasks
+from pmm_core.evaluation.validation import validate
 from pmm_core.models import build_model
 from pmm_core.training.checkpoint import save_checkpoint
 from pmm_core.training.epoch import run_epoch
@@ -60,13 +59,8 @@ def make_sampler(dataset: SliceDataset, options: TrainingOptions, dist: Distribu
     return NaiveBatchSampler(len(dataset), options.seed, dist.rank, dist.world_size)
 
 
-def site_records(site_dirs: list[Path]) -> list[dict[str, Any]]:
-    records = []
-    for site_dir in site_dirs:
-        fingerprint = load_fingerprint(site_dir)
-        records.append({"name": fingerprint["site"], "dataset_id": fingerprint["dataset_id"],
-                        "modalities": fingerprint["modalities"], "cache_dir": str(Path(site_dir).resolve())})
-    return records
+def site_records(site_dirs: list[Path]) -> list[SiteRecord]:
+    return [SiteRecord.of(site_dir, load_fingerprint(site_dir)) for site_dir in site_dirs]
 
 
 class CentralTrainer:
@@ -93,7 +87,7 @@ class CentralTrainer:
         return {
             "format": CHECKPOINT_FORMAT,
             "config": self.options.model_dump(mode="json"),
-            "sites": self.sites,
+            "sites": [site.model_dump() for site in self.sites],
             "model": self.model.state_dict(),
             "optimizer_generator": self.optimizers.generator.state_dict(),
             "optimizer_discriminator": self.optimizers.discriminator.state_dict(),
@@ -172,26 +166,19 @@ class CentralTrainer:
         return False
 
     def validate(self) -> float:
-        """Val-split PSNR/SSIM on every site's tasks; logs metrics and montages; returns mean PSNR."""
-        scores, metrics = [], {}
-        for site, site_dir in zip(self.sites, self.site_dirs):
-            tasks = default_tasks(site["name"], site["modalities"])
-            result = evaluate_site(self.model, site_dir, tasks, "val", self.dist.device,
-                                   self.options.batch_size, self.options.min_brain_fraction, self.settings.val_max_cases,
-                                   baselines=False)
-            summary = result.summary()
-            metrics |= flat_metrics("val", site["name"], summary)
-            scores += [methods["pmm"]["psnr_mean"] for methods in summary.values() if "pmm" in methods]
-            if self.tracker and result.examples:
-                figure = montage_figure(site["name"], result.examples)
-                self.tracker.log_figure(figure, f"validation/{site['name']}_epoch{self.epoch:03d}.png")
-                import matplotlib.pyplot as plt
-
-                plt.close(figure)
-        score = float(np.mean(scores)) if scores else float("-inf")
+        """Val-split PSNR/SSIM on every site's tasks (pmm_core.evaluation.validation, as every
+        federated site does); logs metrics and montages; returns the mean PSNR."""
+        validation = validate(self.model, self.site_dirs, self.options, self.dist.device, self.settings.val_max_cases)
         if self.tracker:
-            self.tracker.log_metrics(metrics | {"val/mean_psnr": score}, self.global_step)
-        return score
+            self.tracker.log_metrics(validation.metrics | {"val/mean_psnr": validation.score}, self.global_step)
+            import matplotlib.pyplot as plt
+
+            for site, examples in validation.examples.items():
+                if examples:
+                    figure = montage_figure(site, examples)
+                    self.tracker.log_figure(figure, f"validation/{site}_epoch{self.epoch:03d}.png")
+                    plt.close(figure)
+        return validation.score
 
     def _validate_and_checkpoint(self) -> None:
         score = self.validate() if self.dist.is_main else 0.0

@@ -72,7 +72,7 @@ def deliver(message: Message, context: Context) -> Message:
     path = write_site_model(model, options.training, site, state_dir, str(config["federation-id"]),
                             int(config["server-round"]))
     metrics, slices = validation_metrics(model, site_dir, options.training, str(node.get("device", "cpu")))
-    SiteLog(state_dir, site["name"]).write(f"final model -> {path} (val mean PSNR {metrics.get('val/mean_psnr', float('nan')):.2f} dB)")
+    SiteLog(state_dir, site.name).write(f"final model -> {path} (val mean PSNR {metrics.get('val/mean_psnr', float('nan')):.2f} dB)")
     content = RecordDict({"metrics": MetricRecord({**metrics, "num-examples": max(slices, 1)}),
-                          "site": ConfigRecord({"name": site["name"]})})
+                          "site": ConfigRecord({"name": site.name})})
     return Message(content=content, reply_to=message)

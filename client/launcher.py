@@ -48,7 +48,7 @@ def start_supernode(site_cache: Path, server: str, state_dir: Path, root_certifi
                     key: Path | None = None, device: str = "cpu", port: int | None = None,
                     echo: Callable[[str], None] | None = None, threads: int = 0) -> ManagedProcess:
     fingerprint = load_fingerprint(site_cache)  # a one-line error when the site is not prepared
-    site = fingerprint["site"]
+    site = fingerprint.site
     state_dir = Path(state_dir).resolve()
     argv = supernode_argv(server, site, Path(site_cache).resolve(), state_dir, root_certificates, insecure, key,
                           port or free_port(), device, threads)

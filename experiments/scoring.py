@@ -20,10 +20,10 @@ def score(checkpoint: Path, site_dir: Path, variant: str, baselines: bool = Fals
     device = default_device()
     trained = load_trained_model(checkpoint, device)
     fingerprint = load_fingerprint(site_dir)
-    tasks = default_tasks(fingerprint["site"], fingerprint["modalities"])
+    tasks = default_tasks(fingerprint.site, fingerprint.modalities)
     result = evaluate_site(trained.model, site_dir, tasks, split, device, 16, trained.options.min_brain_fraction,
                            baselines=baselines)
-    rows = table_rows(fingerprint["site"], result.summary())
+    rows = table_rows(fingerprint.site, result.summary())
     for row in rows:
         if row["method"] == "pmm":
             row["method"] = variant

@@ -111,10 +111,9 @@ def case_dice(net: UNet, image: np.ndarray, label: np.ndarray, classes: dict[str
 def synthesized(model, case: CaseVolume, task: SegmentationTask, dataset_id: int) -> np.ndarray:
     """The case's volume with the missing modality replaced by pmm's synthesis from the others."""
     sources = [m for m in task.inputs if m != task.missing]
-    output = synthesize_slices(model, case.volume, task_condition(sources), dataset_id, default_device(), 16)
+    output = synthesize_slices(model, case.volume, task_condition(sources), dataset_id, default_device(), 16, task.missing)
     volume = case.volume.copy()
-    index = MODALITIES.index(task.missing)
-    volume[:, index] = output[:, index]
+    volume[:, MODALITIES.index(task.missing)] = output
     return volume
 
 
@@ -145,7 +144,7 @@ def run(space: Workspace, doc: Path | None, command: str) -> Path:
     rows, metrics = [], {}
     for site, task in TASKS.items():
         site_dir = space.site_dir(site)
-        dataset_id = int(load_fingerprint(site_dir)["dataset_id"])
+        dataset_id = load_fingerprint(site_dir).dataset_id
         train, test = labelled_cases(site_dir, "train", task.inputs), labelled_cases(site_dir, "test", task.inputs)
         without = tuple(m for m in task.inputs if m != task.missing)
         real_net = train_unet(space, f"unet-{site}-all", train, task.inputs, task.classes, epochs, s.seed)

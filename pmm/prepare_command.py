@@ -16,12 +16,12 @@ def format_summary(summary: PrepareSummary) -> list[str]:
     fingerprint = summary.fingerprint
     lines = [
         f"site {summary.site}: {summary.num_cases} cases ({len(summary.prepared)} prepared, "
-        f"{len(summary.reused)} reused from cache), {fingerprint.get('num_slices', 0)} slices -> {summary.cache_dir}"
+        f"{len(summary.reused)} reused from cache), {fingerprint.num_slices if fingerprint else 0} slices -> {summary.cache_dir}"
     ]
     if fingerprint:
         lines.append("availability patterns:")
-        lines += [f"  {pattern}: {count}" for pattern, count in fingerprint["availability_patterns"].items()]
-        split = fingerprint["split"]
+        lines += [f"  {pattern}: {count}" for pattern, count in fingerprint.availability_patterns.items()]
+        split = fingerprint.split
         lines.append(f"split: train {len(split['train'])}, val {len(split['val'])}, test {len(split['test'])}")
     if summary.failed:
         lines.append(f"skipped {len(summary.failed)} case(s):")

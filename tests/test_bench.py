@@ -60,3 +60,10 @@ def test_prepare_and_synthesize_speed_at_test_size(tmp_path: Path) -> None:
     synthesis = run_bench(tmp_path, "synthesize_speed", "--size", "test", "--model", "small", "--patients", "1")
     row = synthesis["rows"][0]
     assert row["single_s_per_patient"] > 0 and row["batch_s_per_patient"] > 0 and "register" in row["stages_s"]
+
+
+def test_decoder_activation_times_both_ways(tmp_path: Path) -> None:
+    result = run_bench(tmp_path, "decoder_activation", "--size", "32", "--steps", "1")
+    rows = {row["site"]: row for row in result["training"]}
+    assert rows["ISLES (3 of 6)"]["modalities"] == ["FLAIR", "DWI", "ADC"] and len(rows) == 6
+    assert all(row["speedup"] > 0 for row in rows.values()) and result["inference"]["speedup"] > 0

@@ -190,3 +190,50 @@ def test_condition_sampling_is_seeded_and_uses_clinical_scenarios() -> None:
     assert len(many) == 14  # every non-empty proper subset of four modalities
     isles = torch.tensor([availability_vector(("FLAIR", "DWI", "ADC"))], dtype=torch.float32)
     assert all(sample_condition(isles, np.random.default_rng(s), 1.0)[0] == 0 for s in range(20))  # no T1: no scenario
+
+
+def _decoder_calls(model) -> list[int]:
+    called: list[int] = []
+    for index, decoder in enumerate(model.generator.decoders):
+        decoder.register_forward_hook(lambda module, inputs, output, index=index: called.append(index))
+    return called
+
+
+def test_training_runs_only_the_decoders_of_available_modalities() -> None:
+    """An ISLES batch (FLAIR, DWI, ADC) decodes those three; T1, T2, T1C come out exactly zero."""
+    model = _tiny()
+    called = _decoder_calls(model)
+    optimizers = build_optimizers(model)
+    image, m, ids = _batch(availability_vector(("FLAIR", "DWI", "ADC")))
+    train_step(model, optimizers, image, m, ids, task_condition(["FLAIR", "DWI"]), LossWeights())
+    assert sorted(called) == [3, 4, 5]
+    with torch.no_grad():
+        output = model(image, task_condition(["FLAIR"]), ids, m[0])
+    assert output.shape == (2, 6, SIZE, SIZE) and not output[:, :3].any() and output[:, 3:].amin() > 0
+
+
+def test_fewer_decoders_train_exactly_as_all_six() -> None:
+    """Decoders of absent modalities got no loss, so leaving them out changes no update."""
+    image, m, ids = _batch(availability_vector(("T1", "T2", "FLAIR")))
+    sc = task_condition(["T1"])
+    models = [_tiny(seed=5), _tiny(seed=5)]
+    for model, outputs in zip(models, (None, torch.ones(6))):
+        optimizers = build_optimizers(model)
+        for _ in range(2):
+            train_step(model, optimizers, image, m, ids, sc, LossWeights(), outputs=outputs)
+    for (name, a), b in zip(models[0].named_parameters(), models[1].parameters()):
+        assert torch.allclose(a, b, atol=1e-7), name
+
+
+def test_inference_decodes_only_the_requested_target() -> None:
+    from pmm_core.evaluation.evaluate import synthesize_slices
+
+    model = _tiny().eval()
+    called = _decoder_calls(model)
+    image, m, _ = _batch(availability_vector(MODALITIES), batch=3)
+    sc = task_condition(["T1", "T2"])
+    only = synthesize_slices(model, image.numpy(), sc, 1, torch.device("cpu"), 2, "FLAIR")
+    assert set(called) == {3} and only.shape == (3, SIZE, SIZE)
+    with torch.no_grad():
+        full = model(image * sc[None, :, None, None], sc, torch.tensor([1, 1, 1]))
+    assert np.allclose(only, full[:, 3].numpy(), atol=1e-6)

@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from pmm_core.atomic import atomic_destination
 from pmm_core.config.site import PreprocessOptions
 from pmm_core.data.case import CaseSource
 from pmm_core.data.preprocess.pipeline import PreparedCase
+from pmm_core.data.records import CaseMeta, GridGeometry, NativeImage
 
 CACHE_FORMAT = 1
 
@@ -56,17 +58,18 @@ def case_signature(source: CaseSource, options: PreprocessOptions) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def read_case_meta(case_dir: Path) -> dict[str, Any] | None:
+def read_case_meta(case_dir: Path) -> CaseMeta | None:
+    """The case's meta, or None when it is missing or unreadable (the case is prepared again)."""
     try:
-        return json.loads((Path(case_dir) / "meta.json").read_text())
-    except (OSError, ValueError):
+        return CaseMeta.model_validate_json((Path(case_dir) / "meta.json").read_text())
+    except (OSError, ValidationError):
         return None
 
 
-def cached_meta(site_dir: Path, case_id: str, signature: str) -> dict[str, Any] | None:
+def cached_meta(site_dir: Path, case_id: str, signature: str) -> CaseMeta | None:
     """The meta of a cached case whose signature still matches, else None (prepare it again)."""
     meta = read_case_meta(case_cache_dir(site_dir, case_id))
-    return meta if meta is not None and meta.get("signature") == signature else None
+    return meta if meta is not None and meta.signature == signature else None
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -74,7 +77,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
         temporary.write_text(json.dumps(data, indent=2))
 
 
-def write_case(site_dir: Path, prepared: PreparedCase, signature: str, dataset_id: int) -> dict[str, Any]:
+def write_case(site_dir: Path, prepared: PreparedCase, signature: str) -> CaseMeta:
     """Write one case atomically (temporary folder, then rename); returns its meta."""
     final = case_cache_dir(site_dir, prepared.case_id)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -85,23 +88,15 @@ def write_case(site_dir: Path, prepared: PreparedCase, signature: str, dataset_i
         if prepared.label is not None:
             np.save(temporary / "label.npy", prepared.label.astype(np.uint8))
         brain_fraction = prepared.mask.reshape(prepared.mask.shape[0], -1).mean(axis=1)
-        meta = {
-            "format": CACHE_FORMAT,
-            "case_id": prepared.case_id,
-            "dataset_id": dataset_id,
-            "modalities": list(prepared.modalities),
-            "reference": prepared.reference,
-            "shape": list(prepared.image.shape),
-            "has_label": prepared.label is not None,
-            "geometry": prepared.geometry,
-            "native": prepared.native,
-            "percentiles": {m: list(v) for m, v in prepared.percentiles.items()},
-            "transforms": prepared.transforms,
-            "transform_centers": prepared.transform_centers,
-            "brain_fraction": [round(float(f), 5) for f in brain_fraction],
-            "signature": signature,
-        }
-        (temporary / "meta.json").write_text(json.dumps(meta, indent=2))
+        meta = CaseMeta(
+            case_id=prepared.case_id, modalities=list(prepared.modalities), reference=prepared.reference,
+            shape=list(prepared.image.shape), has_label=prepared.label is not None,
+            geometry=GridGeometry(**prepared.geometry),
+            native={m: NativeImage(**n) for m, n in prepared.native.items()},
+            percentiles={m: (float(v[0]), float(v[1])) for m, v in prepared.percentiles.items()},
+            transforms=prepared.transforms, transform_centers=prepared.transform_centers,
+            brain_fraction=[round(float(f), 5) for f in brain_fraction], signature=signature)
+        (temporary / "meta.json").write_text(meta.model_dump_json(indent=2))
         if final.exists():
             shutil.rmtree(final)
         os.replace(temporary, final)

@@ -35,13 +35,13 @@ def load_case_volume(site_dir: Path, case_id: str, min_brain_fraction: float,
     meta = read_case_meta(case_dir)
     if meta is None:
         raise PmmError(f"{case_dir}: cached case missing; run `pmm prepare` again")
-    keep = [i for i, f in enumerate(meta["brain_fraction"]) if f >= min_brain_fraction]
+    keep = [i for i, f in enumerate(meta.brain_fraction) if f >= min_brain_fraction]
     if not keep:
         return None
     stored, mask = open_case_arrays(case_dir)
     volume = np.zeros((len(keep), NUM_MODALITIES) + stored.shape[2:], dtype=np.float32)
-    volume[:, [MODALITIES.index(m) for m in meta["modalities"]]] = stored[keep]
+    volume[:, [MODALITIES.index(m) for m in meta.modalities]] = stored[keep]
     label = None
-    if with_label and meta.get("has_label"):
+    if with_label and meta.has_label:
         label = np.asarray(np.load(case_dir / "label.npy", mmap_mode="r")[keep])
-    return CaseVolume(case_id, volume, np.asarray(mask[keep]), set(meta["modalities"]), label)
+    return CaseVolume(case_id, volume, np.asarray(mask[keep]), set(meta.modalities), label)

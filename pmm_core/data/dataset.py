@@ -17,6 +17,7 @@ from torch.utils.data import Dataset
 
 from pmm_core.data.cache import case_cache_dir, open_case_arrays, read_case_meta
 from pmm_core.data.fingerprint import load_fingerprint
+from pmm_core.data.records import SiteFingerprint
 from pmm_core.errors import PmmError
 from pmm_core.modalities import NUM_MODALITIES, availability_vector, modality_index
 
@@ -51,8 +52,8 @@ class SliceDataset(Dataset):
         crop_sizes = {}
         for site_dir in site_dirs:
             fingerprint = load_fingerprint(site_dir)
-            crop_sizes[fingerprint["site"]] = fingerprint["crop_size"]
-            case_ids = sorted(fingerprint["cases"]) if split is None else fingerprint["split"][split]
+            crop_sizes[fingerprint.site] = fingerprint.crop_size
+            case_ids = sorted(fingerprint.cases) if split is None else fingerprint.split_cases(split)
             for case_id in case_ids:
                 self._add_case(Path(site_dir), fingerprint, case_id, min_brain_fraction)
         if len(set(crop_sizes.values())) > 1:
@@ -61,22 +62,22 @@ class SliceDataset(Dataset):
         self.crop_size = next(iter(crop_sizes.values()), 0)
         self._arrays: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
-    def _add_case(self, site_dir: Path, fingerprint: dict, case_id: str, min_brain_fraction: float) -> None:
+    def _add_case(self, site_dir: Path, fingerprint: SiteFingerprint, case_id: str, min_brain_fraction: float) -> None:
         folder = case_cache_dir(site_dir, case_id)
         meta = read_case_meta(folder)
         if meta is None:
-            raise PmmError(f"{folder}: cached case missing; run `pmm prepare --site {fingerprint['site']}` again")
+            raise PmmError(f"{folder}: cached case missing; run `pmm prepare --site {fingerprint.site}` again")
         entry = CaseEntry(
-            site=fingerprint["site"],
+            site=fingerprint.site,
             case_id=case_id,
             folder=folder,
-            dataset_id=int(fingerprint["dataset_id"]),
-            channels=tuple(modality_index(m) for m in meta["modalities"]),
-            availability=availability_vector(meta["modalities"]),
+            dataset_id=fingerprint.dataset_id,
+            channels=tuple(modality_index(m) for m in meta.modalities),
+            availability=availability_vector(meta.modalities),
         )
         position = len(self.cases)
         self.cases.append(entry)
-        for index, fraction in enumerate(meta["brain_fraction"]):
+        for index, fraction in enumerate(meta.brain_fraction):
             if fraction >= min_brain_fraction:
                 self.slices.append((position, index))
 

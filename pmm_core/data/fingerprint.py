@@ -6,15 +6,14 @@ re-scanning the cache, and a person can see at a glance how sites differ.
 """
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from pmm_core.config.site import SiteConfig
-from pmm_core.data.cache import CACHE_FORMAT, write_json_atomic
+from pmm_core.data.cache import write_json_atomic
+from pmm_core.data.records import CaseMeta, FingerprintCase, IntensityWindow, SiteFingerprint, SizeRange, read_record
 from pmm_core.data.split import assign_splits
 from pmm_core.errors import PmmError
 from pmm_core.modalities import MODALITIES, availability_vector, pattern_name
@@ -26,50 +25,42 @@ def _median_list(rows: list[list[float]]) -> list[float]:
     return [round(float(v), 4) for v in np.median(np.asarray(rows, dtype=float), axis=0)]
 
 
-def build_fingerprint(site: SiteConfig, metas: list[dict[str, Any]]) -> dict[str, Any]:
-    """Summarise the cached cases of one site (metas as written by the cache)."""
+def build_fingerprint(site: SiteConfig, metas: list[CaseMeta]) -> SiteFingerprint:
+    """Summarise the cached cases of one site."""
     spacing, sizes, percentiles = {}, {}, {}
     for modality in MODALITIES:
-        natives = [m["native"][modality] for m in metas if modality in m["native"]]
+        natives = [m.native[modality] for m in metas if modality in m.native]
         if natives:
-            spacing[modality] = _median_list([n["spacing"] for n in natives])
-            size_rows = np.asarray([n["size"] for n in natives])
-            sizes[modality] = {"min": size_rows.min(0).tolist(), "median": _median_list(size_rows.tolist()),
-                               "max": size_rows.max(0).tolist()}
-            bounds = np.asarray([m["percentiles"][modality] for m in metas if modality in m["percentiles"]])
-            percentiles[modality] = {"low_median": round(float(np.median(bounds[:, 0])), 4),
-                                     "high_median": round(float(np.median(bounds[:, 1])), 4)}
-    patterns = Counter(pattern_name(availability_vector(m["modalities"])) for m in metas)
-    split = assign_splits([m["case_id"] for m in metas], site.split)
+            spacing[modality] = _median_list([n.spacing for n in natives])
+            size_rows = np.asarray([n.size for n in natives])
+            sizes[modality] = SizeRange(min=size_rows.min(0).tolist(), median=_median_list(size_rows.tolist()),
+                                        max=size_rows.max(0).tolist())
+            bounds = np.asarray([m.percentiles[modality] for m in metas if modality in m.percentiles])
+            percentiles[modality] = IntensityWindow(low_median=round(float(np.median(bounds[:, 0])), 4),
+                                                    high_median=round(float(np.median(bounds[:, 1])), 4))
+    patterns = Counter(pattern_name(availability_vector(m.modalities)) for m in metas)
     options = site.preprocessing
-    return {
-        "format": CACHE_FORMAT,
-        "site": site.name,
-        "dataset_id": site.dataset_id,
-        "layout": site.layout,
-        "modalities": site.modalities,
-        "preprocess": options.model_dump(mode="json", by_alias=True),
-        "crop_size": options.crop_size,
-        "num_cases": len(metas),
-        "num_slices": int(sum(m["shape"][0] for m in metas)),
-        "native_spacing": spacing,
-        "native_size": sizes,
-        "intensity_percentiles": percentiles,
-        "availability_patterns": dict(sorted(patterns.items())),
-        "split": split,
-        "cases": {m["case_id"]: {"modalities": m["modalities"], "slices": m["shape"][0]} for m in sorted(metas, key=lambda x: x["case_id"])},
-    }
+    return SiteFingerprint(
+        site=site.name, dataset_id=site.dataset_id, layout=site.layout, modalities=list(site.modalities),
+        preprocess=options.model_dump(mode="json", by_alias=True), crop_size=options.crop_size,
+        num_cases=len(metas), num_slices=int(sum(m.slices for m in metas)),
+        native_spacing=spacing, native_size=sizes, intensity_percentiles=percentiles,
+        availability_patterns=dict(sorted(patterns.items())),
+        split=assign_splits([m.case_id for m in metas], site.split),
+        cases={m.case_id: FingerprintCase(modalities=m.modalities, slices=m.slices)
+               for m in sorted(metas, key=lambda x: x.case_id)},
+    )
 
 
-def load_fingerprint(site_dir: Path) -> dict[str, Any]:
+def load_fingerprint(site_dir: Path) -> SiteFingerprint:
     """The fingerprint of a prepared site; a clear error when the site was never prepared."""
     path = Path(site_dir) / FINGERPRINT_NAME
     if not path.is_file():
         raise PmmError(f"{path}: no fingerprint; run `pmm prepare --site {Path(site_dir).name}` first")
-    return json.loads(path.read_text())
+    return read_record(path, SiteFingerprint)
 
 
-def write_fingerprint(site_dir: Path, fingerprint: dict[str, Any]) -> Path:
+def write_fingerprint(site_dir: Path, fingerprint: SiteFingerprint) -> Path:
     path = Path(site_dir) / FINGERPRINT_NAME
-    write_json_atomic(path, fingerprint)
+    write_json_atomic(path, fingerprint.model_dump(mode="json"))
     return path

@@ -21,6 +21,7 @@ from pmm_core.data.case import CaseSource
 from pmm_core.data.fingerprint import build_fingerprint, write_fingerprint
 from pmm_core.data.preprocess.pipeline import preprocess_case
 from pmm_core.data.readers import discover_cases, load_case
+from pmm_core.data.records import CaseMeta, SiteFingerprint
 from pmm_core.errors import CaseError
 
 
@@ -31,7 +32,7 @@ class PrepareSummary:
     prepared: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
-    fingerprint: dict[str, Any] = field(default_factory=dict)
+    fingerprint: SiteFingerprint | None = None  # None when no case could be prepared
 
     @property
     def num_cases(self) -> int:
@@ -47,11 +48,11 @@ def _limit_threads(threads: int) -> None:
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
 
 
-def prepare_one(site: SiteConfig, source: CaseSource, site_dir: Path, signature: str) -> dict[str, Any]:
+def prepare_one(site: SiteConfig, source: CaseSource, site_dir: Path, signature: str) -> CaseMeta:
     """Load, preprocess and cache one case; returns its meta. Runs in a worker process."""
     record = load_case(source, site)
     prepared = preprocess_case(record, site.preprocessing)
-    return write_case(site_dir, prepared, signature, site.dataset_id)
+    return write_case(site_dir, prepared, signature)
 
 
 def _safe_prepare(site: SiteConfig, source: CaseSource, site_dir: Path, signature: str) -> tuple[str, Any]:
@@ -79,7 +80,7 @@ def prepare_site(
     for case_id, reason in problems:
         log(f"skipped {case_id}: {reason}")
 
-    metas: dict[str, dict[str, Any]] = {}
+    metas: dict[str, CaseMeta] = {}
     todo: list[tuple[CaseSource, str]] = []
     options = site.preprocessing
     for source in sources:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict
 
 from pmm_core.data.case_volume import load_case_volume
 from pmm_core.data.fingerprint import load_fingerprint
-from pmm_core.errors import PmmError
 from pmm_core.evaluation.baselines import MAX_FIT_CASES, NormalEquations, apply_fit, least_squares_fit
 from pmm_core.evaluation.metrics import slice_psnr, slice_ssim
 from pmm_core.evaluation.tasks import Task
@@ -35,6 +35,21 @@ class Example:
     truth: np.ndarray
 
 
+class MethodScore(BaseModel):
+    """One method on one task: PSNR (dB) and SSIM as mean and std over cases."""
+
+    model_config = ConfigDict(frozen=True)
+
+    psnr_mean: float
+    psnr_std: float
+    ssim_mean: float
+    ssim_std: float
+    cases: int
+
+
+Summary = dict[str, dict[str, MethodScore]]  # task name → method → score
+
+
 @dataclass
 class SiteEvaluation:
     site: str
@@ -42,32 +57,37 @@ class SiteEvaluation:
     per_case: dict[str, dict[str, list[tuple[str, float, float]]]] = field(default_factory=dict)  # task → method → (case, psnr, ssim)
     examples: list[Example] = field(default_factory=list)
 
-    def summary(self) -> dict[str, dict[str, dict[str, float]]]:
-        """task → method → psnr/ssim mean and std over cases, and the number of cases."""
-        table: dict[str, dict[str, dict[str, float]]] = {}
+    def summary(self) -> Summary:
+        """task → method → PSNR/SSIM mean and std over cases, and the number of cases (a method
+        with no scored case is left out of its task)."""
+        table: Summary = {}
         for task, methods in self.per_case.items():
             table[task] = {}
             for method, rows in methods.items():
                 if rows:
                     psnr = np.array([r[1] for r in rows])
                     ssim = np.array([r[2] for r in rows])
-                    table[task][method] = {"psnr_mean": float(psnr.mean()), "psnr_std": float(psnr.std()),
-                                           "ssim_mean": float(ssim.mean()), "ssim_std": float(ssim.std()),
-                                           "cases": len(rows)}
+                    table[task][method] = MethodScore(psnr_mean=float(psnr.mean()), psnr_std=float(psnr.std()),
+                                                      ssim_mean=float(ssim.mean()), ssim_std=float(ssim.std()),
+                                                      cases=len(rows))
         return table
 
 
 @torch.no_grad()
 def synthesize_slices(model: torch.nn.Module, volume: np.ndarray, sc: torch.Tensor, dataset_id: int,
-                      device: torch.device, batch_size: int) -> np.ndarray:
-    """Model output (Z, 6, H, W) for a zero-filled volume, the non-sources masked out first."""
-    outputs = []
+                      device: torch.device, batch_size: int, target: str) -> np.ndarray:
+    """The synthesized `target` (Z, H, W) for a zero-filled volume (Z, 6, H, W), the non-sources
+    masked out first; only the target's decoder runs."""
+    planes = []
     sc = sc.to(device)
+    index = MODALITIES.index(target)
+    wanted = torch.zeros(len(MODALITIES), device=device)
+    wanted[index] = 1
     for start in range(0, volume.shape[0], batch_size):
         x = torch.from_numpy(volume[start:start + batch_size]).to(device) * sc[None, :, None, None]
         ids = torch.full((x.shape[0],), dataset_id, dtype=torch.int64, device=device)
-        outputs.append(model(x, sc, ids).float().cpu().numpy())
-    return np.concatenate(outputs)
+        planes.append(model(x, sc, ids, wanted)[:, index].float().cpu().numpy())
+    return np.concatenate(planes)
 
 
 def _scores(prediction: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
@@ -85,7 +105,7 @@ def fit_baselines(site_dir: Path, tasks: list[Task], min_brain_fraction: float,
     """task → {'match': coefficients, 'linear': coefficients}, least squares over the training split."""
     fingerprint = load_fingerprint(site_dir)
     equations = {t.name: {"match": NormalEquations(1), "linear": NormalEquations(len(t.sources))} for t in tasks}
-    for case_id in fingerprint["split"].get("train", [])[:max_cases]:
+    for case_id in fingerprint.split.get("train", [])[:max_cases]:
         case = load_case_volume(site_dir, case_id, min_brain_fraction)
         if case is None:
             continue
@@ -107,15 +127,13 @@ def evaluate_site(model: torch.nn.Module, site_dir: Path, tasks: list[Task], spl
                   max_cases: int | None = None, baselines: bool = True) -> SiteEvaluation:
     """`baselines=False` scores the model alone (validation during training needs no baselines)."""
     fingerprint = load_fingerprint(site_dir)
-    if split not in fingerprint["split"]:
-        raise PmmError(f"split {split!r} unknown: use train, val or test")
+    cases = fingerprint.split_cases(split)[:max_cases]
     device = torch.device(device)
     was_training = model.training
     model.eval()
-    result = SiteEvaluation(site=fingerprint["site"], split=split)
+    result = SiteEvaluation(site=fingerprint.site, split=split)
     for task in tasks:
         result.per_case[task.name] = {method: [] for method in METHODS}
-    cases = fingerprint["split"][split][:max_cases]
     fits = fit_baselines(site_dir, tasks, min_brain_fraction) if baselines else {t.name: {} for t in tasks}
     for case_id in cases:
         case = load_case_volume(site_dir, case_id, min_brain_fraction)
@@ -128,8 +146,8 @@ def evaluate_site(model: torch.nn.Module, site_dir: Path, tasks: list[Task], spl
             target = MODALITIES.index(task.target)
             source_channels = _source_channels(volume, task)
             truth = volume[:, target]
-            synthesis = synthesize_slices(model, volume, task_condition(list(task.sources)), fingerprint["dataset_id"],
-                                          device, batch_size)[:, target] * (mask > 0)
+            synthesis = synthesize_slices(model, volume, task_condition(list(task.sources)), fingerprint.dataset_id,
+                                          device, batch_size, task.target) * (mask > 0)
             candidates = {"pmm": synthesis}
             for method, coefficients in fits[task.name].items():
                 sources = source_channels[:1] if method == "match" else source_channels

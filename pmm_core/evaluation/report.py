@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pmm_core.evaluation.evaluate import Summary
 from pmm_core.evaluation.tasks import metric_key
 
 METHOD_LABELS = {"pmm": "pmm", "match": "baseline: source matched", "linear": "baseline: linear LS",
@@ -15,11 +16,13 @@ METHOD_LABELS = {"pmm": "pmm", "match": "baseline: source matched", "linear": "b
 BASELINES = ("match", "linear")  # fitted on the training split; `oracle` reads the test truth
 
 
-def table_rows(site: str, summary: dict[str, dict[str, dict[str, float]]]) -> list[dict[str, Any]]:
+def table_rows(site: str, summary: Summary) -> list[dict[str, Any]]:
+    """One flat row per (task, method): what the CSV and JSON reports hold."""
     rows = []
     for task, methods in summary.items():
-        for method, stats in methods.items():
-            rows.append({"site": site, "task": task, "method": method, **{k: round(v, 4) for k, v in stats.items()}})
+        for method, score in methods.items():
+            rows.append({"site": site, "task": task, "method": method,
+                         **{k: round(v, 4) for k, v in score.model_dump().items()}})
     return rows
 
 
@@ -34,15 +37,15 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def flat_metrics(prefix: str, site: str, summary: dict[str, dict[str, dict[str, float]]], method: str = "pmm") -> dict[str, float]:
+def flat_metrics(prefix: str, site: str, summary: Summary, method: str = "pmm") -> dict[str, float]:
     """{'<prefix>/<site>/<task>/psnr': …, '…/ssim': …} for one method, e.g. `val/TTG/T1_T2_to_FLAIR/psnr`."""
     metrics = {}
     for task, methods in summary.items():
         if method in methods:
             suffix = "" if method == "pmm" else f"/{method}"
             key = metric_key(task)
-            metrics[f"{prefix}/{site}/{key}/psnr{suffix}"] = methods[method]["psnr_mean"]
-            metrics[f"{prefix}/{site}/{key}/ssim{suffix}"] = methods[method]["ssim_mean"]
+            metrics[f"{prefix}/{site}/{key}/psnr{suffix}"] = methods[method].psnr_mean
+            metrics[f"{prefix}/{site}/{key}/ssim{suffix}"] = methods[method].ssim_mean
     return metrics
 
 

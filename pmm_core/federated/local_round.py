@@ -20,9 +20,7 @@ from pmm_core.config.training import TrainingOptions
 from pmm_core.data.dataset import SliceDataset
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.data.samplers import MCBSBatchSampler
-from pmm_core.evaluation.evaluate import evaluate_site
-from pmm_core.evaluation.report import flat_metrics
-from pmm_core.evaluation.tasks import default_tasks
+from pmm_core.evaluation.validation import validate
 from pmm_core.federated.partition import PartitionOptions, load_named, personal_state, shared_arrays, trained_groups
 from pmm_core.federated.site_state import SiteState, load_site_state, save_site_state
 from pmm_core.models import build_model
@@ -117,25 +115,16 @@ def _train_epochs(model: PMMSynth, optimizers: Optimizers, spec: LocalRoundSpec,
 
 def validation_metrics(model: PMMSynth, site_dir: Path, options: TrainingOptions, device: str | torch.device,
                        max_cases: int | None = None) -> tuple[dict[str, float], int]:
-    """Val-split PSNR/SSIM per paper task under the centralized names, their means, and how many
-    (case, task) pairs were scored (the weight of this site's numbers in an average)."""
-    fingerprint = load_fingerprint(site_dir)
-    site = fingerprint["site"]
-    summary = evaluate_site(model, site_dir, default_tasks(site, fingerprint["modalities"]), "val", device,
-                            options.batch_size, options.min_brain_fraction, max_cases, baselines=False).summary()
-    metrics = flat_metrics("val", site, summary)
-    psnr = [m["pmm"]["psnr_mean"] for m in summary.values() if "pmm" in m]
-    ssim = [m["pmm"]["ssim_mean"] for m in summary.values() if "pmm" in m]
-    if psnr:  # a site whose val cases serve no task reports none (the server averages what all report)
-        metrics |= {"val/mean_psnr": float(np.mean(psnr)), "val/mean_ssim": float(np.mean(ssim))}
-    cases = sum(methods["pmm"]["cases"] for methods in summary.values() if "pmm" in methods)
-    return metrics, int(cases)
+    """The site's val metrics under the centralized names and how many (case, task) pairs were
+    scored (the weight of this site's numbers in the server's average)."""
+    validation = validate(model, [site_dir], options, device, max_cases)
+    return validation.metrics, validation.cases
 
 
 def run_local_round(spec: LocalRoundSpec, shared: dict[str, np.ndarray] | None,
                     echo: Callable[[str], None] = print) -> LocalRoundResult:
     fingerprint = load_fingerprint(spec.site_dir)
-    site, dataset_id = fingerprint["site"], int(fingerprint["dataset_id"])
+    site, dataset_id = fingerprint.site, fingerprint.dataset_id
     options, device = spec.options, torch.device(spec.device)
     model_config = options.model.model_dump(mode="json")
     model = build_site_model(options)

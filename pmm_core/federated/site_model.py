@@ -9,6 +9,7 @@ import numpy as np
 
 from pmm_core.config.training import TrainingOptions
 from pmm_core.data.fingerprint import load_fingerprint
+from pmm_core.data.records import SiteRecord
 from pmm_core.federated.local_round import build_site_model
 from pmm_core.federated.partition import PartitionOptions, load_named
 from pmm_core.federated.site_state import load_site_state
@@ -19,22 +20,20 @@ MODEL_FILE = "model.pt"
 
 
 def assemble_site_model(site_dir: Path, state_dir: Path, options: TrainingOptions, partition: PartitionOptions,
-                        shared: dict[str, np.ndarray]) -> tuple[PMMSynth, dict]:
+                        shared: dict[str, np.ndarray]) -> tuple[PMMSynth, SiteRecord]:
     """(model, site record): global shared parameters + the site's saved personal ones."""
     fingerprint = load_fingerprint(site_dir)
     model = build_site_model(options)
-    state = load_site_state(state_dir, fingerprint["site"], options.model.model_dump(mode="json"))
+    state = load_site_state(state_dir, fingerprint.site, options.model.model_dump(mode="json"))
     if state is not None:
         load_named(model, state.personal, partition.personal)
     load_named(model, shared, partition.shared)
-    record = {"name": fingerprint["site"], "dataset_id": fingerprint["dataset_id"],
-              "modalities": fingerprint["modalities"], "cache_dir": str(Path(site_dir).resolve())}
-    return model, record
+    return model, SiteRecord.of(site_dir, fingerprint)
 
 
-def write_site_model(model: PMMSynth, options: TrainingOptions, site: dict, state_dir: Path, federation: str,
+def write_site_model(model: PMMSynth, options: TrainingOptions, site: SiteRecord, state_dir: Path, federation: str,
                      round_number: int) -> Path:
-    path = Path(state_dir) / site["name"] / MODEL_FILE
-    save_checkpoint({"format": 1, "config": options.model_dump(mode="json"), "sites": [site],
+    path = Path(state_dir) / site.name / MODEL_FILE
+    save_checkpoint({"format": 1, "config": options.model_dump(mode="json"), "sites": [site.model_dump()],
                      "model": model.state_dict(), "federation": federation, "round": round_number}, path)
     return path

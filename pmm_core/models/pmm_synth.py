@@ -26,10 +26,12 @@ class PMMSynth(nn.Module):
             PatchDiscriminator(options.discriminator_channels, options.discriminator_layers) for _ in range(NUM_MODALITIES)
         )
 
-    def forward(self, x: torch.Tensor, sc: torch.Tensor, dataset_ids: torch.Tensor) -> torch.Tensor:
-        """x (B, 6, H, W) with missing and target channels zero-filled, sc (6,), dataset_ids (B,) → ŷ (B, 6, H, W)."""
+    def forward(self, x: torch.Tensor, sc: torch.Tensor, dataset_ids: torch.Tensor,
+                outputs: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, 6, H, W) with missing and target channels zero-filled, sc (6,), dataset_ids (B,),
+        outputs (6,): the modalities to decode (None: all) → ŷ (B, 6, H, W), zero where not decoded."""
         embedding = self.embedding(dataset_ids) if self.embedding is not None else None
-        return self.generator(x, sc, embedding)
+        return self.generator(x, sc, embedding, outputs)
 
 
 def build_model(options: ModelOptions | None = None) -> PMMSynth:

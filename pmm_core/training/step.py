@@ -80,8 +80,13 @@ def _frozen(module: torch.nn.Module) -> Iterator[None]:
 
 def train_step(model: PMMSynth, optimizers: Optimizers, image: torch.Tensor, availability: torch.Tensor,
                dataset_ids: torch.Tensor, sc: torch.Tensor, weights: LossWeights, amp: bool = False,
-               synchronize: Callable[[Iterable[torch.nn.Parameter]], None] | None = None) -> dict[str, float]:
+               synchronize: Callable[[Iterable[torch.nn.Parameter]], None] | None = None,
+               outputs: torch.Tensor | None = None) -> dict[str, float]:
     """image (B, 6, H, W) zero-filled where missing, availability (B, 6), dataset_ids (B,), sc (6,).
+
+    Only the decoders of modalities the batch has run (`outputs`, by default the union of the
+    batch's availability: one set under MCBS); the others would get no loss. A benchmark passes
+    all ones to time the six-decoder step it replaced.
 
     `synchronize` (several processes) averages the gradients of the given parameters after each
     backward, before the optimizer steps.
@@ -91,11 +96,12 @@ def train_step(model: PMMSynth, optimizers: Optimizers, image: torch.Tensor, ava
     sc = sc.to(image.device)
     masks = LossMasks.build(availability.to(image.dtype), sc)
     sources = image * sc[None, :, None, None]
+    outputs = availability.amax(dim=0) if outputs is None else outputs.to(image.device)
 
     stepped = False
     with _frozen(model.discriminators):  # the generator step does not train D
         with torch.autocast(device_type=device, enabled=use_amp):
-            prediction = model(image, sc, dataset_ids)
+            prediction = model(image, sc, dataset_ids, outputs)
             losses = generator_losses(model, prediction, image, sources, masks, weights)
         if optimizers.generator is not None:
             optimizers.generator.zero_grad(set_to_none=True)
