@@ -69,6 +69,7 @@ def test_full_run_logs_to_mlflow_and_the_model_loads_back(prepared_sites: Path, 
     assert runs["tags.pmm.sites"][0] == "BraTS,ISLES" and runs["params.model.base_channels"][0] == "8"
     assert runs["metrics.val/BraTS/T1_to_T1C/psnr"][0] > 5
     assert "metrics.val/ISLES/FLAIR_DWI_to_ADC/ssim" in runs.columns
+    assert "metrics.val/mean_ssim" in runs.columns  # the same validation as every federated site
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(runs["run_id"][0])}
     assert {"checkpoints", "fingerprints", "validation"} <= artifacts
     model = mlflow.pytorch.load_model(f"runs:/{runs['run_id'][0]}/model")

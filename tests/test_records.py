@@ -1,0 +1,60 @@
+"""Typed records of the prepared cache (meta.json, fingerprint.json) and one validation for
+the centralized trainer and the federated sites."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from pmm_core.config.model import ModelOptions
+from pmm_core.config.training import TrainingOptions
+from pmm_core.data.cache import case_cache_dir, read_case_meta
+from pmm_core.data.fingerprint import load_fingerprint
+from pmm_core.errors import PmmError
+from pmm_core.evaluation.validation import validate
+from pmm_core.federated.local_round import validation_metrics
+from pmm_core.models import build_model
+
+TINY = ModelOptions(base_channels=8, residual_blocks=1, embedding_dim=16, modulation_hidden=16, encoding_dim=16,
+                    discriminator_channels=8, discriminator_layers=2)
+
+
+def test_records_read_back_typed(prepared_sites: Path) -> None:
+    fingerprint = load_fingerprint(prepared_sites / "ISLES")
+    assert fingerprint.site == "ISLES" and fingerprint.modalities == ["FLAIR", "DWI", "ADC"]
+    assert sum(case.slices for case in fingerprint.cases.values()) == fingerprint.num_slices
+    case_id = fingerprint.split_cases("train")[0]
+    meta = read_case_meta(case_cache_dir(prepared_sites / "ISLES", case_id))
+    assert meta.case_id == case_id and meta.slices == len(meta.brain_fraction) == meta.shape[0]
+    assert meta.geometry.spacing and set(meta.transforms) == set(meta.modalities)
+    with pytest.raises(PmmError, match="site ISLES has no 'holdout' split"):
+        fingerprint.split_cases("holdout")
+
+
+def test_a_damaged_fingerprint_is_one_line_naming_file_and_field(prepared_sites: Path, tmp_path: Path) -> None:
+    site = tmp_path / "ISLES"
+    shutil.copytree(prepared_sites / "ISLES", site)
+    data = json.loads((site / "fingerprint.json").read_text())
+    data["dataset_id"] = "three"
+    (site / "fingerprint.json").write_text(json.dumps(data))
+    with pytest.raises(PmmError) as info:
+        load_fingerprint(site)
+    message = str(info.value)
+    assert str(site / "fingerprint.json") in message and "dataset_id" in message and "\n" not in message
+
+
+def test_centralized_and_federated_validation_are_one(prepared_sites: Path) -> None:
+    torch.manual_seed(0)
+    model = build_model(TINY)
+    options = TrainingOptions(batch_size=4, model=TINY)
+    sites = [prepared_sites / "BraTS", prepared_sites / "ISLES"]
+    both = validate(model, sites, options, "cpu", max_cases=1)
+    assert {"val/mean_psnr", "val/mean_ssim"} <= set(both.metrics) and both.cases > 0
+    site_metrics, cases = validation_metrics(model, sites[1], options, "cpu", max_cases=1)
+    alone = validate(model, sites[1:], options, "cpu", max_cases=1)
+    assert site_metrics == alone.metrics and cases == alone.cases
+    isles = {k: v for k, v in both.metrics.items() if "/ISLES/" in k}
+    assert isles and all(site_metrics[k] == v for k, v in isles.items())
