@@ -26,8 +26,10 @@ import torch
 
 from bench.common import write_results
 from bench.phantom_sites import phantom_sites
-from centralized.demo import DEMO_CONFIG
-from pmm_core.config.training import options_with_overrides
+from centralized.demo import demo_training_options
+from pmm_core.config.federation import FederationOptions
+from pmm_core.config.toml_loading import toml_text
+from pmm_core.config.training import TrainingOptions
 from pmm_core.federated.local_round import LocalRoundSpec, build_site_model, run_local_round
 from pmm_core.federated.partition import PartitionOptions, personal_state, shared_arrays
 from pmm_core.processes import free_port
@@ -40,9 +42,10 @@ def nbytes(arrays: dict) -> int:
     return int(sum(np.asarray(a.detach() if isinstance(a, torch.Tensor) else a).nbytes for a in arrays.values()))
 
 
-def central_rounds(site_dirs: list[Path], config: Path, rounds: int, folder: Path) -> list[float]:
-    """Seconds per round of the same local rounds without Flower (sites one after the other)."""
-    options, partition = options_with_overrides(config), PartitionOptions()
+def central_rounds(site_dirs: list[Path], options: TrainingOptions, rounds: int, folder: Path) -> list[float]:
+    """Seconds per round of the same local rounds without Flower (sites one after the other),
+    on the schedule a federation of `rounds` rounds follows."""
+    options, partition = FederationOptions(rounds=rounds, training=options).training, PartitionOptions()
     shared, times = None, []
     for number in range(1, rounds + 1):
         started = time.perf_counter()
@@ -114,11 +117,11 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         config = folder / "model.toml"
-        config.write_text(DEMO_CONFIG.format(epochs=1))
-        options, partition = options_with_overrides(config), PartitionOptions()
+        options, partition = demo_training_options(1), PartitionOptions()
+        config.write_text(toml_text(options))  # for the command lines of pmm simulate / serve
         model = build_site_model(options)
         shared, personal = shared_arrays(model, partition), personal_state(model, partition)
-        runs = {"central": {"round_seconds": central_rounds(site_dirs, config, args.rounds, folder / "central")}}
+        runs = {"central": {"round_seconds": central_rounds(site_dirs, options, args.rounds, folder / "central")}}
         print(f"central: rounds {[round(t, 1) for t in runs['central']['round_seconds']]} s")
         for kind in ("simulate", "deployment"):
             total, rounds = run_federation(kind, fed, sites, config, args.rounds, folder / kind)

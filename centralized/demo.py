@@ -16,27 +16,27 @@ from typing import Callable
 
 from centralized.evaluate_run import run_evaluation
 from centralized.run_central import run_central
+from centralized.trainer import RunSettings
+from pmm_core.config.model import ModelOptions
 from pmm_core.config.site import load_site
+from pmm_core.config.toml_loading import toml_text
+from pmm_core.config.training import TrainingOptions
 from pmm_core.data.prepare_site import prepare_site
+from pmm_core.data.site_caches import site_cache_dirs
 from pmm_core.errors import PmmError
 from pmm_core.evaluation.report import BASELINES, format_table
 from pmm_core.phantom.federation import write_federation
+from tracking import TrackingSettings
 
 SITE_FILES = ("ttg", "tti", "brats", "isles")
 
-DEMO_CONFIG = """# pmm demo: a short CPU run of the paper's recipe on a small model
-epochs = {epochs}
-batch_size = 4
-learning_rate = 1e-3
-num_workers = 0
-[model]
-base_channels = 16
-residual_blocks = 3
-embedding_dim = 64
-modulation_hidden = 32
-discriminator_channels = 16
-discriminator_layers = 3
-"""
+DEMO_MODEL = ModelOptions(base_channels=16, residual_blocks=3, embedding_dim=64, modulation_hidden=32,
+                          discriminator_channels=16, discriminator_layers=3)
+
+
+def demo_training_options(epochs: int) -> TrainingOptions:
+    """A short CPU run of the paper's recipe on a small model (and a higher learning rate)."""
+    return TrainingOptions(epochs=epochs, batch_size=4, learning_rate=1e-3, num_workers=0, model=DEMO_MODEL)
 
 
 def beats_baselines(rows: list[dict]) -> tuple[int, int]:
@@ -100,19 +100,20 @@ def run_demo(out: Path, cases_per_site: int, epochs: int, seed: int, tracking_ur
         echo(f"1-2/4 phantom federation -> {out}, preprocessing the four sites")
         cache = build_phantom_federation(out, cases_per_site, seed, progress, echo)
         mark_ready(out, cases_per_site, seed)
-    config = out / "demo_training.toml"
-    config.write_text(DEMO_CONFIG.format(epochs=epochs))
+    options = demo_training_options(epochs)
+    config = out / "demo_training.toml"  # what ran, for a reader to copy into `pmm train-central --config`
+    config.write_text(toml_text(options, "pmm demo: a short CPU run of the paper's recipe on a small model"))
     echo(f"3/4 centralized training, {epochs} epochs ({config})")
-    sites = ",".join(str(out / "sites" / f"{name}.toml") for name in SITE_FILES)
-    run_central(sites=sites, epochs=None, batch_size=None, no_pfm=False, no_mcbs=False, resume=None, config=config,
-                cache_dir=cache, run_dir=out / "run", max_steps=None, checkpoint_every=0, experiment="pmm-demo",
-                tracking_uri=tracking_uri, progress=progress, echo=echo)
+    site_dirs = site_cache_dirs([out / "sites" / f"{name}.toml" for name in SITE_FILES], cache)
+    tracking = TrackingSettings(experiment="pmm-demo", tracking_uri=tracking_uri)
+    run_central(options, site_dirs, RunSettings(run_dir=out / "run", checkpoint_every=0, progress=progress), tracking,
+                echo=echo)
     echo("4/4 evaluation on every site's test split")
     rows: list[dict] = []
-    for name in SITE_FILES:
+    for site_dir in site_dirs:
         try:
-            rows += run_evaluation(out / "run" / "best.pt", str(out / "sites" / f"{name}.toml"), [], "test", cache,
-                                   out / "evaluation", "pmm-demo", tracking_uri, 16, echo=lambda _: None)
+            rows += run_evaluation(out / "run" / "best.pt", site_dir, None, "test", out / "evaluation", tracking,
+                                   echo=lambda _: None)
         except PmmError as exc:  # e.g. TTI's few test cases may lack every task's modalities
             echo(f"    note: {exc}")
     echo(format_table(rows))

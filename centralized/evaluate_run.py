@@ -5,26 +5,27 @@ from pathlib import Path
 from typing import Callable
 
 from centralized.model_loading import default_device, load_trained_model
-from pmm_core.data.site_caches import site_cache_dirs
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.errors import PmmError
 from pmm_core.evaluation.evaluate import METHODS, evaluate_site
 from pmm_core.evaluation.montage import montage_figure
 from pmm_core.evaluation.report import flat_metrics, format_table, table_rows, write_reports
-from pmm_core.evaluation.tasks import default_tasks, parse_task
-from tracking import RunTracker
+from pmm_core.evaluation.tasks import Task, default_tasks
+from tracking import RunTracker, TrackingSettings
 
 
-def run_evaluation(checkpoint: Path, site: str, tasks: list[str], split: str, cache_dir: Path, out: Path | None,
-                   experiment: str, tracking_uri: str | None, batch_size: int,
+def run_evaluation(checkpoint: Path, site_dir: Path, tasks: list[Task] | None, split: str = "test",
+                   out: Path | None = None, tracking: TrackingSettings | None = None, batch_size: int = 16,
                    echo: Callable[[str], None] = print) -> list[dict]:
+    """Score `checkpoint` on the prepared site `site_dir` (its paper tasks unless `tasks` are
+    given); the table is printed, written beside the checkpoint (or to `out`) and logged."""
+    tracking = tracking or TrackingSettings()
     device = default_device()
     trained = load_trained_model(checkpoint, device)
-    (site_dir,) = site_cache_dirs(site, cache_dir)
     fingerprint = load_fingerprint(site_dir)
     if trained.site(fingerprint.site) is None:
         echo(f"note: {checkpoint} was not trained on site {fingerprint.site}; its dataset embedding is untrained")
-    chosen = [parse_task(t) for t in tasks] if tasks else default_tasks(fingerprint.site, fingerprint.modalities)
+    chosen = tasks or default_tasks(fingerprint.site, fingerprint.modalities)
     result = evaluate_site(trained.model, site_dir, chosen, split, device, batch_size,
                            trained.options.min_brain_fraction)
     summary = result.summary()
@@ -40,10 +41,12 @@ def run_evaluation(checkpoint: Path, site: str, tasks: list[str], split: str, ca
     csv_path, json_path = write_reports(rows, out, f"{fingerprint.site}_{split}")
     echo(f"written {csv_path} and {json_path}")
 
-    tracker = RunTracker(experiment, run_name=f"evaluate-{fingerprint.site}-{split}", tracking_uri=tracking_uri,
+    tracker = RunTracker(tracking.experiment, run_name=tracking.run_name or f"evaluate-{fingerprint.site}-{split}",
+                         tracking_uri=tracking.tracking_uri,
                          tags={"pmm.mode": "evaluate", "pmm.sites": fingerprint.site, "pmm.split": split,
                                "pmm.checkpoint": str(Path(checkpoint).resolve()),
-                               "pmm.pfm": str(trained.options.model.pfm), "pmm.mcbs": str(trained.options.mcbs)})
+                               "pmm.pfm": str(trained.options.model.pfm), "pmm.mcbs": str(trained.options.mcbs)}
+                         | tracking.tags)
     metrics = {}
     for method in METHODS:
         metrics |= flat_metrics(split, fingerprint.site, summary, method)

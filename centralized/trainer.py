@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 from torch.utils.data import DataLoader
 
 from centralized.distributed import DistributedContext
@@ -34,13 +35,16 @@ from tracking import RunTracker
 CHECKPOINT_FORMAT = 1
 
 
-@dataclass
-class RunSettings:
+class RunSettings(BaseModel):
+    """How one run proceeds around the training options: where it writes, when it stops and saves."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
     run_dir: Path
-    max_steps: int | None = None        # stop (with a checkpoint) after this many steps in total
-    checkpoint_every: int = 100         # steps between `last` checkpoints inside an epoch
-    log_every: int = 10
-    val_max_cases: int | None = None
+    max_steps: int | None = Field(None, ge=1, description="stop (with a checkpoint) after this many steps in total")
+    checkpoint_every: int = Field(100, ge=0, description="steps between `last` checkpoints inside an epoch; 0: none")
+    log_every: int = Field(10, ge=1)
+    val_max_cases: int | None = Field(None, ge=1)
     progress: bool = True
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pmm_core.config.model import ModelOptions
+from pmm_core.config.training import TrainingOptions
 from pmm_core.errors import PmmError
 
 CONFIGS = Path(__file__).parent / "configs"
@@ -14,29 +16,21 @@ MLFLOW_EXPERIMENT = "experiments"
 
 
 class ExperimentSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     cases_per_site: int = Field(6, ge=3, description="phantom cases per site (split 70/10/20)")
     seed: int = 0
     epochs: int = Field(4, ge=1, description="centralized epochs; the federation runs as many rounds of 1 local epoch")
     batch_size: int = Field(4, ge=1)
     learning_rate: float = 1e-3
-    model: dict[str, Any] = Field(default_factory=dict, description="ModelOptions for every variant")
+    model: ModelOptions = Field(default_factory=ModelOptions, description="the model every variant trains")
     extra: dict[str, Any] = Field(default_factory=dict, description="settings only this experiment reads")
 
-    def training_toml(self, epochs: int | None = None, **changes: Any) -> str:
-        """The training options TOML every variant of this experiment trains with."""
-        values = {"epochs": epochs or self.epochs, "batch_size": self.batch_size, "learning_rate": self.learning_rate,
-                  "num_workers": 0, "seed": self.seed} | changes
-        lines = [f"{k} = {_toml(v)}" for k, v in values.items()]
-        lines += ["[model]"] + [f"{k} = {_toml(v)}" for k, v in self.model.items()]
-        return "\n".join(lines) + "\n"
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value) if isinstance(value, (int, float)) else f'"{value}"'
+    def training_options(self, epochs: int | None = None, **changes: Any) -> TrainingOptions:
+        """The training options every variant of this experiment trains with (`changes`: a
+        variant's own, e.g. mcbs=False)."""
+        return TrainingOptions(epochs=epochs or self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
+                               num_workers=0, seed=self.seed, model=self.model, **changes)
 
 
 def experiment_names() -> list[str]:

@@ -15,6 +15,7 @@ from experiments.report import cell, grouped_bars, publish
 from experiments.scoring import score, site_average, task_value
 from experiments.variants import train_central, train_federated
 from experiments.workspace import SITE_NAMES, Workspace
+from pmm_core.config.model import ModelOptions
 from pmm_core.evaluation.tasks import PAPER_TASKS, parse_task
 
 matplotlib.use("Agg")
@@ -83,8 +84,10 @@ def full_average(rows: list[dict], site: str, method: str) -> float | None:
     return site_average(rows, site, method) if covered == tasks else None
 
 
-def describe_model(model: dict) -> str:
-    return ", ".join(f"{k} {v}" for k, v in model.items()) if model else "paper size"
+def describe_model(model: ModelOptions) -> str:
+    """The options where the model differs from the paper's."""
+    changed = model.model_dump(exclude_defaults=True)
+    return ", ".join(f"{k} {v}" for k, v in changed.items()) if changed else "paper size"
 
 
 def site_table(rows: list[dict], site: str) -> list[str]:

@@ -12,11 +12,14 @@ import json
 from pathlib import Path
 
 from centralized.run_central import run_central
+from centralized.trainer import RunSettings
 from experiments.settings import MLFLOW_EXPERIMENT
 from experiments.workspace import Workspace
+from pmm_core.config.training import TrainingOptions
 from pmm_core.errors import PmmError
 from server.settings import build_server_settings
 from server.simulate import simulate
+from tracking import TrackingSettings
 
 
 def chosen_checkpoint(run_dir: Path) -> Path:
@@ -25,9 +28,17 @@ def chosen_checkpoint(run_dir: Path) -> Path:
     return best if best.is_file() else run_dir / "last.pt"
 
 
-def run_signature(sites: list[str], pfm: bool, mcbs: bool, training_toml: str) -> dict:
-    """What makes two centralized runs the same run: sites, PFM/MCBS and every training option."""
-    return {"sites": sites, "pfm": pfm, "mcbs": mcbs, "training": training_toml}
+def run_signature(sites: list[str], options: TrainingOptions) -> dict:
+    """What makes two centralized runs the same run: the sites and every training option
+    (PFM and MCBS among them), compared as the options' JSON form."""
+    return {"sites": list(sites), "training": options.model_dump(mode="json")}
+
+
+def variant_options(space: Workspace, pfm: bool = True, mcbs: bool = True, epochs: int | None = None) -> TrainingOptions:
+    """The experiment's training options with PFM and MCBS as the variant has them."""
+    options = space.settings.training_options(epochs=epochs, mcbs=mcbs)
+    options.model = options.model.model_copy(update={"pfm": pfm})
+    return options
 
 
 def finished_run(space: Workspace, label: str, signature: dict) -> Path | None:
@@ -46,21 +57,19 @@ def finished_run(space: Workspace, label: str, signature: dict) -> Path | None:
 def train_central(space: Workspace, label: str, sites: list[str], pfm: bool = True, mcbs: bool = True,
                   epochs: int | None = None) -> Path:
     """Train (or reuse a finished identical run of) one centralized variant; returns its chosen checkpoint."""
-    training_toml = space.settings.training_toml(epochs=epochs)
-    signature = run_signature(sites, pfm, mcbs, training_toml)
+    options = variant_options(space, pfm, mcbs, epochs)
+    signature = run_signature(sites, options)
     if (found := finished_run(space, label, signature)) is not None:
         space.echo(f"{label}: reusing {found} (same sites and settings)")
         space.timings[label] = float((found / "DONE").read_text())
         return chosen_checkpoint(found)
     run_dir = space.runs / label
-    config = space.training_config(label, epochs=epochs)
     space.echo(f"{label}: training on {', '.join(sites)} (PFM {'on' if pfm else 'off'}, MCBS {'on' if mcbs else 'off'})")
     with space.timed(label):
-        run_central(sites=",".join(str(space.site_toml(s)) for s in sites), epochs=None, batch_size=None,
-                    no_pfm=not pfm, no_mcbs=not mcbs, resume=None, config=config, cache_dir=space.cache, run_dir=run_dir,
-                    max_steps=None, checkpoint_every=0, experiment=MLFLOW_EXPERIMENT, tracking_uri=space.tracking_uri,
-                    progress=False, echo=lambda _: None, run_name=f"{space.name}/{label}",
-                    tags={"pmm.experiment": space.name})
+        run_central(options, [space.site_dir(s) for s in sites], RunSettings(run_dir=run_dir, checkpoint_every=0, progress=False),
+                    TrackingSettings(experiment=MLFLOW_EXPERIMENT, tracking_uri=space.tracking_uri,
+                                     run_name=f"{space.name}/{label}", tags={"pmm.experiment": space.name}),
+                    echo=lambda _: None)
     (run_dir / "RUN.json").write_text(json.dumps({"signature": signature}, indent=1))
     (run_dir / "DONE").write_text(str(space.timings[label]))
     return chosen_checkpoint(run_dir)
@@ -75,7 +84,7 @@ def train_federated(space: Workspace, label: str, sites: list[str]) -> dict[str,
         space.timings[label] = float((folder / "DONE").read_text())
         return models
     settings = build_server_settings(folder / "federation", space.settings.epochs, len(sites), name=f"{space.name}-{label}",
-                                     expected_sites=len(sites), config=space.training_config(label),
+                                     expected_sites=len(sites), training=space.settings.training_options(),
                                      experiment=MLFLOW_EXPERIMENT, tracking_uri=space.tracking_uri)
     space.echo(f"{label}: pmm simulate of {', '.join(sites)}, {settings.federation.rounds} rounds of 1 local epoch")
     with space.timed(label):

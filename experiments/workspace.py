@@ -46,17 +46,8 @@ class Workspace:
     def prepare(self) -> None:
         ensure_phantom_federation(self.phantom, self.settings.cases_per_site, self.settings.seed, self.echo)
 
-    def site_toml(self, site: str) -> Path:
-        return self.phantom / "sites" / f"{site.lower()}.toml"
-
     def site_dir(self, site: str) -> Path:
         return self.cache / site
-
-    def training_config(self, label: str, **changes) -> Path:
-        path = self.runs / f"{label}.toml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.settings.training_toml(**changes))
-        return path
 
     def timed(self, label: str):
         """Context manager recording the wall seconds of one step under `label`."""

@@ -30,7 +30,7 @@ def client(
     from pmm_core.data.cache import default_cache_root
     from pmm_core.data.site_caches import site_cache_dirs
 
-    (cache,) = site_cache_dirs(site, cache_dir or default_cache_root())
+    (cache,) = site_cache_dirs([site], cache_dir or default_cache_root())
     if personalize_only:
         from client.personalize import personalize
 

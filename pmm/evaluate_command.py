@@ -26,6 +26,10 @@ def evaluate(
     """
     from centralized.evaluate_run import run_evaluation
     from pmm_core.data.cache import default_cache_root
+    from pmm_core.data.site_caches import site_cache_dirs
+    from pmm_core.evaluation.tasks import parse_task
+    from tracking import TrackingSettings
 
-    run_evaluation(checkpoint, site, task or [], split, cache_dir or default_cache_root(), out, experiment,
-                   tracking_uri, batch_size, echo=typer.echo)
+    (site_dir,) = site_cache_dirs([site], cache_dir or default_cache_root())
+    run_evaluation(checkpoint, site_dir, [parse_task(t) for t in task or []], split, out,
+                   TrackingSettings(experiment=experiment, tracking_uri=tracking_uri), batch_size, echo=typer.echo)

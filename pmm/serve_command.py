@@ -37,10 +37,11 @@ def serve(
     Sites join with `pmm client --site NAME --server HOST:PORT`. The global state is saved after every round in --dir; `--resume` continues after a crash. Any non-loopback address needs --certificates (or an explicit --insecure).
     """
     from server.launcher import TlsFiles, serve as run_serve
+    from pmm_core.config.training import load_training_options
     from server.settings import build_server_settings
 
     settings = build_server_settings(folder, rounds, min_sites, name=name, local_epochs=local_epochs,
-                                     expected_sites=expected_sites, config=config,
+                                     expected_sites=expected_sites, training=load_training_options(config),
                                      share_discriminators=share_discriminators, personal_modulation=personal_modulation,
                                      round_timeout=round_timeout, wait_timeout=wait_timeout, resume=resume,
                                      experiment=experiment, tracking_uri=tracking_uri)

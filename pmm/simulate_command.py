@@ -30,13 +30,15 @@ def simulate(
 ) -> None:
     """Run the same ServerApp and ClientApps as a real federation, as local processes on 127.0.0.1 (one SuperLink, one SuperNode per site)."""
     from pmm_core.data.cache import default_cache_root
+    from pmm.text_inputs import site_names
+    from pmm_core.config.training import load_training_options
     from pmm_core.data.site_caches import site_cache_dirs
     from server.settings import build_server_settings
     from server.simulate import simulate as run_simulate
 
-    caches = site_cache_dirs(sites, cache_dir or default_cache_root())
+    caches = site_cache_dirs(site_names(sites), cache_dir or default_cache_root())
     settings = build_server_settings(folder, rounds, min_sites or len(caches), local_epochs=local_epochs,
-                                     expected_sites=len(caches), config=config,
+                                     expected_sites=len(caches), training=load_training_options(config),
                                      share_discriminators=share_discriminators, personal_modulation=personal_modulation,
                                      round_timeout=round_timeout, wait_timeout=wait_timeout, resume=resume,
                                      experiment=experiment, tracking_uri=tracking_uri)

@@ -6,6 +6,7 @@ from pathlib import Path
 import typer
 
 from pmm.errors import reports_errors
+from pmm_core.errors import PmmError
 
 
 @reports_errors
@@ -31,9 +32,25 @@ def train_central(
 
     Uses CUDA and mixed precision when present; several GPUs with `torchrun --nproc_per_node N -m pmm train-central …`. Validates every epoch on the val split and keeps `last.pt` and `best.pt`.
     """
-    from centralized.run_central import run_central
+    from centralized.run_central import ResumePoint, default_run_dir, run_central
+    from centralized.runs import resolve_checkpoint
+    from centralized.trainer import RunSettings
+    from pmm.text_inputs import site_names
+    from pmm_core.config.training import options_with_overrides
+    from pmm_core.data.cache import default_cache_root
+    from pmm_core.data.site_caches import site_cache_dirs
+    from tracking import TrackingSettings
 
-    run_central(sites=sites, epochs=epochs, batch_size=batch_size, no_pfm=no_pfm, no_mcbs=no_mcbs, resume=resume,
-                config=config, cache_dir=cache_dir, run_dir=run_dir, max_steps=max_steps,
-                checkpoint_every=checkpoint_every, experiment=experiment, tracking_uri=tracking_uri,
-                progress=not quiet, echo=typer.echo)
+    point = None
+    if resume:
+        point = ResumePoint.load(resolve_checkpoint(resume), epochs)
+        options, site_dirs, run_dir = point.options, point.site_dirs, run_dir or point.path.parent
+    else:
+        if not sites:
+            raise PmmError("--sites is required (or --resume a run)")
+        options = options_with_overrides(config, epochs, batch_size, no_pfm, no_mcbs)
+        site_dirs = site_cache_dirs(site_names(sites), cache_dir or default_cache_root())
+        run_dir = run_dir or default_run_dir(site_dirs)
+    settings = RunSettings(run_dir=run_dir, max_steps=max_steps, checkpoint_every=checkpoint_every, progress=not quiet)
+    run_central(options, site_dirs, settings, TrackingSettings(experiment=experiment, tracking_uri=tracking_uri),
+                resume=point, echo=typer.echo)

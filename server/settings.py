@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pmm_core.atomic import atomic_destination
 from pmm_core.config.federation import FederationOptions
-from pmm_core.config.training import options_with_overrides
+from pmm_core.config.training import TrainingOptions
 from pmm_core.errors import PmmError
 from pmm_core.federated.partition import PartitionOptions
 
@@ -39,7 +39,7 @@ class ServerStatus(BaseModel):
 
 
 def build_server_settings(folder: Path, rounds: int, min_sites: int, *, name: str | None = None,
-                          local_epochs: int = 1, expected_sites: int | None = None, config: Path | None = None,
+                          local_epochs: int = 1, expected_sites: int | None = None, training: TrainingOptions | None = None,
                           share_discriminators: bool = False, personal_modulation: bool = False,
                           round_timeout: float = 6 * 3600.0, wait_timeout: float = 600.0, resume: bool = False,
                           experiment: str = "pmm", tracking_uri: str | None = None) -> ServerSettings:
@@ -51,7 +51,7 @@ def build_server_settings(folder: Path, rounds: int, min_sites: int, *, name: st
         options = FederationOptions(rounds=rounds, local_epochs=local_epochs, min_sites=min_sites,
                                     expected_sites=expected_sites, round_timeout_s=round_timeout,
                                     wait_timeout_s=wait_timeout, partition=PartitionOptions(shared=tuple(shared)),
-                                    training=options_with_overrides(config))
+                                    training=training or TrainingOptions())
     except ValidationError as exc:
         raise PmmError(f"federation options: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
     return ServerSettings(federation=options, name=name or Path(folder).resolve().name, resume=resume,

@@ -32,11 +32,21 @@ PMM = str(Path(sys.executable).parent / "pmm")
 TEST_PREPROCESS = "crop_size = 32\nin_plane_spacing = 6.0\n"
 
 
+def tiny_training_options(epochs: int):
+    """Training options for a model small enough to train in seconds on the test sites."""
+    from pmm_core.config.model import ModelOptions
+    from pmm_core.config.training import TrainingOptions
+
+    model = ModelOptions(base_channels=8, residual_blocks=1, embedding_dim=16, modulation_hidden=16, encoding_dim=16,
+                         discriminator_channels=8, discriminator_layers=2)
+    return TrainingOptions(epochs=epochs, batch_size=4, model=model)
+
+
 def tiny_training_config(epochs: int) -> str:
-    """A training TOML for a model small enough to train in seconds on the test sites."""
-    return (f"epochs = {epochs}\nbatch_size = 4\n[model]\nbase_channels = 8\nresidual_blocks = 1\n"
-            "embedding_dim = 16\nmodulation_hidden = 16\nencoding_dim = 16\ndiscriminator_channels = 8\n"
-            "discriminator_layers = 2\n")
+    """The same options as a `--config` TOML, for the command-line tests."""
+    from pmm_core.config.toml_loading import toml_text
+
+    return toml_text(tiny_training_options(epochs))
 
 
 def run_pmm(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -76,7 +76,7 @@ def test_federation_settings_declare_what_is_shared(tmp_path: Path) -> None:
 
     config = tmp_path / "training.toml"
     config.write_text("epochs = 3\nbatch_size = 2\n")
-    default = build_server_settings(tmp_path / "fed", rounds=4, min_sites=2, config=config)
+    default = build_server_settings(tmp_path / "fed", rounds=4, min_sites=2, training=load_training_options(config))
     assert default.name == "fed" and default.federation.rounds == 4 and default.federation.training.batch_size == 2
     assert default.federation.partition.shared == ("generator", "modulation")
     personal = build_server_settings(tmp_path, 1, 1, name="run", personal_modulation=True, share_discriminators=True)

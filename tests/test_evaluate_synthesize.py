@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 
 from centralized.run_central import run_central
-from conftest import PMM, run_pmm, tiny_training_config
+from centralized.trainer import RunSettings
+from conftest import PMM, run_pmm, tiny_training_options
+from tracking import TrackingSettings
 from synthetic import write_modality
 
 
@@ -23,16 +25,11 @@ from synthetic import write_modality
 @pytest.fixture(scope="module")
 def trained(prepared_sites: Path, tmp_path_factory) -> dict:
     folder = tmp_path_factory.mktemp("trained")
-    config = folder / "train.toml"
-    config.write_text(tiny_training_config(1))
     env = {"PMM_SITES_DIR": str(prepared_sites.parent / "sites"), "PMM_CACHE_DIR": str(prepared_sites)}
     uri = f"sqlite:///{folder / 'mlflow.db'}"
-    with pytest.MonkeyPatch.context() as patch:  # site lookup by name, without leaking into later tests
-        for key, value in env.items():
-            patch.setenv(key, value)
-        run_central(sites="gen,brats", epochs=None, batch_size=None, no_pfm=False, no_mcbs=False, resume=None,
-                    config=config, cache_dir=prepared_sites, run_dir=folder / "run", max_steps=None,
-                    checkpoint_every=0, experiment="test", tracking_uri=uri, progress=False, echo=lambda _: None)
+    run_central(tiny_training_options(1), [prepared_sites / "GEN", prepared_sites / "BraTS"],
+                RunSettings(run_dir=folder / "run", checkpoint_every=0, progress=False),
+                TrackingSettings(experiment="test", tracking_uri=uri), echo=lambda _: None)
     return {"checkpoint": folder / "run" / "best.pt", "uri": uri, "env": env, "folder": folder,
             "data": prepared_sites.parent / "data"}
 

@@ -13,8 +13,9 @@ from experiments.report import update_doc
 from experiments.segmentation import TASKS, figure as segmentation_figure, oversample_foreground
 from experiments.settings import experiment_names, load_settings
 from experiments.tables import claims, task_pairs
-from experiments.variants import finished_run, run_signature, train_central
+from experiments.variants import finished_run, run_signature, train_central, variant_options
 from experiments.workspace import Workspace
+from pmm_core.config.model import ModelOptions
 from pmm_core.errors import PmmError
 
 
@@ -23,8 +24,9 @@ def test_every_experiment_has_a_quick_setting_smaller_than_the_full_one() -> Non
     for name in experiment_names():
         full, quick = load_settings(name, quick=False), load_settings(name, quick=True)
         assert quick.cases_per_site <= full.cases_per_site and quick.epochs < full.epochs
-        assert quick.model["base_channels"] < full.model["base_channels"]
-        assert "[model]" in quick.training_toml() and f"epochs = {quick.epochs}" in quick.training_toml()
+        assert quick.model.base_channels < full.model.base_channels
+        options = quick.training_options()
+        assert options.epochs == quick.epochs and options.model == quick.model
 
 
 def test_unknown_experiment_is_one_clear_line(tmp_path: Path) -> None:
@@ -81,7 +83,7 @@ def _finish(space: Workspace, label: str, sites: list[str], pfm: bool = True, mc
     run_dir = space.runs / label
     run_dir.mkdir(parents=True)
     (run_dir / "best.pt").write_bytes(b"checkpoint")
-    signature = run_signature(sites, pfm, mcbs, space.settings.training_toml())
+    signature = run_signature(sites, variant_options(space, pfm, mcbs))
     (run_dir / "RUN.json").write_text(json.dumps({"signature": signature}))
     (run_dir / "DONE").write_text("12.5")
     return run_dir
@@ -92,22 +94,22 @@ def test_a_finished_run_serves_every_experiment_with_the_same_settings(tmp_path:
     tables = _workspace(tmp_path, "tables")
     full = _finish(tables, "full", sites)
     segmentation = _workspace(tmp_path, "segmentation")
-    signature = run_signature(sites, True, True, segmentation.settings.training_toml())
+    signature = run_signature(sites, variant_options(segmentation, True, True))
     assert finished_run(segmentation, "full", signature) == full
     assert train_central(segmentation, "full", sites) == full / "best.pt"   # reused: nothing trains
     assert segmentation.timings["full"] == 12.5
     # any difference in sites, PFM, MCBS or a training option makes it another run
-    assert finished_run(segmentation, "full", run_signature(sites, False, True, segmentation.settings.training_toml())) is None
-    assert finished_run(segmentation, "full", run_signature(sites[:2], True, True, segmentation.settings.training_toml())) is None
+    assert finished_run(segmentation, "full", run_signature(sites, variant_options(segmentation, False, True))) is None
+    assert finished_run(segmentation, "full", run_signature(sites[:2], variant_options(segmentation, True, True))) is None
     longer = _workspace(tmp_path, "segmentation", epochs=segmentation.settings.epochs + 1)
-    assert finished_run(longer, "full", run_signature(sites, True, True, longer.settings.training_toml())) is None
+    assert finished_run(longer, "full", run_signature(sites, variant_options(longer, True, True))) is None
 
 
 def test_an_unfinished_run_is_not_reused(tmp_path: Path) -> None:
     tables = _workspace(tmp_path, "tables")
     run_dir = _finish(tables, "full", ["BraTS"])
     (run_dir / "DONE").unlink()   # killed before the end
-    signature = run_signature(["BraTS"], True, True, tables.settings.training_toml())
+    signature = run_signature(["BraTS"], variant_options(tables, True, True))
     assert finished_run(_workspace(tmp_path, "segmentation"), "full", signature) is None
 
 
@@ -125,7 +127,7 @@ def test_segmentation_figure_has_a_bar_per_class_and_way(tmp_path: Path) -> None
 def test_own_settings_file_replaces_the_experiments_config(tmp_path: Path) -> None:
     own = tmp_path / "gpu.toml"
     own.write_text("cases_per_site = 40\nepochs = 50\n[model]\nbase_channels = 64\n[quick]\nepochs = 2\n")
-    assert load_settings("tables", quick=False, path=own).model == {"base_channels": 64}
+    assert load_settings("tables", quick=False, path=own).model == ModelOptions(base_channels=64)
     assert load_settings("tables", quick=True, path=own).epochs == 2
     own.write_text("epochs = 0\n")
     with pytest.raises(PmmError, match=r"gpu.toml: epochs: Input should be greater than or equal to 1"):

@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from centralized.run_central import run_central
+from centralized.run_central import ResumePoint, run_central
+from centralized.runs import resolve_checkpoint
+from centralized.trainer import RunSettings
+from pmm_core.config.training import options_with_overrides
+from pmm_core.data.site_caches import site_cache_dirs
+from tracking import TrackingSettings
 from conftest import run_pmm, tiny_training_config
 from pmm_core.training.checkpoint import load_checkpoint
 
@@ -37,10 +42,15 @@ def _train(prepared_sites: Path, config: Path, tmp_path: Path, run: str, max_ste
 
 
 def _run(prepared_sites: Path, config: Path, tmp_path: Path, run: str, max_steps, resume, epochs, store) -> None:
-    run_central(sites=None if resume else "brats,isles", epochs=epochs, batch_size=None, no_pfm=False, no_mcbs=False,
-                resume=resume, config=None if resume else config, cache_dir=prepared_sites,
-                run_dir=None if resume else tmp_path / run, max_steps=max_steps, checkpoint_every=0,
-                experiment="test", tracking_uri=f"sqlite:///{tmp_path / store}", progress=False,
+    """What `pmm train-central` hands the library: typed options, site folders, run and tracking settings."""
+    point = ResumePoint.load(resolve_checkpoint(resume), epochs) if resume else None
+    if point is not None:
+        options, site_dirs, run_dir = point.options, point.site_dirs, point.path.parent
+    else:
+        options = options_with_overrides(config, epochs)
+        site_dirs, run_dir = site_cache_dirs(["brats", "isles"], prepared_sites), tmp_path / run
+    run_central(options, site_dirs, RunSettings(run_dir=run_dir, max_steps=max_steps, checkpoint_every=0, progress=False),
+                TrackingSettings(experiment="test", tracking_uri=f"sqlite:///{tmp_path / store}"), resume=point,
                 echo=lambda _: None)
 
 

@@ -3,5 +3,6 @@ all log through `RunTracker`, so runs share metric names and compare side by sid
 from __future__ import annotations
 
 from tracking.mlflow_tracking import RunTracker, flatten, resolve_tracking_uri
+from tracking.settings import TrackingSettings
 
-__all__ = ["RunTracker", "flatten", "resolve_tracking_uri"]
+__all__ = ["RunTracker", "TrackingSettings", "flatten", "resolve_tracking_uri"]

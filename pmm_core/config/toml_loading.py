@@ -1,4 +1,6 @@
-"""Read a TOML file into a pydantic model, with errors that name the file and the key.
+"""Read a TOML file into a pydantic model, with errors that name the file and the key; write
+one back (`toml_text`), so a file pmm writes for a person to read or for a command line to take
+is serialised from the typed options, never assembled by hand.
 
 A user who mistypes `skull_strip = "yes"` must read which file and which key is wrong, in one
 line, not a pydantic traceback.
@@ -9,6 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, TypeVar
 
+import tomli_w
 from pydantic import BaseModel, ValidationError
 
 from pmm_core.errors import PmmError
@@ -47,3 +50,10 @@ def load_toml_model(path: Path, model: type[ModelT], context: dict[str, Any] | N
         return model.model_validate(data, context=context)
     except ValidationError as exc:
         raise PmmError(describe_validation_error(Path(path), exc)) from None
+
+
+def toml_text(model: BaseModel, header: str = "") -> str:
+    """The model as TOML that `load_toml_model` reads back to an equal model (unset options,
+    which TOML cannot write as null, are left out and so keep their defaults)."""
+    comment = "".join(f"# {line}\n" for line in header.splitlines())
+    return comment + tomli_w.dumps(model.model_dump(mode="json", exclude_none=True))

@@ -1,4 +1,4 @@
-"""From what a user types (`--sites TTG,BraTS` or TOML paths) to prepared cache folders."""
+"""From site names or site TOML paths to their prepared cache folders."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,11 +8,11 @@ from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.errors import PmmError
 
 
-def site_cache_dirs(sites: str, cache_root: Path) -> list[Path]:
-    """'TTG,BraTS' (names or TOML paths) → prepared cache folders, checked to exist."""
-    names = [s.strip() for s in sites.split(",") if s.strip()]
+def site_cache_dirs(sites: list[str | Path], cache_root: Path) -> list[Path]:
+    """Site names or TOML paths → their prepared cache folders, checked to exist."""
+    names = [str(s).strip() for s in sites if str(s).strip()]
     if not names:
-        raise PmmError("--sites is empty: give one or more site names or TOML paths, comma-separated")
+        raise PmmError("no site given: name one or more sites or site TOML files")
     folders = []
     for name in names:
         site = load_site(find_site_file(name))
