@@ -50,7 +50,7 @@ def time_case(site: PhantomSite, files: dict[str, Path], cache: Path, layout: st
     options = PreprocessOptions().resolved(layout)
     prepared = preprocess_case(record, options, times)
     with times.stage("write"):
-        write_case(cache, prepared, "bench", site.dataset_id)
+        write_case(cache, prepared, "bench")
     return times, (record, prepared)
 
 

@@ -29,11 +29,15 @@ class SingleStreamGenerator(nn.Module):
                                 for level in range(levels, 0, -1))
         self.out = nn.Conv2d(base, NUM_MODALITIES, 7, padding=3, padding_mode="reflect")
 
-    def forward(self, x: torch.Tensor, sc: torch.Tensor, embedding: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, sc: torch.Tensor, embedding: torch.Tensor | None,
+                outputs: torch.Tensor | None = None) -> torch.Tensor:
+        """pmm's generator contract: six channels, zero where `outputs` asks for none (the single
+        head computes all six anyway)."""
         batch, _, height, width = x.shape
         condition = sc.to(x.dtype)[None, :, None, None]
         inputs = torch.cat([x * condition, condition.expand(batch, -1, height, width)], dim=1)
-        return torch.sigmoid(self.out(self.up(self.trunk(self.encoder(inputs, None), None), None)))
+        image = torch.sigmoid(self.out(self.up(self.trunk(self.encoder(inputs, None), None), None)))
+        return image if outputs is None else image * (outputs > 0).to(image.dtype)[None, :, None, None]
 
 
 def single_stream_model(options: ModelOptions) -> PMMSynth:

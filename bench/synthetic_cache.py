@@ -39,9 +39,11 @@ def write_cache(root: Path, size: int, cases: int, slices: int, seed: int = 0) -
             image = (rng.random((slices, len(modalities), size, size), dtype=np.float32) * brain).astype(np.float32)
             mask = np.repeat(brain[None], slices, 0).astype(np.uint8)
             prepared = PreparedCase(case_id=f"c{index}", modalities=modalities, reference=modalities[0], image=image,
-                                    mask=mask, label=None, geometry={}, percentiles={m: (0.0, 1.0) for m in modalities},
+                                    geometry={"size": [size, size, slices], "spacing": [1.0, 1.0, 1.0],
+                                              "origin": [0.0, 0.0, 0.0], "direction": [1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0]},
+                                    mask=mask, label=None, percentiles={m: (0.0, 1.0) for m in modalities},
                                     native={m: {"size": [size, size, slices], "spacing": [1.0, 1.0, 1.0]} for m in modalities})
-            write_case(site_dir, prepared, "bench", dataset_id)
+            write_case(site_dir, prepared, "bench")
         metas = [read_case_meta(case_cache_dir(site_dir, f"c{i}")) for i in range(cases)]
         write_fingerprint(site_dir, build_fingerprint(site, metas))
         site_dirs.append(site_dir)

@@ -13,7 +13,7 @@ from pmm_core.modalities import MODALITIES
 def labelled_cases(site_dir: Path, split: str, needed: tuple[str, ...], min_brain_fraction: float = 0.05) -> list[CaseVolume]:
     """The split's cases that have every `needed` modality and a label, brain slices only."""
     cases = []
-    for case_id in load_fingerprint(site_dir)["split"][split]:
+    for case_id in load_fingerprint(site_dir).split_cases(split):
         case = load_case_volume(site_dir, case_id, min_brain_fraction, with_label=True)
         if case is not None and case.label is not None and case.has(needed):
             cases.append(case)
