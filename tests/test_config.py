@@ -83,3 +83,17 @@ def test_federation_settings_declare_what_is_shared(tmp_path: Path) -> None:
     assert personal.name == "run" and personal.federation.partition.shared == ("generator", "discriminators")
     with pytest.raises(PmmError, match="federation options: .*rounds"):
         build_server_settings(tmp_path, rounds=0, min_sites=1)
+
+
+def test_options_validate_assignments() -> None:
+    """Programs change options by assignment; a bad value fails there, not later in training."""
+    from pydantic import ValidationError
+
+    from pmm_core.config.model import ModelOptions
+    from pmm_core.config.training import TrainingOptions
+
+    model = ModelOptions()
+    with pytest.raises(ValidationError, match="base_channels"):
+        model.base_channels = 0
+    with pytest.raises(ValidationError, match="batch_size"):
+        TrainingOptions().batch_size = 0

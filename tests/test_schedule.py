@@ -47,3 +47,4 @@ def test_a_federation_schedules_over_all_its_rounds(tmp_path: Path) -> None:
                                  partition=PartitionOptions(), local_epochs=4, personalize_only=True)
     schedule, start = round_schedule(personalize, epochs_done=12)
     assert (start, schedule.epochs, schedule.decay_start) == (0, 4, 1.0)
+

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class ModelOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     base_channels: int = Field(64, ge=1, description="width of the first convolution (pix2pix: 64)")
     downsamplings: int = Field(2, ge=0, le=5, description="stride-2 convolutions per encoder")
@@ -22,7 +22,7 @@ class ModelOptions(BaseModel):
 class LossWeights(BaseModel):
     """L_G = syn·L_syn + rec·L_rec + adv·L_adv (the paper: 100, 30, 1)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     syn: float = Field(100.0, ge=0)
     rec: float = Field(30.0, ge=0)
@@ -32,7 +32,7 @@ class LossWeights(BaseModel):
 class ConditionOptions(BaseModel):
     """How the synthesis condition SC of a batch is drawn."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     scenario_probability: float = Field(
         0.3, ge=0, le=1,
