@@ -19,12 +19,13 @@ from pmm_core.phantom.sites import SITES
 SITE = {s.name: s for s in SITES}
 
 
+SEED = 0  # the session's phantom (conftest.prepared_phantom): 3 cases per site, seed 0
+
+
 @pytest.fixture(scope="module")
-def federation(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("phantom")
-    result = run_pmm("phantom", "--out", str(out), "--cases-per-site", "3", "--seed", "7", "--quiet")
-    assert result.returncode == 0, result.stderr
-    return out
+def federation(prepared_phantom: Path) -> Path:
+    """The phantom every end-to-end test uses, written once per run (read only here)."""
+    return prepared_phantom
 
 
 def test_layouts_and_names(federation: Path) -> None:
@@ -75,7 +76,7 @@ def _written_and_fractions(federation: Path, site_name: str, paths: dict[str, st
     """Re-create case 1 of a site with the federation's seed: its tissue fractions on the grid
     shared by the co-registered modalities, and the written volumes on that grid."""
     site = SITE[site_name]
-    synthesizer = CaseSynthesizer(site, 2, True, np.random.default_rng([7, site.dataset_id]))
+    synthesizer = CaseSynthesizer(site, 2, True, np.random.default_rng([SEED, site.dataset_id]))
     case = synthesizer.make("x", site.modalities)
     volumes = {m: np.asarray(nib.load(str(federation / p)).dataobj).astype(np.float32) for m, p in paths.items()}
     for modality, volume in volumes.items():
@@ -114,7 +115,9 @@ def test_infarct_bright_on_dwi_dark_on_adc(federation: Path) -> None:
 
 
 def test_same_seed_same_bytes(tmp_path: Path) -> None:
-    write_federation(tmp_path / "a", cases_per_site=1, seed=11, progress=False)
+    """`pmm phantom` and the library write the same bytes for the same seed; another seed differs."""
+    result = run_pmm("phantom", "--out", str(tmp_path / "a"), "--cases-per-site", "1", "--seed", "11", "--quiet")
+    assert result.returncode == 0, result.stderr
     write_federation(tmp_path / "b", cases_per_site=1, seed=11, progress=False)
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
     assert len(files) > 15
