@@ -9,17 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from pmm_core.config.model import ModelOptions
-from pmm_core.config.training import TrainingOptions
+from conftest import tiny_training_options
 from pmm_core.data.cache import case_cache_dir, read_case_meta
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.errors import PmmError
 from pmm_core.evaluation.validation import validate
 from pmm_core.federated.local_round import validation_metrics
 from pmm_core.models import build_model
-
-TINY = ModelOptions(base_channels=8, residual_blocks=1, embedding_dim=16, modulation_hidden=16, encoding_dim=16,
-                    discriminator_channels=8, discriminator_layers=2)
 
 
 def test_records_read_back_typed(prepared_sites: Path) -> None:
@@ -48,8 +44,8 @@ def test_a_damaged_fingerprint_is_one_line_naming_file_and_field(prepared_sites:
 
 def test_centralized_and_federated_validation_are_one(prepared_sites: Path) -> None:
     torch.manual_seed(0)
-    model = build_model(TINY)
-    options = TrainingOptions(batch_size=4, model=TINY)
+    options = tiny_training_options(1)
+    model = build_model(options.model)
     sites = [prepared_sites / "BraTS", prepared_sites / "ISLES"]
     both = validate(model, sites, options, "cpu", max_cases=1)
     assert {"val/mean_psnr", "val/mean_ssim"} <= set(both.metrics) and both.cases > 0
