@@ -30,7 +30,7 @@ def _snapshot(model) -> dict[str, dict[str, torch.Tensor]]:
     return {group: {n: p.detach().clone() for n, p in params.items()} for group, params in parameter_groups(model).items()}
 
 
-@pytest.mark.parametrize(("variant", "personalize_only"), itertools.product(PARTITIONS, (False, True)),
+@pytest.mark.parametrize(("variant", "personalize_only"), list(itertools.product(PARTITIONS, (False, True))),
                          ids=lambda v: {False: "round", True: "personalize-only"}.get(v, v) if isinstance(v, bool) else v)
 def test_what_trains_is_what_the_partition_and_mode_say(variant: str, personalize_only: bool) -> None:
     partition = PartitionOptions(shared=PARTITIONS[variant])

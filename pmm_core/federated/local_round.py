@@ -64,12 +64,22 @@ def _restore(state: SiteState | None, spec: LocalRoundSpec, optimizers: Optimize
     if state is None:
         return
     same_mode = bool(state.history) and state.history[-1].get("personalize_only", False) == spec.personalize_only
-    if same_mode and state.optimizer_generator is not None and optimizers.generator is not None:
-        optimizers.generator.load_state_dict(state.optimizer_generator)
-    if state.optimizer_discriminator is not None and optimizers.discriminator is not None:
-        optimizers.discriminator.load_state_dict(state.optimizer_discriminator)
+    if same_mode:
+        _load_moments(optimizers.generator, state.optimizer_generator)
+    _load_moments(optimizers.discriminator, state.optimizer_discriminator)
     if state.condition_rng is not None:
         condition_rng.bit_generator.state = state.condition_rng
+
+
+def _load_moments(optimizer: torch.optim.Optimizer | None, saved: dict | None) -> None:
+    """Saved Adam moments, when they are for the same parameters; a state saved by a version of
+    pmm that trained another set (before --personal-modulation trained PFM) starts afresh."""
+    if optimizer is None or saved is None:
+        return
+    try:
+        optimizer.load_state_dict(saved)
+    except ValueError:
+        pass
 
 
 def round_schedule(spec: LocalRoundSpec, epochs_done: int) -> tuple[LearningRateSchedule, int]:
