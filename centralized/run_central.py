@@ -13,7 +13,7 @@ from typing import Any, Callable
 from centralized.distributed import init_distributed
 from centralized.runs import new_run_dir
 from centralized.trainer import CentralTrainer, RunSettings, TrainOutcome
-from pmm_core.config.training import TrainingOptions
+from pmm_core.config.training import TrainingOptions, checked_options
 from pmm_core.data.records import SiteRecord
 from pmm_core.training.checkpoint import load_checkpoint
 from tracking import RunTracker, TrackingSettings, flatten
@@ -31,9 +31,8 @@ class ResumePoint:
     @classmethod
     def load(cls, path: Path, epochs: int | None = None) -> "ResumePoint":
         checkpoint = load_checkpoint(Path(path))
-        options = TrainingOptions.model_validate(checkpoint["config"])
-        if epochs is not None:
-            options.epochs = epochs  # validated: the decay start must still be inside training
+        config = checkpoint["config"] | ({"epochs": epochs} if epochs is not None else {})
+        options = checked_options(config, f"{path} with --epochs {epochs}" if epochs is not None else str(path))
         sites = [Path(SiteRecord.model_validate(s).cache_dir) for s in checkpoint["sites"]]
         return cls(Path(path), checkpoint, options, sites)
 

@@ -98,6 +98,18 @@ def test_cli_trains_and_reports(prepared_sites: Path, config: Path, tmp_path: Pa
                      env=_site_env(prepared_sites))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "stopped at step 3" in result.stdout and (tmp_path / "cli" / "last.pt").is_file()
+    resumed = run_pmm("train-central", "--resume", str(tmp_path / "cli"), "--max-steps", "5",
+                      "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}", "--quiet", env=_site_env(prepared_sites))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resumed at epoch 1, step 3" in resumed.stdout and "stopped at step 5" in resumed.stdout
+    too_short = run_pmm("train-central", "--resume", str(tmp_path / "cli"), "--epochs", "0", "--quiet")
+    assert too_short.returncode == 2 and "--epochs" in too_short.stderr
+    late = tmp_path / "late.toml"
+    late.write_text(config.read_text().replace("epochs = 2", "epochs = 8\ndecay_start_epoch = 6"))
+    mismatch = run_pmm("train-central", "--sites", "brats", "--config", str(late), "--epochs", "4", "--quiet",
+                       env=_site_env(prepared_sites))
+    assert mismatch.returncode == 2 and "Traceback" not in mismatch.stderr, mismatch.stderr[-2000:]
+    assert f"{late} with the command line's options: decay_start_epoch (6) is after the last epoch (4)" in mismatch.stderr
 
 
 def test_unprepared_site_and_missing_checkpoint_are_one_line(prepared_sites: Path, tmp_path: Path) -> None:

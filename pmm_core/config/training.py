@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pmm_core.config.model import ConditionOptions, LossWeights, ModelOptions
 from pmm_core.config.toml_loading import load_toml_model
+from pmm_core.errors import PmmError
 
 
 class TrainingOptions(BaseModel):
@@ -68,7 +69,18 @@ def options_with_overrides(config: Path | None, epochs: int | None = None, batch
     updates = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size}.items() if v is not None}
     if no_mcbs:
         updates["mcbs"] = False
-    options = options.model_copy(update=updates)
+    data = options.model_dump() | updates
     if no_pfm:
-        options.model = options.model.model_copy(update={"pfm": False})
-    return TrainingOptions.model_validate(options.model_dump())
+        data["model"] = data["model"] | {"pfm": False}
+    return checked_options(data, f"{config} with the command line's options" if config else "the command line's options")
+
+
+def checked_options(data: dict, source: str) -> TrainingOptions:
+    """Training options from `data`; one line naming `source` and the problem when they do not
+    fit together (for example a decay start after the last of fewer epochs)."""
+    try:
+        return TrainingOptions.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"])
+        raise PmmError(f"{source}: {where + ': ' if where else ''}{error['msg'].removeprefix('Value error, ')}") from None
