@@ -22,7 +22,7 @@ from flwr.serverapp import Grid
 from flwr.serverapp.strategy import FedAvg
 
 from pmm_core.federated.packing import PACKED_KEY, Layout
-from server.flower_internals import aggregate_arrayrecords, get_all_nested_objects
+from server.flower_internals import aggregate_arrayrecords
 
 WEIGHT_KEY = "num-examples"
 
@@ -84,10 +84,19 @@ def messages_to(nodes: Iterable[int], content: RecordDict, message_type: str) ->
     return [Message(content=content, dst_node_id=node, message_type=message_type) for node in nodes]
 
 
-def wire_bytes(message: Message) -> int:
+def wire_bytes(message: Message | RecordDict) -> int:
     """Bytes Flower transfers for a message: every object of its tree (message, records, arrays,
-    array chunks) as serialized for the object store, each distinct object once."""
-    return sum(len(obj.deflate()) for obj in get_all_nested_objects(message).values())
+    array chunks) as serialized for the object store, each distinct object once. Walked through
+    the public `children`, `object_id` and `deflate()` every flwr.app record and Message has."""
+    sizes: dict[str, int] = {}
+
+    def walk(obj) -> None:
+        for child in (obj.children or {}).values():
+            walk(child)
+        sizes[obj.object_id] = len(obj.deflate())
+
+    walk(message)
+    return sum(sizes.values())
 
 
 def describe_reply(message: Message) -> dict:
