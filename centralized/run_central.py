@@ -47,12 +47,13 @@ def run_central(options: TrainingOptions, site_dirs: list[Path], settings: RunSe
                 echo: Callable[[str], None] = print) -> TrainOutcome:
     """Train (or continue, with `resume`) one model on the prepared `site_dirs`, recorded in MLflow."""
     tracking = tracking or TrackingSettings()
+    site_dirs = [Path(d) for d in site_dirs]
     checkpoint = resume.checkpoint if resume is not None else None
     dist = init_distributed()
     try:
         tracker = None
         if dist.is_main:
-            names = ",".join(Path(d).name for d in site_dirs)
+            names = ",".join(d.name for d in site_dirs)
             tracker = RunTracker(tracking.experiment, run_name=tracking.run_name or settings.run_dir.name,
                                  tracking_uri=tracking.tracking_uri,
                                  run_id=checkpoint.get("mlflow_run_id") if checkpoint else None,
@@ -61,8 +62,8 @@ def run_central(options: TrainingOptions, site_dirs: list[Path], settings: RunSe
             if checkpoint is None:
                 tracker.log_params(flatten(options.model_dump(mode="json")) | {"sites": names})
                 for site_dir in site_dirs:
-                    tracker.log_artifact(Path(site_dir) / "fingerprint.json", f"fingerprints/{Path(site_dir).name}")
-        trainer = CentralTrainer(options, list(site_dirs), settings, dist, tracker)
+                    tracker.log_artifact(site_dir / "fingerprint.json", f"fingerprints/{site_dir.name}")
+        trainer = CentralTrainer(options, site_dirs, settings, dist, tracker)
         if checkpoint is not None:
             trainer.restore(checkpoint)
             echo(f"resumed at epoch {trainer.epoch + 1}, step {trainer.global_step}")

@@ -28,7 +28,7 @@ from pmm_core.evaluation.validation import validate
 from pmm_core.models import build_model
 from pmm_core.training.checkpoint import save_checkpoint
 from pmm_core.training.epoch import run_epoch
-from pmm_core.training.schedule import LearningRateSchedule, set_learning_rate
+from pmm_core.training.schedule import LearningRateSchedule
 from pmm_core.training.step import batch_step, build_optimizers
 from tracking import RunTracker
 
@@ -126,8 +126,7 @@ class CentralTrainer:
 
     # -- training ------------------------------------------------------------------------------
     def _step(self, batch) -> dict[str, float]:
-        rate = self.schedule.rate(self.global_step / max(self.steps_per_epoch, 1))  # from the step: resumes need no state
-        set_learning_rate(self.optimizers.all(), rate)
+        self.schedule.apply(self.optimizers.all(), self.global_step / max(self.steps_per_epoch, 1))  # resumes need no state
         return batch_step(self.model, self.optimizers, batch, self.condition_rng, self.options.losses,
                           self.dist.device, self.options.conditions.scenario_probability, self.amp,
                           synchronize=self.dist.average_gradients if self.dist.active else None)

@@ -26,7 +26,7 @@ from pmm_core.federated.site_state import SiteState, load_site_state, save_site_
 from pmm_core.models import build_model
 from pmm_core.models.pmm_synth import PMMSynth
 from pmm_core.training.epoch import EpochTotals, run_epoch
-from pmm_core.training.schedule import LearningRateSchedule, set_learning_rate
+from pmm_core.training.schedule import LearningRateSchedule
 from pmm_core.training.step import Optimizers, batch_step, build_optimizers
 
 
@@ -105,11 +105,11 @@ def _train_epochs(model: PMMSynth, optimizers: Optimizers, spec: LocalRoundSpec,
     sampler = MCBSBatchSampler(dataset.group_keys(), options.batch_size, options.seed)
     loader = DataLoader(dataset, batch_sampler=sampler, num_workers=options.num_workers)
     amp = options.amp and device.type == "cuda"
-    steps_done = 0
+    steps_per_epoch, steps_done = max(len(sampler), 1), 0
 
     def step(batch) -> dict[str, float]:
         nonlocal steps_done
-        set_learning_rate(optimizers.all(), schedule.rate(schedule_start + steps_done / max(len(sampler), 1)))
+        schedule.apply(optimizers.all(), schedule_start + steps_done / steps_per_epoch)
         steps_done += 1
         return batch_step(model, optimizers, batch, condition_rng, options.losses, device,
                           options.conditions.scenario_probability, amp)

@@ -35,6 +35,10 @@ class LearningRateSchedule:
             return self.base
         return self.base * max(0.0, 1.0 - (epochs_done - self.decay_start) / (self.epochs - self.decay_start))
 
+    def apply(self, optimizers: list[torch.optim.Optimizer], epochs_done: float) -> None:
+        """Set every optimizer to the rate after `epochs_done` epochs (before a training step)."""
+        set_learning_rate(optimizers, self.rate(epochs_done))
+
 
 def set_learning_rate(optimizers: list[torch.optim.Optimizer], rate: float) -> None:
     """Every parameter group of every optimizer at `rate` (the generator and the discriminators
