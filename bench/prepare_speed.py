@@ -2,7 +2,7 @@
 
 For each phantom site (`--size full`: 0.45-2 mm in-plane, 112-512 matrices, thick oblique slices,
 every modality moved a few mm) one case per site is written as NIfTI, then timed through pmm's
-own path: read, register, skull-strip (or head mask), resample, normalise, write the cache. The
+own path: read, register, skull-strip (or head mask), resample, measure intensities, write the cache. The
 registration error is the mean distance, over the phantom's true brain, between the estimated
 and the known fixed→moving mapping. The earlier registration settings (`legacy_registration`)
 are timed on the same pairs in the same run, so the ratio compares like with like.
@@ -31,7 +31,7 @@ from pmm_core.phantom.generator import CaseSynthesizer, PhantomCase
 from pmm_core.phantom.sites import SITES, PhantomSite
 from pmm_core.phantom.truth import brain_points, registration_error_mm
 
-STAGES = ("read", "register", "skull_strip", "head_mask", "resample", "normalise", "write")
+STAGES = ("read", "register", "skull_strip", "head_mask", "resample", "intensity", "write")
 
 
 def write_phantom_case(site: PhantomSite, folder: Path, full: bool) -> tuple[PhantomCase, dict[str, Path]]:

@@ -21,6 +21,8 @@ import numpy as np
 from bench.common import write_results
 from bench.training_speed import model_options
 from pmm_core.config.training import TrainingOptions
+from pmm_core.data.intensity import ModalityScale, SiteStandardization, VolumeIntensity
+from pmm_core.data.records import SiteRecord
 from pmm_core.models import build_model
 from pmm_core.phantom.federation import case_paths, site_toml, write_case
 from pmm_core.phantom.generator import CaseSynthesizer
@@ -46,12 +48,19 @@ def write_cohort(root: Path, patients: int, target: str, full: bool = True) -> P
 
 
 def write_checkpoint(path: Path, width: str) -> int:
+    """An untrained model of `width` recorded as trained on TTG in the tissue scheme (healthy tissue
+    at the phantom's scanner level), which is all timing needs."""
     options = TrainingOptions(model=model_options(width))
     model = build_model(options.model)
     site = SITES[0]
+    level = site.intensity_scale * 0.5
+    typical = VolumeIntensity(anchor=level, low=0.1 * level, high=2.5 * level, top=3.0 * level)
+    intensity = SiteStandardization(scheme="tissue", modalities={m: ModalityScale(upper=3.0, typical=typical)
+                                                                   for m in site.modalities})
+    record = SiteRecord(name=site.name, dataset_id=site.dataset_id, modalities=list(site.modalities), cache_dir="",
+                        intensity=intensity)
     save_checkpoint({"config": options.model_dump(mode="json"), "model": model.state_dict(),
-                     "sites": [{"name": site.name, "dataset_id": site.dataset_id, "modalities": list(site.modalities),
-                                "cache_dir": ""}]}, path)
+                     "sites": [record.model_dump()]}, path)
     return sum(p.numel() for p in model.parameters())
 
 
@@ -81,7 +90,7 @@ def stage_seconds(root: Path, toml: Path, target: str) -> dict[str, float]:
     source = discover_cases(site)[0][0]
     with times.stage("read"):
         record = load_case(source, site)
-    preprocess_case(record, site.preprocessing, times)  # register, skull_strip, resample, normalise
+    preprocess_case(record, site.preprocessing, times)  # register, skull_strip, resample, intensity
     start = time.perf_counter()
     synthesize_record(trained, site, record, target, root / "stages" / "out.nii.gz")
     whole = time.perf_counter() - start

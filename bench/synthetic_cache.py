@@ -15,9 +15,11 @@ import numpy as np
 from pmm_core.config.site import SiteConfig
 from pmm_core.data.cache import case_cache_dir, read_case_meta, write_case
 from pmm_core.data.fingerprint import build_fingerprint, write_fingerprint
+from pmm_core.data.intensity import VolumeIntensity
 from pmm_core.data.preprocess.pipeline import PreparedCase
 
 ALL = ("T1", "T2", "T1C", "FLAIR", "DWI", "ADC")
+UNIT = VolumeIntensity(anchor=1.0, low=0.0, high=1.0, top=1.0)  # stored values are the model's scale
 TTI_SUBSETS = (("T1", "T2", "FLAIR"), ("T1", "T2"), ("T2", "FLAIR", "DWI", "ADC"), ("T1", "FLAIR"))
 SITES = [("TTG", 0, (ALL,)), ("TTI", 1, TTI_SUBSETS), ("BraTS", 2, (("T1", "T2", "T1C", "FLAIR"),)),
          ("ISLES", 3, (("FLAIR", "DWI", "ADC"),))]
@@ -41,7 +43,7 @@ def write_cache(root: Path, size: int, cases: int, slices: int, seed: int = 0) -
             prepared = PreparedCase(case_id=f"c{index}", modalities=modalities, reference=modalities[0], image=image,
                                     geometry={"size": [size, size, slices], "spacing": [1.0, 1.0, 1.0],
                                               "origin": [0.0, 0.0, 0.0], "direction": [1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0]},
-                                    mask=mask, label=None, percentiles={m: (0.0, 1.0) for m in modalities},
+                                    mask=mask, label=None, intensity={m: UNIT for m in modalities},
                                     native={m: {"size": [size, size, slices], "spacing": [1.0, 1.0, 1.0]} for m in modalities})
             write_case(site_dir, prepared, "bench")
         metas = [read_case_meta(case_cache_dir(site_dir, f"c{i}")) for i in range(cases)]

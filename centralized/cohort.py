@@ -19,8 +19,9 @@ from tqdm.auto import tqdm
 
 from centralized.labelling import finished_output
 from centralized.model_loading import TrainedModel
-from centralized.synthesize import site_dataset_id, synthesize_record
+from centralized.synthesize import output_scale_description, synthesize_record, trained_site
 from pmm_core.config.site import SiteConfig
+from pmm_core.data.intensity import OutputRange
 from pmm_core.data.readers import discover_cases, load_case
 from pmm_core.errors import CaseError
 from pmm_core.modalities import canonical_modality
@@ -45,10 +46,11 @@ def cohort_output(out_dir: Path, case_id: str, target: str) -> Path:
 
 
 def synthesize_cohort(trained: TrainedModel, site: SiteConfig, cohort_root: Path, target: str, out_dir: Path,
-                      batch_size: int = 16, progress: bool = True, log: Callable[[str], None] = print) -> CohortSummary:
+                      batch_size: int = 16, progress: bool = True, log: Callable[[str], None] = print,
+                      intensity_range: OutputRange = "scanner") -> CohortSummary:
     """Synthesise `target` for every case under `cohort_root` (laid out like `site`) into `out_dir`."""
     target = canonical_modality(target)
-    site_dataset_id(trained, site)
+    scale = output_scale_description(trained_site(trained, site), target, intensity_range)
     cohort = site.model_copy(update={"root": Path(cohort_root)})
     sources, problems = discover_cases(cohort)
     summary = CohortSummary(failed=list(problems))
@@ -59,12 +61,13 @@ def synthesize_cohort(trained: TrainedModel, site: SiteConfig, cohort_root: Path
         if target in source.files:
             summary.acquired.append(source.case_id)
             continue
-        if finished_output(out, trained, target):
+        if finished_output(out, trained, target, scale):
             summary.reused.append(out)
             continue
         try:
             record = load_case(source, cohort)
-            summary.written.append(synthesize_record(trained, site, record, target, out, batch_size))
+            summary.written.append(synthesize_record(trained, site, record, target, out, batch_size,
+                                                         intensity_range))
         except CaseError as exc:
             summary.failed.append((source.case_id, str(exc)))
             (bar.write if progress else log)(f"skipped {source.case_id}: {exc}")  # above the bar, not through it

@@ -21,6 +21,7 @@ from pmm_core.config.model import ModelOptions
 from pmm_core.config.site import load_site
 from pmm_core.config.toml_loading import toml_text
 from pmm_core.config.training import TrainingOptions
+from pmm_core.data.cache import CACHE_FORMAT
 from pmm_core.data.prepare_site import prepare_site
 from pmm_core.data.site_caches import site_cache_dirs
 from pmm_core.errors import PmmError
@@ -40,11 +41,12 @@ def demo_training_options(epochs: int) -> TrainingOptions:
 
 
 def beats_baselines(rows: list[dict]) -> tuple[int, int]:
-    """(tasks where pmm's PSNR beats every linear baseline of that task, tasks); the oracle ceiling
-    reads the test truth, so it is shown but not counted."""
+    """(tasks where pmm's PSNR beats every linear baseline of that task, tasks), in the model's own
+    intensity scale; the oracle ceiling reads the test truth, so it is shown but not counted."""
     tasks: dict[tuple[str, str], dict[str, float]] = {}
     for row in rows:
-        tasks.setdefault((row["site"], row["task"]), {})[row["method"]] = row["psnr_mean"]
+        if row["protocol"] == "model":
+            tasks.setdefault((row["site"], row["task"]), {})[row["method"]] = row["psnr_mean"]
     wins = sum(1 for methods in tasks.values()
                if "pmm" in methods and all(methods["pmm"] > v for m, v in methods.items() if m in BASELINES))
     return wins, len(tasks)
@@ -64,17 +66,21 @@ def build_phantom_federation(out: Path, cases_per_site: int, seed: int, progress
 def phantom_ready(out: Path, cases_per_site: int, seed: int) -> bool:
     """True when `out` holds a finished, prepared phantom federation built with these settings.
 
-    The READY marker is written last and records the settings, so an interrupted build or one
-    with other settings is never taken for this one.
+    The READY marker is written last and records the settings and the cache format, so an
+    interrupted build, one with other settings or one an older pmm prepared is never taken for this one.
     """
     try:
-        return json.loads((Path(out) / "READY").read_text()) == {"cases_per_site": cases_per_site, "seed": seed}
+        return json.loads((Path(out) / "READY").read_text()) == _ready_record(cases_per_site, seed)
     except (OSError, ValueError):
         return False
 
 
+def _ready_record(cases_per_site: int, seed: int) -> dict:
+    return {"cases_per_site": cases_per_site, "seed": seed, "cache_format": CACHE_FORMAT}
+
+
 def mark_ready(out: Path, cases_per_site: int, seed: int) -> None:
-    (Path(out) / "READY").write_text(json.dumps({"cases_per_site": cases_per_site, "seed": seed}))
+    (Path(out) / "READY").write_text(json.dumps(_ready_record(cases_per_site, seed)))
 
 
 def ensure_phantom_federation(out: Path, cases_per_site: int, seed: int = 0,

@@ -9,25 +9,30 @@ from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.errors import PmmError
 from pmm_core.evaluation.evaluate import METHODS, evaluate_site
 from pmm_core.evaluation.montage import montage_figure
-from pmm_core.evaluation.report import flat_metrics, format_table, table_rows, write_reports
+from pmm_core.evaluation.protocols import PROTOCOLS
+from pmm_core.evaluation.report import evaluation_rows, flat_metrics, format_table, write_reports
 from pmm_core.evaluation.tasks import Task, default_tasks
 from tracking import RunTracker, TrackingSettings
 
 
 def run_evaluation(checkpoint: Path, site_dir: Path, tasks: list[Task] | None, split: str = "test",
                    out: Path | None = None, tracking: TrackingSettings | None = None, batch_size: int = 16,
-                   echo: Callable[[str], None] = print) -> list[dict]:
+                   echo: Callable[[str], None] = print, protocols: tuple[str, ...] = PROTOCOLS) -> list[dict]:
     """Score `checkpoint` on the prepared site `site_dir` (its paper tasks unless `tasks` are
-    given); the table is printed, written beside the checkpoint (or to `out`) and logged."""
+    given) in the intensity scale it was trained in for that site, under each protocol; the table
+    is printed, written beside the checkpoint (or to `out`) and logged."""
     tracking = tracking or TrackingSettings()
     device = default_device()
     trained = load_trained_model(checkpoint, device)
     fingerprint = load_fingerprint(site_dir)
-    if trained.site(fingerprint.site) is None:
-        echo(f"note: {checkpoint} was not trained on site {fingerprint.site}; its dataset embedding is untrained")
+    known = trained.site(fingerprint.site)
+    if known is None:
+        echo(f"note: {checkpoint} was not trained on site {fingerprint.site}; its dataset embedding is untrained "
+             "and the site's own intensity standardization is used")
     chosen = tasks or default_tasks(fingerprint.site, fingerprint.modalities)
     result = evaluate_site(trained.model, site_dir, chosen, split, device, batch_size,
-                           trained.options.min_brain_fraction)
+                           trained.options.min_brain_fraction, standardization=known.intensity if known else None,
+                           protocols=protocols)
     summary = result.summary()
     empty = [task for task, methods in summary.items() if not methods]
     if len(empty) == len(chosen):
@@ -35,7 +40,7 @@ def run_evaluation(checkpoint: Path, site_dir: Path, tasks: list[Task] | None, s
                        f"{', '.join(empty)}; its coverage is {', '.join(fingerprint.modalities)}")
     for task in empty:
         echo(f"note: no case of the {split} split has the modalities of {task}; it is left out")
-    rows = table_rows(fingerprint.site, summary)
+    rows = evaluation_rows(result)
     echo(format_table(rows))
     out = out or Path(checkpoint).parent / "evaluation"
     csv_path, json_path = write_reports(rows, out, f"{fingerprint.site}_{split}")
@@ -48,8 +53,9 @@ def run_evaluation(checkpoint: Path, site_dir: Path, tasks: list[Task] | None, s
                                "pmm.pfm": str(trained.options.model.pfm), "pmm.mcbs": str(trained.options.mcbs)}
                          | tracking.tags)
     metrics = {}
-    for method in METHODS:
-        metrics |= flat_metrics(split, fingerprint.site, summary, method)
+    for protocol in result.protocols:
+        for method in METHODS:
+            metrics |= flat_metrics(split, fingerprint.site, result.summary(protocol), method, protocol)
     tracker.log_metrics(metrics, step=0)
     tracker.log_artifact(csv_path, "evaluation")
     tracker.log_artifact(json_path, "evaluation")

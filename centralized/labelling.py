@@ -49,7 +49,8 @@ def synthetic_description(target: str, sources: tuple[str, ...], site: str, chec
     return f"SYNTHETIC pmm {target} from {'+'.join(sources)} site {site} {checkpoint.name}"[:79]
 
 
-def sidecar(trained: TrainedModel, target: str, sources: tuple[str, ...], site: str, reference: Path) -> dict[str, Any]:
+def sidecar(trained: TrainedModel, target: str, sources: tuple[str, ...], site: str, reference: Path,
+            intensity: str) -> dict[str, Any]:
     return {
         "Synthetic": True,
         "Modality": target,
@@ -58,21 +59,22 @@ def sidecar(trained: TrainedModel, target: str, sources: tuple[str, ...], site: 
         "Site": site,
         "Checkpoint": str(trained.path),
         "CheckpointSHA256": checkpoint_sha256(Path(trained.path).resolve()),
-        "IntensityScale": "model [0, 1], brain-masked",
+        "IntensityScale": intensity,
         "GeneratedBy": [{"Name": "pmm", "Version": pmm_version()}],
         "Date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
 
 
 def write_sidecar(image: Path, trained: TrainedModel, target: str, sources: tuple[str, ...], site: str,
-                  reference: Path) -> Path:
+                  reference: Path, intensity: str) -> Path:
     path = sidecar_path(image)
-    write_json_atomic(path, sidecar(trained, target, sources, site, reference))
+    write_json_atomic(path, sidecar(trained, target, sources, site, reference, intensity))
     return path
 
 
-def finished_output(image: Path, trained: TrainedModel, target: str) -> bool:
-    """True when `image` and its sidecar exist and the sidecar says this checkpoint made this target."""
+def finished_output(image: Path, trained: TrainedModel, target: str, intensity: str) -> bool:
+    """True when `image` and its sidecar exist and the sidecar says this checkpoint made this target
+    in this intensity scale."""
     path = sidecar_path(image)
     if not image.is_file() or not path.is_file():
         return False
@@ -81,4 +83,5 @@ def finished_output(image: Path, trained: TrainedModel, target: str) -> bool:
     except (OSError, json.JSONDecodeError):
         return False
     return (record.get("Synthetic") is True and record.get("Modality") == target
+            and record.get("IntensityScale") == intensity
             and record.get("CheckpointSHA256") == checkpoint_sha256(Path(trained.path).resolve()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 import torch
+from pydantic import ValidationError
 
 from pmm_core.config.training import TrainingOptions
 from pmm_core.data.records import SiteRecord
@@ -31,7 +32,13 @@ def load_trained_model(path: Path, device: torch.device) -> TrainedModel:
         model.load_state_dict(checkpoint["model"])
     except RuntimeError as exc:
         raise PmmError(f"{path}: weights do not fit the model its config describes ({str(exc).splitlines()[0]})") from None
-    return TrainedModel(model.to(device).eval(), options, [SiteRecord.model_validate(s) for s in checkpoint["sites"]], Path(path))
+    try:
+        sites = [SiteRecord.model_validate(s) for s in checkpoint["sites"]]
+    except ValidationError as exc:
+        field = ".".join(str(p) for p in exc.errors()[0]["loc"])
+        raise PmmError(f"{path}: its site records lack {field} (written by an older pmm, before intensity "
+                       "standardization was recorded); train the model again") from None
+    return TrainedModel(model.to(device).eval(), options, sites, Path(path))
 
 
 def default_device() -> torch.device:

@@ -12,18 +12,23 @@ import numpy as np
 from centralized.model_loading import default_device, load_trained_model
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.evaluation.evaluate import evaluate_site
-from pmm_core.evaluation.report import table_rows
+from pmm_core.evaluation.report import evaluation_rows
 from pmm_core.evaluation.tasks import default_tasks
 
 
-def score(checkpoint: Path, site_dir: Path, variant: str, baselines: bool = False, split: str = "test") -> list[dict]:
+def score(checkpoint: Path, site_dir: Path, variant: str, baselines: bool = False, split: str = "test",
+          protocols: tuple[str, ...] = ("model",)) -> list[dict]:
+    """Rows of the given protocols (the model's own scale unless asked), in the scale the model
+    was trained in for the site."""
     device = default_device()
     trained = load_trained_model(checkpoint, device)
     fingerprint = load_fingerprint(site_dir)
+    known = trained.site(fingerprint.site)
     tasks = default_tasks(fingerprint.site, fingerprint.modalities)
     result = evaluate_site(trained.model, site_dir, tasks, split, device, 16, trained.options.min_brain_fraction,
-                           baselines=baselines)
-    rows = table_rows(fingerprint.site, result.summary())
+                           baselines=baselines, standardization=known.intensity if known else None,
+                           protocols=protocols)
+    rows = evaluation_rows(result)
     for row in rows:
         if row["method"] == "pmm":
             row["method"] = variant

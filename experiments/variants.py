@@ -28,10 +28,11 @@ def chosen_checkpoint(run_dir: Path) -> Path:
     return best if best.is_file() else run_dir / "last.pt"
 
 
-def run_signature(sites: list[str], options: TrainingOptions) -> dict:
-    """What makes two centralized runs the same run: the sites and every training option
-    (PFM and MCBS among them), compared as the options' JSON form."""
-    return {"sites": list(sites), "training": options.model_dump(mode="json")}
+def run_signature(sites: list[str], options: TrainingOptions, data: str = "cache") -> dict:
+    """What makes two centralized runs the same run: the sites, the phantom cache they were read
+    from (`cache`, or `cache-percentile` for another intensity scheme) and every training option
+    (PFM and MCBS among them), as JSON."""
+    return {"sites": list(sites), "training": options.model_dump(mode="json"), "data": data}
 
 
 def variant_options(space: Workspace, pfm: bool = True, mcbs: bool = True, epochs: int | None = None) -> TrainingOptions:
@@ -55,10 +56,12 @@ def finished_run(space: Workspace, label: str, signature: dict) -> Path | None:
 
 
 def train_central(space: Workspace, label: str, sites: list[str], pfm: bool = True, mcbs: bool = True,
-                  epochs: int | None = None) -> Path:
-    """Train (or reuse a finished identical run of) one centralized variant; returns its chosen checkpoint."""
+                  epochs: int | None = None, data: str = "cache") -> Path:
+    """Train (or reuse a finished identical run of) one centralized variant on the workspace's
+    prepared sites (`data`: which of the phantom's caches); returns its chosen checkpoint."""
     options = variant_options(space, pfm, mcbs, epochs)
-    signature = run_signature(sites, options)
+    site_dirs = [space.phantom / data / s for s in sites]
+    signature = run_signature(sites, options, data)
     if (found := finished_run(space, label, signature)) is not None:
         space.echo(f"{label}: reusing {found} (same sites and settings)")
         space.timings[label] = float((found / "DONE").read_text())
@@ -66,7 +69,7 @@ def train_central(space: Workspace, label: str, sites: list[str], pfm: bool = Tr
     run_dir = space.runs / label
     space.echo(f"{label}: training on {', '.join(sites)} (PFM {'on' if pfm else 'off'}, MCBS {'on' if mcbs else 'off'})")
     with space.timed(label):
-        run_central(options, [space.site_dir(s) for s in sites], RunSettings(run_dir=run_dir, checkpoint_every=0, progress=False),
+        run_central(options, site_dirs, RunSettings(run_dir=run_dir, checkpoint_every=0, progress=False),
                     TrackingSettings(experiment=MLFLOW_EXPERIMENT, tracking_uri=space.tracking_uri,
                                      run_name=f"{space.name}/{label}", tags={"pmm.experiment": space.name}),
                     echo=lambda _: None)

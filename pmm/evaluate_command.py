@@ -19,17 +19,20 @@ def evaluate(
     experiment: str = typer.Option("pmm", "--experiment", help="MLflow experiment name."),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlflow.db)."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Slices synthesised at once."),
+    protocols: str = typer.Option("model,common,brasyn", "--protocols", help="Row sets, comma-separated: 'model' (the intensity scale the model was trained in), 'common' (the truth's own 0.5-99.5 percentile window), 'brasyn' (the BraSyn challenge's per-volume normalisation, 3D SSIM outside and inside the lesion label)."),
 ) -> None:
-    """Score a model on a site's split: slice-wise PSNR and SSIM on the crop (data range [0, 1]) over slices with enough brain, averaged per case, then mean ± std over cases.
+    """Score a model on a site's split: PSNR and SSIM over slices with enough brain, averaged per case, then mean ± std over cases, in each protocol's intensity scale (see --protocols and the README's evaluation section).
 
-    Two oracle baselines on the same slices give the numbers meaning: the first source linearly intensity-matched to the target, and (many-to-one) a least-squares linear combination of the sources.
+    Baselines on the same slices give the numbers meaning: the first source linearly intensity-matched to the target and (many-to-one) a least-squares linear combination of the sources, both fitted on the training split, and the same fit on each case's own truth as a ceiling.
     """
     from centralized.evaluate_run import run_evaluation
     from pmm_core.data.cache import default_cache_root
     from pmm_core.data.site_caches import site_cache_dirs
+    from pmm.text_inputs import protocol_names
     from pmm_core.evaluation.tasks import parse_task
     from tracking import TrackingSettings
 
     (site_dir,) = site_cache_dirs([site], cache_dir or default_cache_root())
     run_evaluation(checkpoint, site_dir, [parse_task(t) for t in task or []], split, out,
-                   TrackingSettings(experiment=experiment, tracking_uri=tracking_uri), batch_size, echo=typer.echo)
+                   TrackingSettings(experiment=experiment, tracking_uri=tracking_uri), batch_size, echo=typer.echo,
+                   protocols=protocol_names(protocols))

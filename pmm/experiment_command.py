@@ -13,7 +13,8 @@ from pmm.errors import reports_errors
 @reports_errors
 def experiment(
     name: str = typer.Argument(..., help="tables (Tables 1-2 with the paper's claims), mcbs (MCBS on/off), "
-                                         "segmentation (Fig. 2c: U-Net Dice, a modality real, missing or synthesized)."),
+                                         "segmentation (Fig. 2c: U-Net Dice, a modality real, missing or synthesized), "
+                                         "normalization (the intensity schemes compared)."),
     quick: bool = typer.Option(False, "--quick", help="The CI-sized version: minutes instead of hours."),
     settings: Path = typer.Option(None, "--settings", help="Your own settings TOML instead of "
                                   "experiments/configs/NAME.toml (same keys; e.g. the paper's model size on a GPU)."),
@@ -29,7 +30,8 @@ def experiment(
     paths users run; finished runs in --out are reused, so an interrupted experiment continues.
 
     NAME: tables (Tables 1-2 and the paper's claims), mcbs (MCBS on and off), segmentation
-    (Fig. 2c: U-Net Dice with a modality real, missing or synthesized)."""
+    (Fig. 2c: U-Net Dice with a modality real, missing or synthesized), normalization (the full
+    model trained with each intensity scheme, scored in one common window)."""
     from experiments.runner import run_experiment
 
     command = "pmm " + " ".join(shlex.quote(a) for a in sys.argv[1:])

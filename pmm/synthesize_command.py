@@ -18,9 +18,10 @@ def synthesize(
     input: list[str] = typer.Option(None, "--input", help="One patient: MODALITY=FILE, repeat for each sequence you have, e.g. --input T1=t1.nii.gz."),
     cohort: Path = typer.Option(None, "--cohort", help="A whole cohort: a folder of cases laid out like the site (its layout and file globs); each case gets --target from all it has."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Slices synthesised at once."),
+    intensity_range: str = typer.Option("scanner", "--range", help="'scanner': intensities mapped back to the site's scanner scale (the inverse of its intensity standardization); 'unit': the model's [0, 1] scale."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
-    """Synthesise --target from the given inputs: the site's preprocessing, the model slice by slice, and the result put back on the reference input's full grid (brain-masked, float32, intensities in the model's [0, 1] range).
+    """Synthesise --target from the given inputs: the site's preprocessing, the model slice by slice, and the result put back on the reference input's full grid (brain-masked, float32, in the site's scanner scale or with --range unit the model's [0, 1] scale).
 
     Each output is labelled synthetic in its NIfTI header and in a JSON sidecar beside it. With --cohort the model is loaded once for all cases, finished outputs are kept, and a failing case is reported and skipped (exit status 1 at the end).
     """
@@ -29,6 +30,8 @@ def synthesize(
 
     if bool(input) == (cohort is not None):
         raise PmmError("give either --input MODALITY=FILE (one patient) or --cohort DIR (every case in DIR), not both")
+    if intensity_range not in ("scanner", "unit"):
+        raise PmmError(f"--range {intensity_range!r}: use 'scanner' or 'unit'")
     site_config = load_site(find_site_file(site))
     if cohort is not None:
         from centralized.cohort import synthesize_cohort
@@ -37,7 +40,7 @@ def synthesize(
             raise PmmError(f"{cohort}: --cohort folder not found")
         trained = load_trained_model(checkpoint, default_device())
         summary = synthesize_cohort(trained, site_config, cohort, target, out, batch_size, progress=not quiet,
-                                    log=lambda line: typer.echo(line, err=True))
+                                    log=lambda line: typer.echo(line, err=True), intensity_range=intensity_range)
         for line in summary.lines():
             typer.echo(line)
         if summary.failed:
@@ -48,5 +51,5 @@ def synthesize(
 
     inputs = parse_inputs(input)
     trained = load_trained_model(checkpoint, default_device())
-    written = run_synthesis(trained, site_config, inputs, target, out, batch_size)
+    written = run_synthesis(trained, site_config, inputs, target, out, batch_size, intensity_range)
     typer.echo(f"written {written}")

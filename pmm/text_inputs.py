@@ -10,3 +10,14 @@ def site_names(text: str | None, flag: str = "--sites") -> list[str]:
     if not names:
         raise PmmError(f"{flag} is empty: give one or more site names or TOML paths, comma-separated")
     return names
+
+
+def protocol_names(text: str) -> tuple[str, ...]:
+    """'model, brasyn' → ('model', 'brasyn'); a clear error for an unknown or empty list."""
+    from pmm_core.evaluation.protocols import PROTOCOLS
+
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [n for n in names if n not in PROTOCOLS]
+    if unknown or not names:
+        raise PmmError(f"--protocols {text!r}: choose from {', '.join(PROTOCOLS)}")
+    return names

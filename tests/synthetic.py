@@ -31,14 +31,14 @@ def _ellipsoid(points: np.ndarray, center, radii, softness: float = 1.5) -> np.n
     return 1.0 / (1.0 + np.exp(np.clip(distance / softness, -50, 50)))
 
 
-def tissues(points: np.ndarray) -> dict[str, np.ndarray]:
+def tissues(points: np.ndarray, lesion_radius: float = 12.0) -> dict[str, np.ndarray]:
     """Exclusive soft tissue fractions at RAS points (N, 3)."""
     head = _ellipsoid(points, (0, 0, 0), (78, 95, 80))
     skull_outer = _ellipsoid(points, (0, 0, 0), (72, 89, 74))
     brain = _ellipsoid(points, (0, 0, 0), (64, 80, 66))
     white = _ellipsoid(points, (0, 0, 0), (52, 67, 54))
     ventricles = np.maximum(_ellipsoid(points, (-12, 5, 8), (7, 22, 10)), _ellipsoid(points, (12, 5, 8), (7, 22, 10)))
-    lesion = _ellipsoid(points, (28, -20, 18), (12, 12, 12))
+    lesion = _ellipsoid(points, (28, -20, 18), (lesion_radius,) * 3)
     out = {}
     out["lesion"] = brain * lesion
     rest = brain * (1 - lesion)
@@ -74,18 +74,24 @@ def grid_affine(shape, spacing, rotation_deg=(0.0, 0.0, 0.0)) -> np.ndarray:
 
 
 def sample_modality(modality: str, shape, affine, subject_motion: np.ndarray | None = None,
-                    noise: float = 0.01, seed: int = 0, label: bool = False) -> np.ndarray:
-    """Voxel values on a grid; `subject_motion` (4x4) moves where anatomy sits in world space."""
+                    noise: float = 0.01, seed: int = 0, label: bool = False, lesion_radius: float = 12.0,
+                    brain_only: bool = False) -> np.ndarray:
+    """Voxel values on a grid; `subject_motion` (4x4) moves where anatomy sits in world space;
+    `brain_only` leaves skull and scalp out (a skull-stripped image, as BraTS ships)."""
     ijk = np.stack(np.meshgrid(*[np.arange(n) for n in shape], indexing="ij"), -1).reshape(-1, 3)
     world = ijk @ affine[:3, :3].T + affine[:3, 3]
     if subject_motion is not None:
         world = world @ subject_motion[:3, :3].T + subject_motion[:3, 3]
-    fractions = tissues(world)
+    fractions = tissues(world, lesion_radius)
+    if brain_only:
+        fractions = {t: f for t, f in fractions.items() if t not in ("skull", "scalp")}
     if label:
         return (fractions["lesion"] > 0.5).reshape(shape).astype(np.uint8)
     values = sum(CONTRAST[modality][t] * f for t, f in fractions.items())
     rng = np.random.default_rng(seed)
     values = values + noise * rng.standard_normal(values.shape)
+    if brain_only:
+        values = np.where(sum(fractions.values()) > 0.5, values, 0.0)
     return (np.clip(values, 0, None) * SCALE[modality]).reshape(shape).astype(np.float32)
 
 

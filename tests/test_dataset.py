@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from pmm_core.data.dataset import SliceDataset, SliceSample
+from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.data.samplers import MCBSBatchSampler
 from pmm_core.errors import PmmError
 
@@ -22,8 +23,12 @@ def test_sample_is_a_typed_record_with_zero_filled_missing_channels(prepared_sit
     assert not sample.image[:3].any() and sample.image[3:].any()
     assert int(sample.dataset_id) == 3 and sample.case_id.startswith("sub-strokecase")
     assert sample.brain_mask.shape == (32, 32)
+    # the stored anchor-relative slice through the site's standardization (the tissue scheme: ÷ upper, clip)
     stored = np.load(dataset.cases[dataset.slices[len(dataset) // 2][0]].folder / "image.npy")
-    assert torch.equal(sample.image[3], torch.from_numpy(stored[sample.slice_index, 0].astype(np.float32)))
+    upper = load_fingerprint(prepared_sites / "ISLES").intensity.modalities["FLAIR"].upper
+    expected = np.clip(stored[sample.slice_index, 0].astype(np.float32) / upper, 0, 1)
+    assert torch.allclose(sample.image[3], torch.from_numpy(expected), atol=1e-6)
+    assert 0 <= float(sample.image.min()) and float(sample.image.max()) <= 1
 
 
 def test_slices_with_little_brain_are_left_out(prepared_sites: Path) -> None:

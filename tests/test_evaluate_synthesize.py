@@ -77,13 +77,27 @@ def test_synthesize_writes_the_target_in_the_inputs_space(trained: dict, tmp_pat
     assert written.shape == reference.shape and np.allclose(written.affine, reference.affine)
     assert written.get_data_dtype() == np.float32 and b"pmm FLAIR from T1+T2" in bytes(written.header["descrip"])
     data = written.get_fdata()
-    assert 0 <= data.min() and data.max() <= 1 and (data > 0).mean() > 0.1
-    assert data[0, 0, 0] == 0  # brain-masked
+    assert data[0, 0, 0] == 0 and (data > 0).mean() > 0.1  # brain-masked
     assert not list(out.parent.glob(".tmp-*"))
     assert bytes(written.header["descrip"]).startswith(b"SYNTHETIC")
     sidecar = json.loads((out.parent / "flair.json").read_text())
     assert sidecar["Synthetic"] is True and sidecar["Modality"] == "FLAIR" and sidecar["SourceModalities"] == ["T1", "T2"]
     assert len(sidecar["CheckpointSHA256"]) == 64 and sidecar["Site"] == "GEN"
+    assert sidecar["IntensityScale"].startswith("scanner units")
+
+    # --range unit keeps the model's [0, 1]; the default is its inverse through the site's learned scale
+    unit_out = tmp_path / "out" / "flair_unit.nii.gz"
+    unit = run_pmm("synthesize", "--checkpoint", str(trained["checkpoint"]), "--site", "gen", "--input", f"T1={t1}",
+                   "--input", f"T2={t2}", "--target", "FLAIR", "--out", str(unit_out), "--range", "unit",
+                   env=trained["env"])
+    assert unit.returncode == 0, unit.stderr[-2000:]
+    unit_data = nib.load(str(unit_out)).get_fdata()
+    assert 0 <= unit_data.min() and unit_data.max() <= 1
+    fingerprint = json.loads((Path(trained["env"]["PMM_CACHE_DIR"]) / "GEN" / "fingerprint.json").read_text())
+    flair = fingerprint["intensity"]["modalities"]["FLAIR"]
+    assert fingerprint["intensity"]["scheme"] == "tissue"
+    assert np.allclose(data, unit_data * flair["upper"] * flair["typical"]["anchor"], rtol=1e-4, atol=1e-3)
+    assert json.loads((out.parent / "flair_unit.json").read_text())["IntensityScale"].startswith("model [0, 1]")
 
 
 def test_cohort_synthesis_fills_every_case_once_and_skips_a_bad_one(trained: dict, tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """`pmm experiment` end to end at its smallest: a 3-case phantom, one epoch of a width-8 model,
 U-Nets of 2 epochs. Segmentation runs first and trains the full model; tables then reuses that
-finished run (same sites and settings), trains the other variants and the federation, and both
-write their section, plot and MLflow runs. The numbers mean nothing at this size; the test checks
+finished run (same sites and settings), trains the other variants and the federation;
+normalization reuses it as its `tissue` arm and trains the `percentile` one; each writes its
+section, plot and MLflow runs. The numbers mean nothing at this size; the test checks
 that every step of the pipeline runs through the code users run."""
 from __future__ import annotations
 
@@ -53,8 +54,20 @@ def test_segmentation_then_tables_share_the_phantom_and_the_full_model(prepared_
     assert "Claims: " in result.stdout
     assert len(list(out.glob("tiny/phantom-3-0/READY"))) == 1   # one phantom, built once
 
+    result = run_pmm("experiment", "normalization", *common, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert f"tissue: reusing {runs / 'segmentation' / 'full'}" in result.stdout  # the default scheme's full model
+    assert "percentile: training on TTG, TTI, BraTS, ISLES" in result.stdout
+    assert (runs / "phantom-3-0" / "cache-percentile" / "BraTS" / "cases").is_symlink()
+    results = json.loads((runs / "normalization" / "results.json").read_text())
+    assert {(r["variant"], r["protocol"]) for r in results["rows"]} == {
+        (v, p) for v in ("tissue", "percentile") for p in ("model", "common", "brasyn")}
+    assert results["better"] in ("tissue", "percentile") and "better: **" in result.stdout
+    brats = [r for r in results["rows"] if r["site"] == "BraTS" and r["protocol"] == "brasyn"]
+    assert brats and all(r["ssim_lesion_mean"] is not None for r in brats)  # BraTS has tumour labels
+
     text = doc.read_text()
-    for name in ("segmentation", "tables"):
+    for name in ("segmentation", "tables", "normalization"):
         assert text.count(f"<!-- experiment:{name} -->") == 1
         assert (tmp_path / "results" / f"{name}.png").stat().st_size > 1000
         assert f"pmm experiment {name} --settings" in text

@@ -83,7 +83,7 @@ def _finish(space: Workspace, label: str, sites: list[str], pfm: bool = True, mc
     run_dir = space.runs / label
     run_dir.mkdir(parents=True)
     (run_dir / "best.pt").write_bytes(b"checkpoint")
-    signature = run_signature(sites, variant_options(space, pfm, mcbs))
+    signature = run_signature(sites, variant_options(space, pfm, mcbs))  # the phantom's default cache
     (run_dir / "RUN.json").write_text(json.dumps({"signature": signature}))
     (run_dir / "DONE").write_text("12.5")
     return run_dir

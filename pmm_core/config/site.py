@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from pmm_core.config.registration import RegistrationOptions
 from pmm_core.config.toml_loading import load_toml_model
+from pmm_core.data.intensity import IntensityScheme
 from pmm_core.errors import PmmError
 from pmm_core.modalities import MODALITIES, canonical_modality
 
@@ -39,7 +40,10 @@ class PreprocessOptions(BaseModel):
     in_plane_spacing: float | None = Field(
         1.0, gt=0, description="in-plane voxel size (mm) of the output grid; None keeps the reference's"
     )
-    percentiles: tuple[float, float] = (0.5, 99.5)
+    intensity: IntensityScheme = Field(
+        "tissue", description="intensity standardization: 'tissue' (healthy-tissue anchored, learned on the "
+        "training split) or 'percentile' (each volume's own brain percentiles)")
+    percentiles: tuple[float, float] = Field((0.5, 99.5), description="the percentile scheme's brain window")
     registration: RegistrationOptions = Field(default_factory=RegistrationOptions)
 
     @field_validator("percentiles")

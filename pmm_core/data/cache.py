@@ -1,10 +1,12 @@
 """The slice cache: one folder per case, arrays that read one slice without decoding the rest.
 
 Layout under `<cache root>/<SITE>/`:
-  cases/<case>/image.npy   float16 (slices, modalities present, H, W): opened memory-mapped,
-                           one slice is one contiguous read.
+  cases/<case>/image.npy   float16 (slices, modalities present, H, W), each modality divided by
+                           its healthy-tissue anchor (the site's intensity scheme maps it to
+                           [0, 1] as a slice is read); opened memory-mapped, one slice is one
+                           contiguous read.
   cases/<case>/mask.npy    uint8 (slices, H, W) brain mask; label.npy the same for labels.
-  cases/<case>/meta.json   modalities, grid geometry, percentiles, brain fraction per slice,
+  cases/<case>/meta.json   modalities, grid geometry, intensities, brain fraction per slice,
                            and the signature (source files + options) that decides reuse.
   fingerprint.json         the site fingerprint (see fingerprint.py).
 Disk cost per BraTS-size case (155 slices, 4 modalities, 192x192): 45.7 MB image + 5.7 MB mask
@@ -32,7 +34,7 @@ from pmm_core.data.case import CaseSource
 from pmm_core.data.preprocess.pipeline import PreparedCase
 from pmm_core.data.records import CaseMeta, GridGeometry, NativeImage
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: anchor-relative intensities, standardized when read
 
 
 def default_cache_root() -> Path:
@@ -49,12 +51,15 @@ def case_cache_dir(site_dir: Path, case_id: str) -> Path:
 
 
 def case_signature(source: CaseSource, options: PreprocessOptions) -> str:
-    """Hash of what the cached arrays depend on: format, options, and each file's size and mtime."""
+    """Hash of what the cached arrays depend on: format, options, and each file's size and mtime.
+
+    The intensity scheme is left out: it is applied when a slice is read, so changing it only
+    rewrites the fingerprint."""
     files = []
     for path in source.all_paths():
         stat = Path(path).stat()
         files.append([str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns])
-    payload = {"format": CACHE_FORMAT, "options": options.model_dump(mode="json"), "files": files}
+    payload = {"format": CACHE_FORMAT, "options": options.model_dump(mode="json", exclude={"intensity"}), "files": files}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -93,7 +98,7 @@ def write_case(site_dir: Path, prepared: PreparedCase, signature: str) -> CaseMe
             shape=list(prepared.image.shape), has_label=prepared.label is not None,
             geometry=GridGeometry(**prepared.geometry),
             native={m: NativeImage(**n) for m, n in prepared.native.items()},
-            percentiles={m: (float(v[0]), float(v[1])) for m, v in prepared.percentiles.items()},
+            intensity=prepared.intensity,
             transforms=prepared.transforms, transform_centers=prepared.transform_centers,
             brain_fraction=[round(float(f), 5) for f in brain_fraction], signature=signature)
         (temporary / "meta.json").write_text(meta.model_dump_json(indent=2))

@@ -1,7 +1,8 @@
 """2D axial slices read from the cache, one typed record per slice.
 
 Each slice is a memory-mapped read of one contiguous block, so a DataLoader worker touches only
-the bytes it returns. Missing modalities are zero-filled channels and their availability bit is
+the bytes it returns; each modality is mapped to [0, 1] by the site's intensity standardization
+(`pmm_core.data.intensity`, learned on the training split) as it is read. Missing modalities are zero-filled channels and their availability bit is
 0, which is how the selective loss knows not to supervise them. Slices whose brain mask covers
 less than `min_brain_fraction` of the crop (the skull cap, the neck) are left out.
 """
@@ -17,6 +18,7 @@ from torch.utils.data import Dataset
 
 from pmm_core.data.cache import case_cache_dir, open_case_arrays, read_case_meta
 from pmm_core.data.fingerprint import load_fingerprint
+from pmm_core.data.intensity import AffineMap, standardize_channels
 from pmm_core.data.records import SiteFingerprint
 from pmm_core.errors import PmmError
 from pmm_core.modalities import NUM_MODALITIES, availability_vector, modality_index
@@ -41,6 +43,7 @@ class CaseEntry:
     dataset_id: int
     channels: tuple[int, ...]          # channel index of each stored modality
     availability: tuple[int, ...]
+    maps: tuple[AffineMap, ...]        # each stored modality's intensity standardization
 
 
 class SliceDataset(Dataset):
@@ -74,6 +77,7 @@ class SliceDataset(Dataset):
             dataset_id=fingerprint.dataset_id,
             channels=tuple(modality_index(m) for m in meta.modalities),
             availability=availability_vector(meta.modalities),
+            maps=tuple(fingerprint.intensity.channel_maps(meta.modalities, meta.intensity)),
         )
         position = len(self.cases)
         self.cases.append(entry)
@@ -102,7 +106,7 @@ class SliceDataset(Dataset):
         entry = self.cases[position]
         stored, mask = self._case_arrays(position)
         image = np.zeros((NUM_MODALITIES,) + stored.shape[2:], dtype=np.float32)
-        image[list(entry.channels)] = stored[slice_index]
+        image[list(entry.channels)] = standardize_channels(stored[slice_index], list(entry.maps), mask[slice_index])
         return SliceSample(
             image=torch.from_numpy(image),
             availability=torch.tensor(entry.availability, dtype=torch.float32),

@@ -1,7 +1,7 @@
 """The site fingerprint (nnU-Net's idea): what a site's data looks like, in one JSON file.
 
-It records native spacing and shapes per modality, intensity percentiles, availability pattern
-counts and the case-level split, so training and evaluation read one small file instead of
+It records native spacing and shapes per modality, the intensity standardization learned on the
+training split, availability pattern counts and the case-level split, so training and evaluation read one small file instead of
 re-scanning the cache, and a person can see at a glance how sites differ.
 """
 from __future__ import annotations
@@ -13,7 +13,8 @@ import numpy as np
 
 from pmm_core.config.site import SiteConfig
 from pmm_core.data.cache import write_json_atomic
-from pmm_core.data.records import CaseMeta, FingerprintCase, IntensityWindow, SiteFingerprint, SizeRange, read_record
+from pmm_core.data.intensity import learn_standardization
+from pmm_core.data.records import CaseMeta, FingerprintCase, SiteFingerprint, SizeRange, read_record
 from pmm_core.data.split import assign_splits
 from pmm_core.errors import PmmError
 from pmm_core.modalities import MODALITIES, availability_vector, pattern_name
@@ -26,8 +27,8 @@ def _median_list(rows: list[list[float]]) -> list[float]:
 
 
 def build_fingerprint(site: SiteConfig, metas: list[CaseMeta]) -> SiteFingerprint:
-    """Summarise the cached cases of one site."""
-    spacing, sizes, percentiles = {}, {}, {}
+    """Summarise the cached cases of one site; its intensity standardization is learned on the training split."""
+    spacing, sizes = {}, {}
     for modality in MODALITIES:
         natives = [m.native[modality] for m in metas if modality in m.native]
         if natives:
@@ -35,18 +36,19 @@ def build_fingerprint(site: SiteConfig, metas: list[CaseMeta]) -> SiteFingerprin
             size_rows = np.asarray([n.size for n in natives])
             sizes[modality] = SizeRange(min=size_rows.min(0).tolist(), median=_median_list(size_rows.tolist()),
                                         max=size_rows.max(0).tolist())
-            bounds = np.asarray([m.percentiles[modality] for m in metas if modality in m.percentiles])
-            percentiles[modality] = IntensityWindow(low_median=round(float(np.median(bounds[:, 0])), 4),
-                                                    high_median=round(float(np.median(bounds[:, 1])), 4))
     patterns = Counter(pattern_name(availability_vector(m.modalities)) for m in metas)
     options = site.preprocessing
+    split = assign_splits([m.case_id for m in metas], site.split)
+    training = set(split.get("train", []))
+    intensity = learn_standardization(options.intensity, [m.intensity for m in metas if m.case_id in training],
+                                      fallback=[m.intensity for m in metas])
     return SiteFingerprint(
         site=site.name, dataset_id=site.dataset_id, layout=site.layout, modalities=list(site.modalities),
         preprocess=options.model_dump(mode="json", by_alias=True), crop_size=options.crop_size,
         num_cases=len(metas), num_slices=int(sum(m.slices for m in metas)),
-        native_spacing=spacing, native_size=sizes, intensity_percentiles=percentiles,
+        native_spacing=spacing, native_size=sizes, intensity=intensity,
         availability_patterns=dict(sorted(patterns.items())),
-        split=assign_splits([m.case_id for m in metas], site.split),
+        split=split,
         cases={m.case_id: FingerprintCase(modalities=m.modalities, slices=m.slices)
                for m in sorted(metas, key=lambda x: x.case_id)},
     )

@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from pmm_core.data.intensity import SiteStandardization, VolumeIntensity
 from pmm_core.errors import PmmError
 
 
@@ -46,7 +47,7 @@ class CaseMeta(Record):
     has_label: bool
     geometry: GridGeometry
     native: dict[str, NativeImage]
-    percentiles: dict[str, tuple[float, float]]  # the intensity window each modality was scaled with
+    intensity: dict[str, VolumeIntensity]       # each modality's intensities in scanner units
     transforms: dict[str, list[float]]          # rigid reference → modality: Euler angles (rad), translation (mm)
     transform_centers: dict[str, list[float]]   # their rotation centres (LPS mm)
     brain_fraction: list[float]                 # per slice: how much of the crop is brain
@@ -61,11 +62,6 @@ class SizeRange(Record):
     min: list[int]
     median: list[float]
     max: list[int]
-
-
-class IntensityWindow(Record):
-    low_median: float
-    high_median: float
 
 
 class FingerprintCase(Record):
@@ -86,7 +82,7 @@ class SiteFingerprint(Record):
     num_slices: int
     native_spacing: dict[str, list[float]]
     native_size: dict[str, SizeRange]
-    intensity_percentiles: dict[str, IntensityWindow]
+    intensity: SiteStandardization              # the scheme and what the training split taught it
     availability_patterns: dict[str, int]
     split: dict[str, list[str]]
     cases: dict[str, FingerprintCase]
@@ -105,11 +101,12 @@ class SiteRecord(Record):
     dataset_id: int
     modalities: list[str]
     cache_dir: str
+    intensity: SiteStandardization  # the scale the model was trained in for this site
 
     @classmethod
     def of(cls, site_dir: Path, fingerprint: SiteFingerprint) -> "SiteRecord":
         return cls(name=fingerprint.site, dataset_id=fingerprint.dataset_id, modalities=fingerprint.modalities,
-                   cache_dir=str(Path(site_dir).resolve()))
+                   cache_dir=str(Path(site_dir).resolve()), intensity=fingerprint.intensity)
 
 
 RecordType = TypeVar("RecordType", bound=Record)

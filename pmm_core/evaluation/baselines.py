@@ -6,8 +6,8 @@ the model saw) and applied to the evaluated slices:
 - `linear`: a linear combination of all sources (Σ aᵢ·sᵢ + b), for many-to-one tasks.
 `oracle` refits the best of them on each evaluated case against its own ground truth. No method
 can do that (it reads the answer); it is reported as the ceiling of linear intensity mapping,
-which matters where per-volume normalisation makes a case's target scale unpredictable
-(e.g. DWI, whose upper percentile sits in the lesion).
+which matters where the intensity standardization leaves a case's target scale unpredictable
+(under the percentile scheme: DWI, whose upper percentile sits in the lesion).
 """
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
 """Evaluate a model on one prepared site: every task, every case of a split, plus baselines.
 
 For each case that has the task's sources and target, the model synthesises the target slice by
-slice (batched); PSNR/SSIM per slice (see metrics.py) are averaged per case, then summarised as
-mean ± std over cases. The baselines (see baselines.py: `match` and `linear` fitted on the
-training split, `oracle` refitted on each case's truth) are scored on exactly the same slices.
+slice (batched) in the intensity scale it was trained in (`standardization`, from its checkpoint;
+the site's fingerprint when not given). Each protocol (`protocols.py`: the model's scale, the
+truth's common window, BraSyn's recipe) scores it per case; cases are summarised as mean ± std.
+The baselines (see baselines.py: `match` and `linear` fitted on the training split, `oracle`
+refitted on each case's truth) are fitted in the same scale and scored on exactly the same slices.
 """
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ from pydantic import BaseModel, ConfigDict
 
 from pmm_core.data.case_volume import load_case_volume
 from pmm_core.data.fingerprint import load_fingerprint
+from pmm_core.data.intensity import SiteStandardization
 from pmm_core.evaluation.baselines import MAX_FIT_CASES, NormalEquations, apply_fit, least_squares_fit
-from pmm_core.evaluation.metrics import slice_psnr, slice_ssim
+from pmm_core.evaluation.protocols import PROTOCOLS, CaseScore, TruthView, score_protocol
 from pmm_core.evaluation.tasks import Task
 from pmm_core.modalities import MODALITIES
 from pmm_core.training.conditions import task_condition
@@ -36,7 +39,8 @@ class Example:
 
 
 class MethodScore(BaseModel):
-    """One method on one task: PSNR (dB) and SSIM as mean and std over cases."""
+    """One method on one task: PSNR (dB) and SSIM as mean and std over cases (and, in the BraSyn
+    protocol on a site with labels, SSIM inside the lesion)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -45,6 +49,17 @@ class MethodScore(BaseModel):
     ssim_mean: float
     ssim_std: float
     cases: int
+    ssim_lesion_mean: float | None = None
+    ssim_lesion_std: float | None = None
+
+    @classmethod
+    def of(cls, rows: list[CaseScore]) -> "MethodScore":
+        psnr, ssim = np.array([r.psnr for r in rows]), np.array([r.ssim for r in rows])
+        lesion = np.array([r.ssim_lesion for r in rows if r.ssim_lesion is not None and np.isfinite(r.ssim_lesion)])
+        return cls(psnr_mean=float(psnr.mean()), psnr_std=float(psnr.std()), ssim_mean=float(np.nanmean(ssim)),
+                   ssim_std=float(np.nanstd(ssim)), cases=len(rows),
+                   ssim_lesion_mean=float(lesion.mean()) if lesion.size else None,
+                   ssim_lesion_std=float(lesion.std()) if lesion.size else None)
 
 
 Summary = dict[str, dict[str, MethodScore]]  # task name → method → score
@@ -54,23 +69,17 @@ Summary = dict[str, dict[str, MethodScore]]  # task name → method → score
 class SiteEvaluation:
     site: str
     split: str
-    per_case: dict[str, dict[str, list[tuple[str, float, float]]]] = field(default_factory=dict)  # task → method → (case, psnr, ssim)
+    scheme: str                                    # the intensity scheme the model was scored in
+    protocols: tuple[str, ...] = PROTOCOLS
+    # protocol → task → method → one score per case
+    per_case: dict[str, dict[str, dict[str, list[CaseScore]]]] = field(default_factory=dict)
     examples: list[Example] = field(default_factory=list)
 
-    def summary(self) -> Summary:
+    def summary(self, protocol: str = "model") -> Summary:
         """task → method → PSNR/SSIM mean and std over cases, and the number of cases (a method
         with no scored case is left out of its task)."""
-        table: Summary = {}
-        for task, methods in self.per_case.items():
-            table[task] = {}
-            for method, rows in methods.items():
-                if rows:
-                    psnr = np.array([r[1] for r in rows])
-                    ssim = np.array([r[2] for r in rows])
-                    table[task][method] = MethodScore(psnr_mean=float(psnr.mean()), psnr_std=float(psnr.std()),
-                                                      ssim_mean=float(ssim.mean()), ssim_std=float(ssim.std()),
-                                                      cases=len(rows))
-        return table
+        return {task: {method: MethodScore.of(rows) for method, rows in methods.items() if rows}
+                for task, methods in self.per_case[protocol].items()}
 
 
 @torch.no_grad()
@@ -90,23 +99,18 @@ def synthesize_slices(model: torch.nn.Module, volume: np.ndarray, sc: torch.Tens
     return np.concatenate(planes)
 
 
-def _scores(prediction: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
-    psnr = [slice_psnr(p, t) for p, t in zip(prediction, truth)]
-    ssim = [slice_ssim(p, t) for p, t in zip(prediction, truth)]
-    return float(np.mean(psnr)), float(np.mean(ssim))
-
-
 def _source_channels(volume: np.ndarray, task: Task) -> np.ndarray:
     return volume[:, [MODALITIES.index(m) for m in task.sources]].transpose(1, 0, 2, 3)
 
 
 def fit_baselines(site_dir: Path, tasks: list[Task], min_brain_fraction: float,
+                  standardization: SiteStandardization | None = None,
                   max_cases: int = MAX_FIT_CASES) -> dict[str, dict[str, np.ndarray]]:
     """task → {'match': coefficients, 'linear': coefficients}, least squares over the training split."""
     fingerprint = load_fingerprint(site_dir)
     equations = {t.name: {"match": NormalEquations(1), "linear": NormalEquations(len(t.sources))} for t in tasks}
     for case_id in fingerprint.split.get("train", [])[:max_cases]:
-        case = load_case_volume(site_dir, case_id, min_brain_fraction)
+        case = load_case_volume(site_dir, case_id, min_brain_fraction, standardization=standardization)
         if case is None:
             continue
         volume, mask = case.volume, case.mask
@@ -124,19 +128,25 @@ def fit_baselines(site_dir: Path, tasks: list[Task], min_brain_fraction: float,
 
 def evaluate_site(model: torch.nn.Module, site_dir: Path, tasks: list[Task], split: str = "test",
                   device: torch.device | str = "cpu", batch_size: int = 16, min_brain_fraction: float = 0.05,
-                  max_cases: int | None = None, baselines: bool = True) -> SiteEvaluation:
-    """`baselines=False` scores the model alone (validation during training needs no baselines)."""
+                  max_cases: int | None = None, baselines: bool = True,
+                  standardization: SiteStandardization | None = None,
+                  protocols: tuple[str, ...] = PROTOCOLS) -> SiteEvaluation:
+    """`baselines=False` scores the model alone (validation during training needs no baselines);
+    `standardization` is the scale the model was trained in (the site's fingerprint when None)."""
     fingerprint = load_fingerprint(site_dir)
+    standardization = standardization or fingerprint.intensity
     cases = fingerprint.split_cases(split)[:max_cases]
     device = torch.device(device)
     was_training = model.training
     model.eval()
-    result = SiteEvaluation(site=fingerprint.site, split=split)
-    for task in tasks:
-        result.per_case[task.name] = {method: [] for method in METHODS}
-    fits = fit_baselines(site_dir, tasks, min_brain_fraction) if baselines else {t.name: {} for t in tasks}
+    result = SiteEvaluation(site=fingerprint.site, split=split, scheme=standardization.scheme, protocols=protocols)
+    for protocol in protocols:
+        result.per_case[protocol] = {task.name: {method: [] for method in METHODS} for task in tasks}
+    fits = (fit_baselines(site_dir, tasks, min_brain_fraction, standardization) if baselines
+            else {t.name: {} for t in tasks})
     for case_id in cases:
-        case = load_case_volume(site_dir, case_id, min_brain_fraction)
+        case = load_case_volume(site_dir, case_id, min_brain_fraction, with_label="brasyn" in protocols,
+                                standardization=standardization)
         if case is None:
             continue
         volume, mask = case.volume, case.mask
@@ -154,8 +164,13 @@ def evaluate_site(model: torch.nn.Module, site_dir: Path, tasks: list[Task], spl
                 candidates[method] = apply_fit(coefficients, sources, mask)
             if baselines:
                 candidates["oracle"] = least_squares_fit(source_channels, truth, mask)
-            for method, prediction in candidates.items():
-                result.per_case[task.name][method].append((case_id, *_scores(prediction, truth)))
+            view = TruthView(case_id, truth, case.anchor_relative(task.target), mask, case.label,
+                             case.intensity[task.target], task.target, standardization)
+            for protocol in protocols:
+                for method, prediction in candidates.items():
+                    if protocol == "brasyn" and method == "oracle":
+                        continue  # a ceiling of linear mapping in the model's scale; BraSyn rescales each volume
+                    result.per_case[protocol][task.name][method].append(score_protocol(protocol, view, prediction))
             if not any(e.task == task.name for e in result.examples):
                 middle = int(np.argmax(mask.reshape(mask.shape[0], -1).sum(1)))
                 result.examples.append(Example(task.name, source_channels[:, middle], synthesis[middle], truth[middle]))

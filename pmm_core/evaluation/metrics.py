@@ -1,8 +1,9 @@
 """Slice metrics with scikit-image: PSNR and SSIM on the crop, data range [0, 1].
 
-Protocol (used by `pmm evaluate` and validation): every slice of a case whose brain mask covers
-at least `min_brain_fraction` of the crop; PSNR and SSIM on the whole crop (background is 0 in
-both images), data range 1; averaged per case, then mean ± std over cases.
+Used by the per-slice protocols (`protocols.py`: `model`, `common`) of `pmm evaluate` and
+validation: every slice of a case whose brain mask covers at least `min_brain_fraction` of the
+crop; PSNR and SSIM on the whole crop (background is 0 in both images), data range 1; averaged
+per case, then mean ± std over cases.
 """
 from __future__ import annotations
 

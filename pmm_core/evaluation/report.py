@@ -1,5 +1,9 @@
 """The results table in the paper's format (PSNR / SSIM as mean ± std over cases), as text, CSV
-rows and JSON, plus flat metric names shared by every run (`test/TTG/T1_to_T1C/psnr`)."""
+rows and JSON, plus flat metric names shared by every run (`test/TTG/T1_to_T1C/psnr`).
+
+Each row names its protocol (`protocols.py`): `model` (the scale the model was trained in, whose
+scheme the row also names), `common` (the truth's own percentile window) and `brasyn` (the BraSyn
+challenge's recipe, with SSIM inside the lesion label where the site has one)."""
 from __future__ import annotations
 
 import csv
@@ -8,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pmm_core.evaluation.evaluate import Summary
+from pmm_core.evaluation.evaluate import SiteEvaluation, Summary
 from pmm_core.evaluation.tasks import metric_key
 
 METHOD_LABELS = {"pmm": "pmm", "match": "baseline: source matched", "linear": "baseline: linear LS",
@@ -16,36 +20,64 @@ METHOD_LABELS = {"pmm": "pmm", "match": "baseline: source matched", "linear": "b
 BASELINES = ("match", "linear")  # fitted on the training split; `oracle` reads the test truth
 
 
-def table_rows(site: str, summary: Summary) -> list[dict[str, Any]]:
-    """One flat row per (task, method): what the CSV and JSON reports hold."""
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def table_rows(site: str, summary: Summary, protocol: str = "model", scheme: str = "") -> list[dict[str, Any]]:
+    """One flat row per (task, method) of one protocol: what the CSV and JSON reports hold."""
     rows = []
     for task, methods in summary.items():
         for method, score in methods.items():
-            rows.append({"site": site, "task": task, "method": method,
-                         **{k: round(v, 4) for k, v in score.model_dump().items()}})
+            rows.append({"site": site, "task": task, "method": method, "protocol": protocol, "scheme": scheme,
+                         **{k: _rounded(v) for k, v in score.model_dump().items()}})
     return rows
 
 
+def evaluation_rows(evaluation: SiteEvaluation) -> list[dict[str, Any]]:
+    """Every protocol's rows of one site's evaluation, the model's own scale first."""
+    return [row for protocol in evaluation.protocols
+            for row in table_rows(evaluation.site, evaluation.summary(protocol), protocol, evaluation.scheme)]
+
+
 def format_table(rows: list[dict[str, Any]]) -> str:
-    """Plain-text table: site, task, method, PSNR mean ± std, SSIM mean ± std, cases."""
-    header = f"{'site':<7} {'task':<18} {'method':<25} {'PSNR (dB)':>15} {'SSIM':>15} {'cases':>5}"
-    lines = [header, "-" * len(header)]
-    for row in rows:
-        psnr = f"{row['psnr_mean']:.2f} ± {row['psnr_std']:.2f}"
-        ssim = f"{row['ssim_mean']:.3f} ± {row['ssim_std']:.3f}"
-        lines.append(f"{row['site']:<7} {row['task']:<18} {METHOD_LABELS[row['method']]:<25} {psnr:>15} {ssim:>15} {int(row['cases']):>5}")
-    return "\n".join(lines)
+    """Plain-text table: site, task, method, PSNR mean ± std, SSIM mean ± std (and inside the
+    lesion for BraSyn rows), cases; one block per protocol."""
+    header = (f"{'site':<7} {'task':<18} {'method':<25} {'PSNR (dB)':>15} {'SSIM':>15} {'SSIM lesion':>15} "
+              f"{'cases':>5}")
+    lines = []
+    for protocol in dict.fromkeys(row["protocol"] for row in rows):
+        block = [row for row in rows if row["protocol"] == protocol]
+        lines += ["", PROTOCOL_TITLES[protocol].format(scheme=block[0]["scheme"]), header, "-" * len(header)]
+        for row in block:
+            psnr = f"{row['psnr_mean']:.2f} ± {row['psnr_std']:.2f}"
+            ssim = f"{row['ssim_mean']:.3f} ± {row['ssim_std']:.3f}"
+            lesion = "–" if row["ssim_lesion_mean"] is None else f"{row['ssim_lesion_mean']:.3f} ± {row['ssim_lesion_std']:.3f}"
+            lines.append(f"{row['site']:<7} {row['task']:<18} {METHOD_LABELS[row['method']]:<25} {psnr:>15} {ssim:>15} "
+                         f"{lesion:>15} {int(row['cases']):>5}")
+    return "\n".join(lines[1:])
 
 
-def flat_metrics(prefix: str, site: str, summary: Summary, method: str = "pmm") -> dict[str, float]:
-    """{'<prefix>/<site>/<task>/psnr': …, '…/ssim': …} for one method, e.g. `val/TTG/T1_T2_to_FLAIR/psnr`."""
+PROTOCOL_TITLES = {
+    "model": "in the model's scale ({scheme} standardization, per-slice PSNR/SSIM)",
+    "common": "in the truth's own 0.5-99.5 percentile window (comparable across schemes)",
+    "brasyn": "BraSyn protocol (each volume clipped to its own 0.5-99.5 percentiles; 3D SSIM outside / inside the lesion)",
+}
+
+
+def flat_metrics(prefix: str, site: str, summary: Summary, method: str = "pmm", protocol: str = "model") -> dict[str, float]:
+    """{'<prefix>/<site>/<task>/psnr': …, '…/ssim': …} for one method, e.g. `val/TTG/T1_T2_to_FLAIR/psnr`;
+    a protocol other than the model's scale is a path segment (`test/TTG/T1_to_T1C/brasyn/psnr`)."""
     metrics = {}
     for task, methods in summary.items():
         if method in methods:
             suffix = "" if method == "pmm" else f"/{method}"
-            key = metric_key(task)
-            metrics[f"{prefix}/{site}/{key}/psnr{suffix}"] = methods[method].psnr_mean
-            metrics[f"{prefix}/{site}/{key}/ssim{suffix}"] = methods[method].ssim_mean
+            key = metric_key(task) + ("" if protocol == "model" else f"/{protocol}")
+            score = methods[method]
+            metrics[f"{prefix}/{site}/{key}/psnr{suffix}"] = score.psnr_mean
+            metrics[f"{prefix}/{site}/{key}/ssim{suffix}"] = score.ssim_mean
+            if score.ssim_lesion_mean is not None:
+                metrics[f"{prefix}/{site}/{key}/ssim_lesion{suffix}"] = score.ssim_lesion_mean
     return metrics
 
 

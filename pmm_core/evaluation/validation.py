@@ -41,7 +41,8 @@ def validate(model: torch.nn.Module, site_dirs: list[Path], options: TrainingOpt
     for site_dir in site_dirs:
         fingerprint = load_fingerprint(site_dir)
         result = evaluate_site(model, site_dir, default_tasks(fingerprint.site, fingerprint.modalities), "val", device,
-                               options.batch_size, options.min_brain_fraction, max_cases, baselines=False)
+                               options.batch_size, options.min_brain_fraction, max_cases, baselines=False,
+                               protocols=("model",))
         summary = result.summary()
         metrics |= flat_metrics("val", fingerprint.site, summary)
         scores = [methods["pmm"] for methods in summary.values() if "pmm" in methods]

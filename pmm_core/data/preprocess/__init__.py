@@ -2,5 +2,6 @@
 
 Steps, each in its own module: reorient the reference modality and plan the output grid
 (`grid`), rigid mutual-information registration (`registration`), brain mask (`brain_mask`),
-per-modality percentile normalisation (`normalize`); `pipeline` chains them.
+each volume's intensities measured and divided by its healthy-tissue anchor
+(`intensity_stats`; the schemes themselves are in `pmm_core.data.intensity`); `pipeline` chains them.
 """

@@ -1,4 +1,4 @@
-"""One case from raw NIfTI to normalised axial slices on one grid.
+"""One case from raw NIfTI to anchor-relative axial slices on one grid.
 
 Each modality is interpolated once: registration only estimates a transform, and the final
 resampling goes from the original file's voxels straight to the output grid through it.
@@ -18,7 +18,8 @@ from pmm_core.config.site import PreprocessOptions
 from pmm_core.data.case import CaseRecord
 from pmm_core.data.preprocess.brain_mask import brain_mask
 from pmm_core.data.preprocess.grid import grid_geometry, output_grid, reorient_axial, resample_onto, same_grid
-from pmm_core.data.preprocess.normalize import normalize_in_mask
+from pmm_core.data.intensity import VolumeIntensity
+from pmm_core.data.preprocess.intensity_stats import anchor_relative, measure_volume
 from pmm_core.data.preprocess.registration import identity_transform, register_rigid
 from pmm_core.errors import CaseError
 from pmm_core.modalities import reference_modality
@@ -28,7 +29,8 @@ MIN_BRAIN_COVERAGE = 0.5  # share of the reference brain an aligned modality mus
 
 @dataclass
 class PreparedCase:
-    """A preprocessed case: `image` is (slices, modalities present, H, W) in [0, 1]."""
+    """A preprocessed case: `image` is (slices, modalities present, H, W), each modality divided
+    by its healthy-tissue anchor (`intensity`); a scheme maps it to [0, 1] (`pmm_core.data.intensity`)."""
 
     case_id: str
     modalities: tuple[str, ...]
@@ -37,7 +39,7 @@ class PreparedCase:
     mask: np.ndarray
     label: np.ndarray | None
     geometry: dict[str, list[float]]
-    percentiles: dict[str, tuple[float, float]]
+    intensity: dict[str, VolumeIntensity]
     native: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     transforms: dict[str, list[float]] = field(default_factory=dict)         # Euler angles (rad), translation (mm)
     transform_centers: dict[str, list[float]] = field(default_factory=dict)  # rotation centre (LPS mm)
@@ -51,7 +53,7 @@ class PreparedCase:
 
 
 class StageTimes(defaultdict):
-    """Seconds spent per stage (register, skull_strip, resample, normalise), summed over modalities.
+    """Seconds spent per stage (register, skull_strip, resample, intensity), summed over modalities.
 
     Filled by `preprocess_case` when given one; `bench/prepare_speed.py` reads it.
     """
@@ -94,7 +96,7 @@ def check_coverage(record: CaseRecord, modality: str, reference: str, resampled:
 
 
 def preprocess_case(record: CaseRecord, options: PreprocessOptions, times: StageTimes | None = None) -> PreparedCase:
-    """Register, skull-strip, resample, normalise and crop one case (options already resolved)."""
+    """Register, skull-strip, resample, measure intensities and crop one case (options already resolved)."""
     times = StageTimes() if times is None else times
     if not record.images:
         raise CaseError(f"case {record.case_id}: no image")
@@ -121,14 +123,14 @@ def preprocess_case(record: CaseRecord, options: PreprocessOptions, times: Stage
         grid = output_grid(reference, native_mask, options.crop_size, options.in_plane_spacing)
         mask = resample_onto(native_mask, grid, identity_transform(), nearest=True)
 
-    volumes, percentiles = [], {}
+    volumes, intensity = [], {}
     for modality in record.modalities:
         with times.stage("resample"):
             resampled = resample_onto(record.images[modality], grid, transforms[modality])
         check_coverage(record, modality, reference_name, resampled, mask)
-        with times.stage("normalise"):
-            normalised, percentiles[modality] = normalize_in_mask(resampled, mask, options.percentiles)
-        volumes.append(normalised)
+        with times.stage("intensity"):
+            intensity[modality] = measure_volume(resampled, mask, options.percentiles, record.describe(modality))
+            volumes.append(anchor_relative(resampled, mask, intensity[modality]))
 
     label = None
     if record.label is not None:
@@ -143,7 +145,7 @@ def preprocess_case(record: CaseRecord, options: PreprocessOptions, times: Stage
         mask=mask.astype(np.uint8),
         label=label,
         geometry=grid_geometry(grid),
-        percentiles=percentiles,
+        intensity=intensity,
         native={m: _native_geometry(img) for m, img in record.images.items()},
         transforms={m: list(t.GetParameters()) for m, t in transforms.items()},
         transform_centers={m: list(t.GetFixedParameters()[:3]) for m, t in transforms.items()},

@@ -1,0 +1,175 @@
+"""Intensity standardization, chosen by measurement: the full model trained with each scheme.
+
+Both arms read the same cached cases (the cache stores anchor-relative intensities, so a scheme
+is only a site fingerprint, built for the same site TOMLs with `[preprocess] intensity` changed,
+over a link to the phantom's case folders). Each arm is the full model (PFM + MCBS) on the four
+phantom sites at the experiment's settings, scored on the test split:
+
+- in the common window (the truth's own 0.5-99.5 percentiles), so the arms compare;
+- in each scheme's own scale, with the linear maps fitted on the training split and refitted on
+  each case's truth: their gap is how much of a target's scale is unpredictable in that scheme;
+- in the BraSyn challenge's protocol.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+from experiments.report import grouped_bars, publish
+from experiments.scoring import score, site_average, task_value
+from experiments.tables import describe_model
+from experiments.variants import train_central
+from experiments.workspace import SITE_NAMES, Workspace
+from pmm_core.config.site import load_site
+from pmm_core.data.cache import case_cache_dir, read_case_meta
+from pmm_core.data.fingerprint import build_fingerprint, load_fingerprint, write_fingerprint
+from pmm_core.data.intensity import SCHEMES
+from pmm_core.errors import PmmError
+from pmm_core.evaluation.tasks import parse_task
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+KEY_TARGETS = ("T1C", "DWI")  # the targets whose scale a lesion sets (the issue behind this experiment)
+
+
+def prepare_scheme(space: Workspace, scheme: str) -> str:
+    """The phantom cache (relative to the phantom, as `train_central` takes it) holding the four
+    sites in `scheme`: the phantom's own where it was prepared so (its full model can then be
+    reused), else `cache-<scheme>`: a link to the phantom's case folders and the fingerprint
+    `pmm prepare` would write for the site TOML with `[preprocess] intensity = scheme`, built from
+    the cached cases' records (the arrays do not depend on the scheme)."""
+    if all(load_fingerprint(space.site_dir(site)).intensity.scheme == scheme for site in SITE_NAMES):
+        return "cache"
+    data = f"cache-{scheme}"
+    for site in SITE_NAMES:
+        config = load_site(space.phantom / "sites" / f"{site.lower()}.toml")
+        config.preprocess = config.preprocess.model_copy(update={"intensity": scheme})
+        folder = space.phantom / data / site
+        folder.mkdir(parents=True, exist_ok=True)
+        if not (folder / "cases").exists():
+            os.symlink(os.path.relpath(space.cache / site / "cases", folder), folder / "cases")
+        metas = [read_case_meta(case_cache_dir(space.site_dir(site), case))
+                 for case in sorted(load_fingerprint(space.site_dir(site)).cases)]
+        if any(meta is None for meta in metas):
+            raise PmmError(f"{space.site_dir(site)}: a cached case is missing; delete {space.phantom} to rebuild it")
+        write_fingerprint(folder, build_fingerprint(config, metas))
+    return data
+
+
+def baseline_gap(rows: list[dict], site: str, task: str, scheme: str) -> tuple[float, float] | None:
+    """(training-split linear map, per-case linear map) PSNR of a task in a scheme's own scale."""
+    own = [r for r in rows if r["protocol"] == "model" and r["variant"] == scheme]
+    fitted = "linear" if len(parse_task(task).sources) > 1 else "match"
+    train, oracle = task_value(own, site, task, fitted), task_value(own, site, task, "oracle")
+    return None if train is None or oracle is None else (train, oracle)
+
+
+def _value(rows: list[dict], protocol: str, scheme: str, site: str, task: str, method: str,
+           metric: str = "psnr_mean") -> float | None:
+    chosen = [r for r in rows if r["protocol"] == protocol and r["variant"] == scheme]
+    return task_value(chosen, site, task, method, metric)
+
+
+def site_lines(rows: list[dict], site: str) -> list[str]:
+    tasks = list(dict.fromkeys(r["task"] for r in rows if r["site"] == site))
+    if not tasks:
+        return [f"**{site}**: no test case has the modalities of any of its tasks.", ""]
+    lines = [f"**{site}** (test PSNR dB; pmm and the training-split linear map in the common window; "
+             "the gap between the training-split and the per-case linear map in each scheme's own scale; "
+             "pmm in the BraSyn protocol: PSNR / SSIM / SSIM in the lesion)", "",
+             "| task | " + " | ".join(f"{s}: pmm" for s in SCHEMES) + " | " +
+             " | ".join(f"{s}: linear" for s in SCHEMES) + " | " + " | ".join(f"{s}: gap" for s in SCHEMES) +
+             " | " + " | ".join(f"{s}: BraSyn" for s in SCHEMES) + " |",
+             "|---" * (1 + 4 * len(SCHEMES)) + "|"]
+    for task in tasks:
+        fitted = "linear" if len(parse_task(task).sources) > 1 else "match"
+        pmm = [_value(rows, "common", s, site, task, "pmm") for s in SCHEMES]
+        linear = [_value(rows, "common", s, site, task, fitted) for s in SCHEMES]
+        gaps = [baseline_gap(rows, site, task, s) for s in SCHEMES]
+        brasyn = [(_value(rows, "brasyn", s, site, task, "pmm"), _value(rows, "brasyn", s, site, task, "pmm", "ssim_mean"),
+                   _value(rows, "brasyn", s, site, task, "pmm", "ssim_lesion_mean")) for s in SCHEMES]
+        cells = [_db(v) for v in pmm + linear]
+        cells += ["–" if g is None else f"{g[1] - g[0]:.2f} ({g[0]:.2f} → {g[1]:.2f})" for g in gaps]
+        cells += ["–" if b[0] is None else f"{b[0]:.2f} / {b[1]:.3f} / " + ("–" if b[2] is None else f"{b[2]:.3f}")
+                  for b in brasyn]
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    averages = [site_average([r for r in rows if r["protocol"] == "common" and r["variant"] == s], site, "pmm")
+                for s in SCHEMES]
+    lines.append("| average (pmm, common) | " + " | ".join(f"**{_db(a)}**" for a in averages) +
+                 " |" + " |" * (3 * len(SCHEMES)))
+    return lines + [""]
+
+
+def _db(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def key_task_gaps(rows: list[dict]) -> dict[str, list[float]]:
+    """scheme → the gaps (dB) of every T1C and DWI task of every site."""
+    found: dict[str, list[float]] = {s: [] for s in SCHEMES}
+    for site in SITE_NAMES:
+        for task in dict.fromkeys(r["task"] for r in rows if r["site"] == site):
+            if parse_task(task).target in KEY_TARGETS:
+                for scheme in SCHEMES:
+                    if (gap := baseline_gap(rows, site, task, scheme)) is not None:
+                        found[scheme].append(gap[1] - gap[0])
+    return found
+
+
+def overall(rows: list[dict], scheme: str) -> float | None:
+    """pmm's mean common-window PSNR over every site's tasks: what decides the default."""
+    values = [site_average([r for r in rows if r["protocol"] == "common" and r["variant"] == scheme], site, "pmm")
+              for site in SITE_NAMES]
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def figure(rows: list[dict]):
+    fig, ax = plt.subplots(figsize=(8, 3.3))
+    grouped_bars(ax, list(SITE_NAMES), {
+        f"{s} (pmm, common window)": [site_average([r for r in rows if r["protocol"] == "common" and r["variant"] == s],
+                                                   site, "pmm") or 0.0 for site in SITE_NAMES] for s in SCHEMES})
+    ax.set_ylabel("average test PSNR (dB)")
+    ax.legend(fontsize=8)
+    ax.set_title("Intensity standardization: the full model trained with each scheme")
+    return fig
+
+
+def run(space: Workspace, doc: Path | None, command: str) -> Path:
+    space.prepare()
+    sites = list(SITE_NAMES)
+    rows: list[dict] = []
+    for scheme in SCHEMES:
+        data = prepare_scheme(space, scheme)
+        checkpoint = train_central(space, scheme, sites, data=data)
+        with space.timed(f"evaluation-{scheme}"):
+            for site in sites:
+                scored = score(checkpoint, space.phantom / data / site, "pmm", baselines=True,
+                               protocols=("model", "common", "brasyn"))
+                rows += [r | {"variant": scheme} for r in scored]
+    s = space.settings
+    gaps = key_task_gaps(rows)
+    means = {scheme: overall(rows, scheme) for scheme in SCHEMES}
+    better = max((k for k in means if means[k] is not None), key=lambda k: means[k], default=None)
+    section = [f"## Intensity standardization: tissue-anchored against per-volume percentiles{space.title_suffix}", "",
+               f"The full model (PFM + MCBS) on the four phantom sites ({s.cases_per_site} cases each), {s.epochs} "
+               f"epochs, model ({describe_model(s.model)}), once per scheme on the same cached cases. "
+               "`tissue`: each volume divided by its parenchyma median, then by the site's learned upper bound; "
+               "`percentile`: each volume's own 0.5-99.5 brain percentiles.", ""]
+    for site in sites:
+        section += site_lines(rows, site)
+    section += ["T1C and DWI tasks, gap between the training-split and the per-case linear map (dB, mean over "
+                "tasks and sites): " + ", ".join(f"{k} {sum(v) / len(v):.2f} over {len(v)} tasks" for k, v in gaps.items()
+                                                 if v) + ".",
+                "", "pmm's mean PSNR in the common window: " +
+                ", ".join(f"{k} {_db(v)}" for k, v in means.items()) + (f"; better: **{better}**." if better else "."),
+                "", f"![schemes](results/{space.name}.png)"]
+    metrics = {f"{k}/mean_common_psnr": v for k, v in means.items() if v is not None}
+    metrics |= {f"{k}/mean_key_gap": sum(v) / len(v) for k, v in gaps.items() if v}
+    path = publish(space, "\n".join(section), {"rows": rows, "key_gaps": gaps, "means": means, "better": better},
+                   metrics, {f"{space.name}.png": figure(rows)}, doc, command)
+    space.echo("\n".join(section))
+    return path
