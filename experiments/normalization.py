@@ -148,7 +148,7 @@ def run(space: Workspace, doc: Path | None, command: str) -> Path:
         with space.timed(f"evaluation-{scheme}"):
             for site in sites:
                 scored = score(checkpoint, space.phantom / data / site, "pmm", baselines=True,
-                               protocols=("model", "common", "brasyn"))
+                               protocols=("model", "common", "brasyn"), oracle=True)
                 rows += [r | {"variant": scheme} for r in scored]
     s = space.settings
     gaps = key_task_gaps(rows)

@@ -17,9 +17,9 @@ from pmm_core.evaluation.tasks import default_tasks
 
 
 def score(checkpoint: Path, site_dir: Path, variant: str, baselines: bool = False, split: str = "test",
-          protocols: tuple[str, ...] = ("model",)) -> list[dict]:
+          protocols: tuple[str, ...] = ("model",), oracle: bool = False) -> list[dict]:
     """Rows of the given protocols (the model's own scale unless asked), in the scale the model
-    was trained in for the site."""
+    was trained in for the site; the per-case linear ceiling only with `oracle` (it reads the truth)."""
     device = default_device()
     trained = load_trained_model(checkpoint, device)
     fingerprint = load_fingerprint(site_dir)
@@ -32,7 +32,7 @@ def score(checkpoint: Path, site_dir: Path, variant: str, baselines: bool = Fals
     for row in rows:
         if row["method"] == "pmm":
             row["method"] = variant
-    return [row for row in rows if row["method"] != "oracle"]
+    return [row for row in rows if oracle or row["method"] != "oracle"]
 
 
 def site_average(rows: list[dict], site: str, method: str, metric: str = "psnr_mean") -> float | None:

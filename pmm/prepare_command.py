@@ -23,6 +23,10 @@ def format_summary(summary: PrepareSummary) -> list[str]:
         lines += [f"  {pattern}: {count}" for pattern, count in fingerprint.availability_patterns.items()]
         split = fingerprint.split
         lines.append(f"split: train {len(split['train'])}, val {len(split['val'])}, test {len(split['test'])}")
+        intensity = fingerprint.intensity
+        lines.append(f"intensity: {intensity.scheme} scheme, learned on the training split "
+                     "(healthy-tissue level / upper bound relative to it):")
+        lines += [f"  {m}: {scale.typical.anchor:g} / {scale.upper:g}" for m, scale in intensity.modalities.items()]
     if summary.failed:
         lines.append(f"skipped {len(summary.failed)} case(s):")
         lines += [f"  {case_id}: {reason}" for case_id, reason in summary.failed]
@@ -38,9 +42,9 @@ def prepare(
     crop_size: int = typer.Option(None, "--crop-size", min=8, help="Override the site's in-plane crop size."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
-    """Preprocess one site (register, skull-strip, normalise, crop) into the slice cache.
+    """Preprocess one site (register, skull-strip, resample, measure intensities, crop) into the slice cache.
 
-    Cases already cached with the same files and options are reused. A case that fails is reported and skipped; the command then exits with status 1 after caching the others.
+    The site's intensity standardization ([preprocess] intensity) is learned on its training split and written to its fingerprint. Cases already cached with the same files and options are reused; changing only the scheme rewrites only the fingerprint. A case that fails is reported and skipped; the command then exits with status 1 after caching the others.
     """
     config = load_site(find_site_file(site))
     if crop_size is not None:

@@ -86,6 +86,7 @@ def test_cache_is_reused_and_force_rebuilds(generic_site: Path, tmp_path: Path) 
     assert first.returncode == 0, first.stderr
     assert "site GEN: 3 cases (3 prepared, 0 reused from cache), 60 slices" in first.stdout
     assert "T1+T2+FLAIR: 2" in first.stdout and "split: train 1, val 1, test 1" in first.stdout
+    assert "intensity: tissue scheme, learned on the training split" in first.stdout and "  FLAIR: " in first.stdout
     mtime = (cache / "GEN" / "cases" / "case00" / "image.npy").stat().st_mtime_ns
     second = run_pmm("prepare", "--site", str(generic_site), "--cache-dir", str(cache))
     assert "(0 prepared, 3 reused from cache)" in second.stdout

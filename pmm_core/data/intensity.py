@@ -26,7 +26,7 @@ training medians), which is what a synthesized sequence a case lacks is written 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Literal
+from typing import Iterable, Literal, get_args
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict
 from pmm_core.errors import PmmError
 
 IntensityScheme = Literal["tissue", "percentile"]
-SCHEMES: tuple[str, ...] = ("tissue", "percentile")
+SCHEMES: tuple[str, ...] = get_args(IntensityScheme)
 OutputRange = Literal["scanner", "unit"]  # what a synthesis is written in: scanner units or the model's [0, 1]
 
 

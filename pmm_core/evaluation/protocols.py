@@ -3,8 +3,8 @@
 - `model`: the scale the model was trained in (the site's intensity standardization as the
   checkpoint records it); the truth is read from the cache through the same map. PSNR and 2D SSIM
   per slice on the crop, data range 1 (`metrics.py`), averaged per case.
-- `common`: the truth's own 0.5 / 99.5 brain percentile window (the `percentile` scheme applied
-  to the truth). A prediction is taken back to the case's intensities with the inverse of the
+- `common`: the truth's own brain percentile window (the site's `percentiles`, 0.5 / 99.5 by
+  default: the `percentile` scheme applied to the truth). A prediction is taken back to the case's intensities with the inverse of the
   model's map for this case, then through the same window; for a model trained in the percentile
   scheme this is `model` itself. It makes models trained in different schemes comparable.
 - `brasyn`: the BraSyn challenge's recipe (BraTS 2023-2025 synthesis): prediction and truth each
