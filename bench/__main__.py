@@ -11,7 +11,8 @@ import importlib
 import time
 
 BENCHMARKS = ["mcbs_speedup", "pipeline_headroom", "federation_overhead", "memory_peak", "backbone_cost",
-              "data_throughput", "phantom_speed", "prepare_speed", "synthesize_speed", "decoder_activation"]
+              "data_throughput", "phantom_speed", "prepare_speed", "synthesize_speed", "decoder_activation",
+              "evaluate_protocols"]
 
 
 def main() -> None:

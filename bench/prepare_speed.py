@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> None:
               f"{p.get('old_s', '')} | {p.get('old_error_mm', '')} | {p.get('speedup', '')} | {p['identity_error_mm']} |"
               for p in pairs]
     table += ["", f"mean registration error {summary['mean_new_error_mm']} mm (max {summary['max_new_error_mm']}), "
-                  f"slowest pair {summary['max_new_seconds_per_pair']} s, old/new time {summary['old_over_new_time']}x, "
+                  f"slowest pair {summary['max_new_seconds_per_pair']} s, old/new time "
+                  + (f"{summary['old_over_new_time']}x, " if timed else "not measured (--legacy-pairs 0), ") +
                   f"slowest case {summary['max_seconds_per_case']} s"]
     path = write_results("prepare_speed", {"config": vars(args), "rows": rows, "pairs": pairs, "summary": summary}, table)
     print("\n".join(table))

@@ -67,3 +67,10 @@ def test_decoder_activation_times_both_ways(tmp_path: Path) -> None:
     rows = {row["site"]: row for row in result["training"]}
     assert rows["ISLES (3 of 6)"]["modalities"] == ["FLAIR", "DWI", "ADC"] and len(rows) == 6
     assert all(row["speedup"] > 0 for row in rows.values()) and result["inference"]["speedup"] > 0
+
+
+def test_evaluate_protocols_times_both_row_sets(tmp_path: Path) -> None:
+    result = run_bench(tmp_path, "evaluate_protocols", "--size", "test")
+    rows = {row["site"]: row for row in result["rows"]}
+    assert set(rows) == {"BraTS", "ISLES"} and all(r["scored_per_task"] > 0 for r in rows.values())
+    assert all(r["all_protocols_s"] > 0 and r["model_only_s"] > 0 for r in rows.values())

@@ -91,8 +91,9 @@ def write_case(site: PhantomSite, root: Path, case: PhantomCase, index: int) -> 
 
 
 def write_federation(out: Path, cases_per_site: int = 3, seed: int = 0, size: str = "test",
-                     progress: bool = True) -> dict[str, list[str]]:
-    """Write all four sites; returns case ids per site."""
+                     progress: bool = True, sites: tuple[str, ...] | None = None) -> dict[str, list[str]]:
+    """Write all four sites (or the named ones: the same files as in the whole federation); returns
+    case ids per site."""
     if size not in ("test", "full"):
         raise PmmError(f"--size {size!r}: use 'test' or 'full'")
     if cases_per_site < 1:
@@ -100,8 +101,9 @@ def write_federation(out: Path, cases_per_site: int = 3, seed: int = 0, size: st
     out = Path(out)
     test_size = size == "test"
     written: dict[str, list[str]] = {}
-    bar = tqdm(total=cases_per_site * len(SITES), desc="phantom", unit="case", disable=not progress)
-    for site in SITES:
+    chosen = [site for site in SITES if sites is None or site.name in sites]
+    bar = tqdm(total=cases_per_site * len(chosen), desc="phantom", unit="case", disable=not progress)
+    for site in chosen:
         root = out / site.name
         rng = np.random.default_rng([seed, site.dataset_id])
         montage_case: PhantomCase | None = None  # the case with the most modalities
