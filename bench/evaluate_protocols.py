@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=("full", "test"), default="full", help="phantom size (default: native)")
     parser.add_argument("--cases", type=int, default=3, help="cases per site (the split gives the test one)")
+    parser.add_argument("--sites", nargs="+", default=list(SITES), choices=SITES, help="phantom sites (with labels)")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
     model = build_model(ModelOptions(base_channels=8, residual_blocks=1, embedding_dim=16, modulation_hidden=16,
@@ -39,10 +40,10 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        write_federation(root, cases_per_site=args.cases, size=args.size, progress=False, sites=SITES)
+        write_federation(root, cases_per_site=args.cases, size=args.size, progress=False, sites=tuple(args.sites))
         print(f"evaluate_protocols: {args.size}-size phantom, {args.cases} cases per site; "
               f"model only against {', '.join(PROTOCOLS)}")
-        for name in SITES:
+        for name in args.sites:
             site = load_site(root / "sites" / f"{name.lower()}.toml")
             site_dir = prepare_site(site, root / "cache", workers=1, progress=False, log=print).cache_dir
             tasks = default_tasks(site.name, site.modalities)

@@ -42,9 +42,9 @@ def prepare(
     crop_size: int = typer.Option(None, "--crop-size", min=8, help="Override the site's in-plane crop size."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
-    """Preprocess one site (register, skull-strip, resample, measure intensities, crop) into the slice cache.
+    r"""Preprocess one site (register, skull-strip, resample, measure intensities, crop) into the slice cache.
 
-    The site's intensity standardization ([preprocess] intensity) is learned on its training split and written to its fingerprint. Cases already cached with the same files and options are reused; changing only the scheme rewrites only the fingerprint. A case that fails is reported and skipped; the command then exits with status 1 after caching the others.
+    The site's intensity standardization (\[preprocess] intensity) is learned on its training split and written to its fingerprint. Cases already cached with the same files and options are reused; changing only the scheme rewrites only the fingerprint. A case that fails is reported and skipped; the command then exits with status 1 after caching the others.
     """
     config = load_site(find_site_file(site))
     if crop_size is not None:

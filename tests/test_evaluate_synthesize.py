@@ -45,12 +45,17 @@ def test_evaluate_prints_the_table_and_logs_metrics(trained: dict) -> None:
         assert text in result.stdout
     rows = json.loads((trained["folder"] / "eval" / "BraTS_test.json").read_text())
     assert {r["method"] for r in rows} == {"pmm", "match", "linear", "oracle"} and all(r["cases"] == 1 for r in rows)
+    assert {r["protocol"] for r in rows} == {"model", "common", "brasyn"} and {r["scheme"] for r in rows} == {"tissue"}
+    brasyn = [r for r in rows if r["protocol"] == "brasyn"]
+    assert brasyn and all(0 < r["ssim_lesion_mean"] <= 1 for r in brasyn)  # BraTS has tumour labels
+    assert "oracle" not in {r["method"] for r in brasyn} and "BraSyn protocol" in result.stdout
     assert (trained["folder"] / "eval" / "BraTS_test.csv").read_text().startswith("site,task,method")
     mlflow.set_tracking_uri(trained["uri"])
     runs = mlflow.search_runs(experiment_names=["test"], filter_string="tags.`pmm.mode` = 'evaluate'")
     assert len(runs) >= 1
     assert runs["metrics.test/BraTS/T1_T2_to_FLAIR/psnr"].iloc[0] > 5
     assert "metrics.test/BraTS/T1_T2_to_FLAIR/ssim/linear" in runs.columns
+    assert runs["metrics.test/BraTS/T1_T2_to_FLAIR/brasyn/ssim_lesion"].iloc[0] > 0
 
 
 def test_evaluate_explicit_task_and_impossible_task(trained: dict) -> None:

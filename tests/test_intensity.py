@@ -14,6 +14,7 @@ from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.data.intensity import SiteStandardization, VolumeIntensity, learn_standardization, percentile_map
 from pmm_core.data.prepare_site import prepare_site
 from pmm_core.data.preprocess.intensity_stats import parenchyma_median
+from pmm_core.evaluation.protocols import TruthView, brasyn_normalised, common_scale, score_protocol
 from pmm_core.modalities import MODALITIES
 from synthetic import grid_affine, sample_modality, write_volume
 
@@ -118,3 +119,45 @@ def test_a_missing_modality_in_the_standardization_is_one_clear_line() -> None:
     with pytest.raises(Exception, match="has no DWI .* run `pmm prepare`"):
         site.scale("DWI")
     assert percentile_map(_volume(1.0, 5.0, 5.0, 5.0)).scale == 0.0  # an empty window maps to 0, not inf
+
+
+def _view(scheme: str, stored: np.ndarray, volume: VolumeIntensity) -> TruthView:
+    site = learn_standardization(scheme, [{"DWI": volume}])
+    mask = np.ones(stored.shape, dtype=np.uint8)
+    truth = site.volume_map("DWI", volume).apply(stored)
+    return TruthView("c", truth, stored, mask, None, volume, "DWI", site)
+
+
+def test_the_common_window_is_the_percentile_scale_and_compares_schemes() -> None:
+    rng = np.random.default_rng(1)
+    stored = rng.uniform(0.0, 2.5, (12, 16, 16)).astype(np.float32)
+    volume = _volume(anchor=200.0, low=40.0, high=420.0, top=480.0)
+    percentile = _view("percentile", stored, volume)
+    prediction = np.clip(percentile.model_scale + rng.normal(0, 0.05, stored.shape), 0, 1).astype(np.float32)
+    common_prediction, common_truth = common_scale(percentile, prediction)
+    assert np.allclose(common_truth, percentile.model_scale, atol=1e-6)   # for a percentile model it is its own scale
+    assert np.allclose(common_prediction, prediction, atol=1e-5)
+    # a tissue model's prediction of the same intensities lands on the same common values
+    tissue = _view("tissue", stored, volume)
+    same = tissue.standardization.volume_map("DWI", volume).apply(
+        percentile.standardization.volume_map("DWI", volume).invert(prediction))
+    assert np.allclose(common_scale(tissue, same)[0], common_prediction, atol=1e-4)
+    assert score_protocol("common", tissue, same).psnr == pytest.approx(score_protocol("model", percentile, prediction).psnr, abs=0.05)
+
+
+def test_brasyn_rescales_each_volume_and_scores_the_lesion_apart() -> None:
+    truth = np.zeros((12, 24, 24), dtype=np.float32)
+    truth[:, 4:20, 4:20] = 1.0
+    truth[2:10, 6:14, 6:14] = 3.0                     # a bright lesion, 7 % of the slab
+    label = (truth == 3.0).astype(np.uint8)
+    view = TruthView("c", truth / 3, truth, (truth > 0).astype(np.uint8), label, _volume(1, 0, 3, 3), "T1C",
+                     learn_standardization("tissue", [{"T1C": _volume(1, 0, 3, 3)}]))
+    exact = score_protocol("brasyn", view, truth * 0.25)  # any scale: each volume is normalised by its own percentiles
+    assert exact.psnr == 100.0 and exact.ssim == pytest.approx(1.0) and exact.ssim_lesion == pytest.approx(1.0)
+    dimmer = truth.copy()
+    dimmer[label > 0] = 2.0  # the whole lesion predicted less bright: self-normalisation lifts the healthy brain
+    scored = score_protocol("brasyn", view, dimmer)
+    assert scored.ssim < 0.95 and scored.psnr < 25.0
+    dimmer[2:6] = truth[2:6]  # half the lesion right, half too dim: the lesion's own SSIM drops
+    assert score_protocol("brasyn", view, dimmer).ssim_lesion < 0.99
+    assert brasyn_normalised(np.zeros((3, 3))).max() == 0.0
