@@ -54,3 +54,15 @@ def test_centralized_and_federated_validation_are_one(prepared_sites: Path) -> N
     assert site_metrics == alone.metrics and cases == alone.cases
     isles = {k: v for k, v in both.metrics.items() if "/ISLES/" in k}
     assert isles and all(site_metrics[k] == v for k, v in isles.items())
+
+
+def test_a_checkpoint_without_the_sites_intensity_scale_is_one_clear_line(tmp_path: Path) -> None:
+    from centralized.model_loading import load_trained_model
+    from pmm_core.training.checkpoint import save_checkpoint
+
+    options = tiny_training_options(1)
+    old_site = {"name": "BraTS", "dataset_id": 2, "modalities": ["T1", "T2"], "cache_dir": ""}  # before standardization
+    save_checkpoint({"config": options.model_dump(mode="json"), "model": build_model(options.model).state_dict(),
+                     "sites": [old_site]}, tmp_path / "old.pt")
+    with pytest.raises(PmmError, match=r"old\.pt: its site records lack intensity .* train the model again"):
+        load_trained_model(tmp_path / "old.pt", torch.device("cpu"))
