@@ -64,9 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     table = ["| generator | parameters | slices/s | time vs single-stream |", "|---|---|---|---|"]
     table += [f"| {r['model']} | {r['generator_parameters']:,} | {r['slices_per_s']} | {r['slowdown_vs_single']}x |"
               for r in rows]
-    path = write_results("backbone_cost", {"config": vars(args), "rows": rows}, table)
-    print("\n".join(table))
-    print(f"written {path}")
+    write_results("backbone_cost", {"config": vars(args), "rows": rows}, table)
 
 
 if __name__ == "__main__":

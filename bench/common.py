@@ -24,9 +24,11 @@ def machine() -> dict[str, Any]:
 
 
 def write_results(name: str, payload: dict[str, Any], table: list[str]) -> Path:
-    """bench/results/<name>.json plus a markdown table beside it."""
+    """bench/results/<name>.json plus a markdown table beside it; the table is printed too."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps({"benchmark": name, "machine": machine(), **payload}, indent=2))
     (RESULTS / f"{name}.md").write_text("\n".join(table) + "\n")
+    print("\n".join(table))
+    print(f"written {path}")
     return path

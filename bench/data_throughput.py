@@ -73,9 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         ratio = by[("mcbs", 2)] / by[("mcbs", 0)]
         print(f"{size}x{size}: MCBS 2 workers / 0 workers = {ratio:.2f}x")
         result[f"ratio_workers2_over_0_mcbs_{size}"] = round(ratio, 2)
-    path = write_results("data_throughput", {"config": vars(args), **result}, table)
-    print("\n".join(table))
-    print(f"written {path}")
+    write_results("data_throughput", {"config": vars(args), **result}, table)
 
 
 if __name__ == "__main__":

@@ -117,9 +117,8 @@ def main(argv: list[str] | None = None) -> None:
     table += ["", "| inference (T1, T2 -> FLAIR) | six decoders, s/slice | target only, s/slice | speed-up |",
               "|---|---|---|---|",
               f"| one target | {inference['all']:.4f} | {inference['target']:.4f} | {inference_speedup:.2f}x |"]
-    path = write_results("decoder_activation", {"settings": vars(args), "training": rows,
-                                                "inference": {**inference, "speedup": round(inference_speedup, 2)}}, table)
-    print(f"results -> {path}")
+    write_results("decoder_activation", {"settings": vars(args), "training": rows,
+                                         "inference": {**inference, "speedup": round(inference_speedup, 2)}}, table)
 
 
 if __name__ == "__main__":

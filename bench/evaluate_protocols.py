@@ -61,9 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     table = ["| site | tasks | model only (s) | model, common, brasyn (s) | ratio |", "|---|---|---|---|---|"]
     table += [f"| {r['site']} | {r['tasks']} | {r['model_only_s']} | {r['all_protocols_s']} | {r['ratio']}x |"
               for r in rows]
-    path = write_results("evaluate_protocols", {"config": vars(args), "rows": rows}, table)
-    print("\n".join(table))
-    print(f"written {path}")
+    write_results("evaluate_protocols", {"config": vars(args), "rows": rows}, table)
 
 
 if __name__ == "__main__":

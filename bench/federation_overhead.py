@@ -154,9 +154,7 @@ def main(argv: list[str] | None = None) -> None:
         summary[f"{kind}_total_s"] = runs[kind]["total_seconds"]
     table += ["", f"central round (same local epochs, no Flower): {central:.1f} s; whole commands: simulate "
               f"{summary['simulate_total_s']} s, deployment {summary['deployment_total_s']} s for {args.rounds} rounds."]
-    path = write_results("federation_overhead", {"config": vars(args), "summary": summary, "runs": runs}, table)
-    print("\n".join(table))
-    print(f"written {path}")
+    write_results("federation_overhead", {"config": vars(args), "summary": summary, "runs": runs}, table)
     if leaked or not exact:
         raise SystemExit("a reply carried something other than the shared parameters")
 

@@ -112,10 +112,8 @@ def main(argv: list[str] | None = None) -> None:
         table += ["| sampler | batch | budget s | steps | epochs | val PSNR dB (untrained) |", "|---|---|---|---|---|---|"]
         table += [f"| {r['sampler']} | {r['batch_size']} | {r['budget_s']:.0f} | {r['steps']} | {r['epochs']} | "
                   f"{r['val_psnr']} ({r['untrained_psnr']}) |" for r in quality]
-    path = write_results("mcbs_speedup", {"config": vars(args), "timing": timing, "naive_over_mcbs_epoch": ratios,
-                                          "paper_epoch_s": PAPER_EPOCH_S, "quality": quality}, table)
-    print("\n".join(table))
-    print(f"written {path}")
+    write_results("mcbs_speedup", {"config": vars(args), "timing": timing, "naive_over_mcbs_epoch": ratios,
+                                   "paper_epoch_s": PAPER_EPOCH_S, "quality": quality}, table)
 
 
 if __name__ == "__main__":

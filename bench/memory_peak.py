@@ -89,9 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     table = ["| batch | peak RSS MiB | before the step MiB | step s | vs batch 1 |", "|---|---|---|---|---|"]
     table += [f"| {r['batch_size']} | {r['peak_rss_mib']} | {r['rss_before_step_mib']} | {r['step_seconds']} | "
               f"{r['peak_over_batch1']}x |" for r in rows]
-    path = write_results("memory_peak", {"config": vars(args) | {"child": None}, "rows": rows}, table)
-    print("\n".join(table))
-    print(f"written {path}")
+    write_results("memory_peak", {"config": vars(args) | {"child": None}, "rows": rows}, table)
 
 
 if __name__ == "__main__":

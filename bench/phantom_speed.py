@@ -39,10 +39,8 @@ def main(argv: list[str] | None = None) -> None:
     ratio = sum(full) / sum(test)
     print(f"template load: full {loads['full']} s, test {loads['test']} s; full/test time ratio {ratio:.1f}x")
     table = ["| site | size | s/case |", "|---|---|---|"] + [f"| {r['site']} | {r['size']} | {r['seconds_per_case']} |" for r in rows]
-    path = write_results("phantom_speed", {"config": vars(args), "rows": rows, "template_load_s": loads,
-                                           "full_over_test": round(ratio, 1)}, table)
-    print("\n".join(table))
-    print(f"written {path}")
+    write_results("phantom_speed", {"config": vars(args), "rows": rows, "template_load_s": loads,
+                                    "full_over_test": round(ratio, 1)}, table)
 
 
 if __name__ == "__main__":

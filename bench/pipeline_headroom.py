@@ -53,10 +53,8 @@ def main(argv: list[str] | None = None) -> None:
     table = ["| size | batch | workers | pipeline slices/s | training slices/s | headroom |", "|---|---|---|---|---|---|"]
     table += [f"| {r['size']} | {r['batch_size']} | {r['workers']} | {r['pipeline_slices_per_s']} | "
               f"{r['model_slices_per_s']} | {r['headroom']}x |" for r in rows]
-    path = write_results("pipeline_headroom", {"config": vars(args), "model": args.model, "rows": rows,
-                                               "required_headroom": REQUIRED_HEADROOM}, table)
-    print("\n".join(table))
-    print(f"written {path}")
+    write_results("pipeline_headroom", {"config": vars(args), "model": args.model, "rows": rows,
+                                        "required_headroom": REQUIRED_HEADROOM}, table)
     if not all(r["ok"] for r in rows):
         raise SystemExit(f"the data pipeline has less than {REQUIRED_HEADROOM:.0f}x headroom: profile it")
 

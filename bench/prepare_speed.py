@@ -122,9 +122,7 @@ def main(argv: list[str] | None = None) -> None:
                   f"slowest pair {summary['max_new_seconds_per_pair']} s, old/new time "
                   + (f"{summary['old_over_new_time']}x, " if timed else "not measured (--legacy-pairs 0), ") +
                   f"slowest case {summary['max_seconds_per_case']} s"]
-    path = write_results("prepare_speed", {"config": vars(args), "rows": rows, "pairs": pairs, "summary": summary}, table)
-    print("\n".join(table))
-    print(f"written {path}")
+    write_results("prepare_speed", {"config": vars(args), "rows": rows, "pairs": pairs, "summary": summary}, table)
 
 
 if __name__ == "__main__":

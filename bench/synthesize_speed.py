@@ -133,9 +133,7 @@ def main(argv: list[str] | None = None) -> None:
              f"| {args.model} | {parameters:,} | {args.patients} | {row['single_s_per_patient']} | "
              f"{row['batch_s_per_patient']} | {row['single_over_batch']}x |",
              "", "one patient, by stage (s): " + ", ".join(f"{k} {v}" for k, v in stages.items())]
-    path = write_results("synthesize_speed", {"config": vars(args), "rows": [row]}, table)
-    print("\n".join(table))
-    print(f"written {path}")
+    write_results("synthesize_speed", {"config": vars(args), "rows": [row]}, table)
 
 
 if __name__ == "__main__":
