@@ -32,13 +32,17 @@ def load_trained_model(path: Path, device: torch.device) -> TrainedModel:
         model.load_state_dict(checkpoint["model"])
     except RuntimeError as exc:
         raise PmmError(f"{path}: weights do not fit the model its config describes ({str(exc).splitlines()[0]})") from None
+    return TrainedModel(model.to(device).eval(), options, checkpoint_sites(checkpoint, path), Path(path))
+
+
+def checkpoint_sites(checkpoint: dict, path: Path) -> list[SiteRecord]:
+    """The sites a checkpoint records; one line when they predate what pmm records now."""
     try:
-        sites = [SiteRecord.model_validate(s) for s in checkpoint["sites"]]
+        return [SiteRecord.model_validate(s) for s in checkpoint["sites"]]
     except ValidationError as exc:
         field = ".".join(str(p) for p in exc.errors()[0]["loc"])
         raise PmmError(f"{path}: its site records lack {field} (written by an older pmm, before intensity "
                        "standardization was recorded); train the model again") from None
-    return TrainedModel(model.to(device).eval(), options, sites, Path(path))
 
 
 def default_device() -> torch.device:

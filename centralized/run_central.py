@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from centralized.distributed import init_distributed
+from centralized.model_loading import checkpoint_sites
 from centralized.runs import new_run_dir
 from centralized.trainer import CentralTrainer, RunSettings, TrainOutcome
 from pmm_core.config.training import TrainingOptions, checked_options
-from pmm_core.data.records import SiteRecord
+from pmm_core.data.fingerprint import load_fingerprint
+from pmm_core.errors import PmmError
 from pmm_core.training.checkpoint import load_checkpoint
 from tracking import RunTracker, TrackingSettings, flatten
 
@@ -33,8 +35,14 @@ class ResumePoint:
         checkpoint = load_checkpoint(Path(path))
         config = checkpoint["config"] | ({"epochs": epochs} if epochs is not None else {})
         options = checked_options(config, f"{path} with --epochs {epochs}" if epochs is not None else str(path))
-        sites = [Path(SiteRecord.model_validate(s).cache_dir) for s in checkpoint["sites"]]
-        return cls(Path(path), checkpoint, options, sites)
+        records = checkpoint_sites(checkpoint, Path(path))
+        for record in records:  # a site prepared again in another scale would switch the data mid-run
+            now = load_fingerprint(Path(record.cache_dir)).intensity
+            if now != record.intensity:
+                raise PmmError(f"{path}: site {record.name}'s intensity standardization changed since the run "
+                               f"started ({record.intensity.scheme} then, {now.scheme} now, in "
+                               f"{record.cache_dir}); prepare it as before or start a new run")
+        return cls(Path(path), checkpoint, options, [Path(r.cache_dir) for r in records])
 
 
 def default_run_dir(site_dirs: list[Path]) -> Path:

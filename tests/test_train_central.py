@@ -137,3 +137,19 @@ def test_resume_against_another_store_starts_a_new_run(prepared_sites: Path, con
     resumed = _train(prepared_sites, config, tmp_path, "moved", max_steps=3, resume=str(tmp_path / "moved"),
                      store="elsewhere.db")  # a store that never saw the first run
     assert resumed["global_step"] == 3 and resumed["mlflow_run_id"] != first["mlflow_run_id"]
+
+
+def test_resume_refuses_a_site_whose_intensity_scale_changed(prepared_sites: Path, config: Path, tmp_path: Path) -> None:
+    from pmm_core.data.records import SiteRecord
+    from pmm_core.errors import PmmError
+    from pmm_core.training.checkpoint import save_checkpoint
+
+    _train(prepared_sites, config, tmp_path, "scaled", max_steps=1)
+    path = tmp_path / "scaled" / "last.pt"
+    checkpoint = load_checkpoint(path)
+    record = SiteRecord.model_validate(checkpoint["sites"][0])  # as if the run had started in the other scheme
+    then = record.intensity.model_copy(update={"scheme": "percentile"})
+    checkpoint["sites"][0] = record.model_copy(update={"intensity": then}).model_dump()
+    save_checkpoint(checkpoint, path)
+    with pytest.raises(PmmError, match=r"intensity standardization changed since the run started \(percentile then, tissue now"):
+        ResumePoint.load(path)
