@@ -15,11 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from pmm_core.config.registration import RegistrationOptions
 from pmm_core.config.toml_loading import load_toml_model
-from pmm_core.data.intensity import IntensityScheme
 from pmm_core.errors import PmmError
 from pmm_core.modalities import MODALITIES, canonical_modality
 
 Layout = Literal["generic", "brats", "isles2022"]
+IntensityScheme = Literal["tissue", "percentile"]  # what each means: pmm_core.data.intensity
 
 LAYOUT_DEFAULTS: dict[str, dict[str, bool]] = {
     "generic": {"register": True, "skull_strip": True},

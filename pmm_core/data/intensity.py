@@ -31,9 +31,9 @@ from typing import Iterable, Literal, get_args
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from pmm_core.config.site import IntensityScheme
 from pmm_core.errors import PmmError
 
-IntensityScheme = Literal["tissue", "percentile"]
 SCHEMES: tuple[str, ...] = get_args(IntensityScheme)
 OutputRange = Literal["scanner", "unit"]  # what a synthesis is written in: scanner units or the model's [0, 1]
 
