@@ -41,7 +41,8 @@ def prepare_scheme(space: Workspace, scheme: str) -> str:
     reused), else `cache-<scheme>`: a link to the phantom's case folders and the fingerprint
     `pmm prepare` would write for the site TOML with `[preprocess] intensity = scheme`, built from
     the cached cases' records (the arrays do not depend on the scheme)."""
-    if all(load_fingerprint(space.site_dir(site)).intensity.scheme == scheme for site in SITE_NAMES):
+    prepared = {site: load_fingerprint(space.site_dir(site)) for site in SITE_NAMES}
+    if all(fingerprint.intensity.scheme == scheme for fingerprint in prepared.values()):
         return "cache"
     data = f"cache-{scheme}"
     for site in SITE_NAMES:
@@ -52,7 +53,7 @@ def prepare_scheme(space: Workspace, scheme: str) -> str:
         if not (folder / "cases").exists():
             os.symlink(os.path.relpath(space.cache / site / "cases", folder), folder / "cases")
         metas = [read_case_meta(case_cache_dir(space.site_dir(site), case))
-                 for case in sorted(load_fingerprint(space.site_dir(site)).cases)]
+                 for case in sorted(prepared[site].cases)]
         if any(meta is None for meta in metas):
             raise PmmError(f"{space.site_dir(site)}: a cached case is missing; delete {space.phantom} to rebuild it")
         write_fingerprint(folder, build_fingerprint(config, metas))
@@ -61,16 +62,23 @@ def prepare_scheme(space: Workspace, scheme: str) -> str:
 
 def baseline_gap(rows: list[dict], site: str, task: str, scheme: str) -> tuple[float, float] | None:
     """(training-split linear map, per-case linear map) PSNR of a task in a scheme's own scale."""
-    own = [r for r in rows if r["protocol"] == "model" and r["variant"] == scheme]
     fitted = "linear" if len(parse_task(task).sources) > 1 else "match"
-    train, oracle = task_value(own, site, task, fitted), task_value(own, site, task, "oracle")
+    train, oracle = _value(rows, "model", scheme, site, task, fitted), _value(rows, "model", scheme, site, task, "oracle")
     return None if train is None or oracle is None else (train, oracle)
+
+
+def _rows(rows: list[dict], protocol: str, scheme: str) -> list[dict]:
+    return [r for r in rows if r["protocol"] == protocol and r["variant"] == scheme]
 
 
 def _value(rows: list[dict], protocol: str, scheme: str, site: str, task: str, method: str,
            metric: str = "psnr_mean") -> float | None:
-    chosen = [r for r in rows if r["protocol"] == protocol and r["variant"] == scheme]
-    return task_value(chosen, site, task, method, metric)
+    return task_value(_rows(rows, protocol, scheme), site, task, method, metric)
+
+
+def common_average(rows: list[dict], scheme: str, site: str) -> float | None:
+    """pmm's average PSNR over a site's tasks in the common window."""
+    return site_average(_rows(rows, "common", scheme), site, "pmm")
 
 
 def site_lines(rows: list[dict], site: str) -> list[str]:
@@ -96,8 +104,7 @@ def site_lines(rows: list[dict], site: str) -> list[str]:
         cells += ["–" if b[0] is None else f"{b[0]:.2f} / {b[1]:.3f} / " + ("–" if b[2] is None else f"{b[2]:.3f}")
                   for b in brasyn]
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
-    averages = [site_average([r for r in rows if r["protocol"] == "common" and r["variant"] == s], site, "pmm")
-                for s in SCHEMES]
+    averages = [common_average(rows, s, site) for s in SCHEMES]
     lines.append("| average (pmm, common) | " + " | ".join(f"**{_db(a)}**" for a in averages) +
                  " |" + " |" * (3 * len(SCHEMES)))
     return lines + [""]
@@ -121,8 +128,7 @@ def key_task_gaps(rows: list[dict]) -> dict[str, list[float]]:
 
 def overall(rows: list[dict], scheme: str) -> float | None:
     """pmm's mean common-window PSNR over every site's tasks: what decides the default."""
-    values = [site_average([r for r in rows if r["protocol"] == "common" and r["variant"] == scheme], site, "pmm")
-              for site in SITE_NAMES]
+    values = [common_average(rows, scheme, site) for site in SITE_NAMES]
     values = [v for v in values if v is not None]
     return sum(values) / len(values) if values else None
 
@@ -130,8 +136,7 @@ def overall(rows: list[dict], scheme: str) -> float | None:
 def figure(rows: list[dict]):
     fig, ax = plt.subplots(figsize=(8, 3.3))
     grouped_bars(ax, list(SITE_NAMES), {
-        f"{s} (pmm, common window)": [site_average([r for r in rows if r["protocol"] == "common" and r["variant"] == s],
-                                                   site, "pmm") or 0.0 for site in SITE_NAMES] for s in SCHEMES})
+        f"{s} (pmm, common window)": [common_average(rows, s, site) or 0.0 for site in SITE_NAMES] for s in SCHEMES})
     ax.set_ylabel("average test PSNR (dB)")
     ax.legend(fontsize=8)
     ax.set_title("Intensity standardization: the full model trained with each scheme")
