@@ -8,29 +8,42 @@ scale with the inverse of the intensity standardization the model was trained in
 holds it; `scanner`), or kept on the model's [0, 1] scale (`unit`). Every output is labelled
 synthetic twice: in the NIfTI header description and in a JSON sidecar beside it (`labelling`).
 
-One patient (`synthesize`) or a whole cohort in one process (`cohort.synthesize_cohort`): the
-model and the brain-extraction network are loaded once either way.
+An input may be a NIfTI file or a DICOM series folder. The output is a NIfTI file, or with
+`out_format="dicom"` a DICOM series on the reference series' grid, in its study, labelled
+synthetic in its ImageType and SeriesDescription (`pmm_core.data.dicom_write`).
+
+The work is split so that a case is preprocessed once however many modalities it lacks
+(`model_inputs`), each target is synthesized on the reference grid (`synthesize_target`) and
+written in the chosen format (`write_synthesis`). One patient (`synthesize`), a whole cohort
+(`cohort.synthesize_cohort`) or a whole site in its native layout (`complete.complete_site`) all
+run through these, with the model and the brain-extraction network loaded once.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import nibabel as nib
 import numpy as np
 import SimpleITK as sitk
 
-from centralized.labelling import synthetic_description, write_sidecar
+from centralized.labelling import derivation_text, pmm_version, synthetic_description, write_sidecar
 from centralized.model_loading import TrainedModel
 from pmm_core.config.site import SiteConfig
 from pmm_core.data.case import CaseRecord
 from pmm_core.data.intensity import OutputRange, standardize_channels
-from pmm_core.data.nifti_io import read_volume, write_nifti_atomic
-from pmm_core.data.preprocess.pipeline import preprocess_case
+from pmm_core.data.dicom_series import is_series_folder, scan_series
+from pmm_core.data.dicom_write import SyntheticSeriesLabel, write_synthetic_series
+from pmm_core.data.nifti_io import read_volume, sitk_to_nifti, write_nifti_atomic
+from pmm_core.data.preprocess.pipeline import PreparedCase, preprocess_case
 from pmm_core.data.records import SiteRecord
 from pmm_core.errors import CaseError, PmmError
 from pmm_core.evaluation.evaluate import synthesize_slices
 from pmm_core.modalities import MODALITIES, NUM_MODALITIES, canonical_modality
 from pmm_core.training.conditions import task_condition
+
+OutputFormat = Literal["nifti", "dicom"]
 
 
 def parse_inputs(items: list[str]) -> dict[str, Path]:
@@ -44,8 +57,8 @@ def parse_inputs(items: list[str]) -> dict[str, Path]:
         if modality in inputs:
             raise PmmError(f"--input {modality} is given twice")
         path = Path(file)
-        if not path.is_file():
-            raise PmmError(f"{path}: input file not found")
+        if not path.exists():
+            raise PmmError(f"{path}: input file (or DICOM series folder) not found")
         inputs[modality] = path
     if not inputs:
         raise PmmError("give at least one --input MODALITY=FILE")
@@ -70,43 +83,113 @@ def trained_site(trained: TrainedModel, site: SiteConfig) -> SiteRecord:
     return known
 
 
-def synthesize_record(trained: TrainedModel, site: SiteConfig, record: CaseRecord, target: str, out: Path,
-                      batch_size: int = 16, intensity_range: OutputRange = "scanner") -> Path:
-    """Synthesise `target` for one loaded case from all its images; write NIfTI + sidecar atomically.
+@dataclass
+class ModelInputs:
+    """One case preprocessed once and standardized into the model's scale, ready for any target."""
+
+    record: CaseRecord
+    prepared: PreparedCase
+    volume: np.ndarray          # (slices, 6, H, W), absent modalities zero
+    known: SiteRecord
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return tuple(self.prepared.modalities)
+
+    @property
+    def reference(self) -> sitk.Image:
+        """The input whose grid and affine every output of this case is put on."""
+        return self.record.images[self.prepared.reference]
+
+    @property
+    def reference_file(self) -> Path:
+        return self.record.files[self.prepared.reference]
+
+
+@dataclass
+class Synthesis:
+    """One synthesized modality on the case's reference grid, and what the labels say of it."""
+
+    target: str
+    inputs: ModelInputs
+    image: sitk.Image           # float32, brain-masked, on `inputs.reference`'s grid
+    intensity: str              # the sidecar's IntensityScale
+
+
+def model_inputs(trained: TrainedModel, site: SiteConfig, record: CaseRecord) -> ModelInputs:
+    """The site's preprocessing and the model's standardization of one loaded case.
 
     Raises CaseError for a case that cannot be preprocessed (alignment, empty brain), naming the file.
     """
-    if target in record.images:
-        raise PmmError(f"--target {target} is also an --input; choose a modality you do not have")
     known = trained_site(trained, site)
     prepared = preprocess_case(record, site.preprocessing)
-
     volume = np.zeros((prepared.image.shape[0], NUM_MODALITIES) + prepared.image.shape[2:], dtype=np.float32)
     maps = known.intensity.channel_maps(list(prepared.modalities), prepared.intensity)
     volume[:, [MODALITIES.index(m) for m in prepared.modalities]] = standardize_channels(prepared.image, maps,
                                                                                          prepared.mask)
+    return ModelInputs(record, prepared, volume, known)
+
+
+def synthesize_target(trained: TrainedModel, inputs: ModelInputs, target: str, batch_size: int = 16,
+                      intensity_range: OutputRange = "scanner") -> Synthesis:
+    """`target` from every modality the case has, put back on the reference input's full grid."""
+    if target in inputs.sources:
+        raise PmmError(f"--target {target} is also an --input; choose a modality you do not have")
+    prepared, known = inputs.prepared, inputs.known
     device = next(trained.model.parameters()).device
-    sc = task_condition(list(prepared.modalities))
-    synthesis = synthesize_slices(trained.model, volume, sc, known.dataset_id, device, batch_size, target)
+    synthesis = synthesize_slices(trained.model, inputs.volume, task_condition(list(inputs.sources)),
+                                  known.dataset_id, device, batch_size, target)
     if intensity_range == "scanner":
         synthesis = known.intensity.to_scanner(target, synthesis)
     synthesis = synthesis * (prepared.mask > 0)
-
-    reference = record.images[prepared.reference]
-    on_reference = sitk.Resample(_grid_image(prepared.geometry, synthesis), reference, sitk.Transform(),
+    on_reference = sitk.Resample(_grid_image(prepared.geometry, synthesis), inputs.reference, sitk.Transform(),
                                  sitk.sitkLinear, 0.0, sitk.sitkFloat32)
-    data = np.transpose(sitk.GetArrayFromImage(on_reference), (2, 1, 0)).astype(np.float32)
-    original = nib.load(str(record.files[prepared.reference]))
-    header = original.header.copy()
-    header.set_data_dtype(np.float32)
-    header.set_slope_inter(1.0, 0.0)
-    result = nib.Nifti1Image(data, original.affine, header)
-    result.header["descrip"] = synthetic_description(target, prepared.modalities, site.name, trained.path).encode()
-    write_nifti_atomic(result, out)
-    write_sidecar(out, trained, target=target, sources=prepared.modalities, site=site.name,
-                  reference=record.files[prepared.reference],
-                  intensity=output_scale_description(known, target, intensity_range))
+    return Synthesis(target, inputs, on_reference, output_scale_description(known, target, intensity_range))
+
+
+def write_synthesis(synthesis: Synthesis, trained: TrainedModel, site: SiteConfig, out: Path,
+                    out_format: OutputFormat = "nifti") -> Path:
+    """Write a synthesis (NIfTI file, or a DICOM series folder) and its sidecar, each atomically."""
+    inputs = synthesis.inputs
+    description = synthetic_description(synthesis.target, inputs.sources, site.name, trained.path)
+    if out_format == "dicom":
+        if not is_series_folder(inputs.reference_file):
+            raise CaseError(f"{inputs.reference_file}: --out-format dicom takes patient, study and geometry from the "
+                            f"reference input ({inputs.prepared.reference}), which is not a DICOM series folder")
+        label = SyntheticSeriesLabel(description[:64], derivation_text(synthesis.target, inputs.sources, site.name,
+                                                                       trained.path), pmm_version())
+        write_synthetic_series(sitk.GetArrayFromImage(synthesis.image), scan_series(inputs.reference_file), out, label)
+    else:
+        write_nifti_atomic(_nifti_like_reference(synthesis.image, inputs.reference_file, description), out)
+    write_sidecar(out, trained, target=synthesis.target, sources=inputs.sources, site=site.name,
+                  reference=inputs.reference_file, intensity=synthesis.intensity)
     return out
+
+
+def _nifti_like_reference(image: sitk.Image, reference_file: Path, description: str) -> nib.Nifti1Image:
+    """float32 NIfTI on the reference's grid: a NIfTI reference's own header and affine (qform and
+    sform codes kept), else (a DICOM series) the affine of its SimpleITK geometry."""
+    if is_series_folder(reference_file):
+        result = sitk_to_nifti(image)
+    else:
+        original = nib.load(str(reference_file))
+        header = original.header.copy()
+        header.set_data_dtype(np.float32)
+        header.set_slope_inter(1.0, 0.0)
+        data = np.transpose(sitk.GetArrayFromImage(image), (2, 1, 0)).astype(np.float32)
+        result = nib.Nifti1Image(data, original.affine, header)
+    result.header["descrip"] = description.encode()
+    return result
+
+
+def synthesize_record(trained: TrainedModel, site: SiteConfig, record: CaseRecord, target: str, out: Path,
+                      batch_size: int = 16, intensity_range: OutputRange = "scanner",
+                      out_format: OutputFormat = "nifti") -> Path:
+    """Synthesise `target` for one loaded case from all its images and write it with its sidecar."""
+    if target in record.images:
+        raise PmmError(f"--target {target} is also an --input; choose a modality you do not have")
+    synthesis = synthesize_target(trained, model_inputs(trained, site, record), target, batch_size, intensity_range)
+    return write_synthesis(synthesis, trained, site, out, out_format)
 
 
 def output_scale_description(known: SiteRecord, target: str, intensity_range: OutputRange) -> str:
@@ -119,8 +202,9 @@ def output_scale_description(known: SiteRecord, target: str, intensity_range: Ou
 
 
 def synthesize(trained: TrainedModel, site: SiteConfig, inputs: dict[str, Path], target: str, out: Path,
-               batch_size: int = 16, intensity_range: OutputRange = "scanner") -> Path:
-    """The single-patient form: `inputs` maps modality → NIfTI file."""
+               batch_size: int = 16, intensity_range: OutputRange = "scanner",
+               out_format: OutputFormat = "nifti") -> Path:
+    """The single-patient form: `inputs` maps modality → NIfTI file or DICOM series folder."""
     target = canonical_modality(target)
     if target in inputs:
         raise PmmError(f"--target {target} is also an --input; choose a modality you do not have")
@@ -128,6 +212,6 @@ def synthesize(trained: TrainedModel, site: SiteConfig, inputs: dict[str, Path],
     try:
         record = CaseRecord(case_id=out.name, images={m: read_volume(p) for m, p in inputs.items()},
                             files=dict(inputs))
-        return synthesize_record(trained, site, record, target, out, batch_size, intensity_range)
+        return synthesize_record(trained, site, record, target, out, batch_size, intensity_range, out_format)
     except CaseError as exc:
         raise PmmError(str(exc)) from None

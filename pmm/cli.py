@@ -7,6 +7,7 @@ import typer
 
 from pmm.certs_command import certs
 from pmm.client_command import client
+from pmm.complete_command import complete
 from pmm.demo_command import demo
 from pmm.evaluate_command import evaluate
 from pmm.experiment_command import experiment
@@ -38,6 +39,7 @@ app.command("prepare")(prepare)
 app.command("train-central")(train_central)
 app.command("evaluate")(evaluate)
 app.command("synthesize")(synthesize)
+app.command("complete")(complete)
 app.command("ui")(ui)
 app.command("serve")(serve)
 app.command("client")(client)

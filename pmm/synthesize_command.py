@@ -14,11 +14,12 @@ def synthesize(
     checkpoint: Path = typer.Option(..., "--checkpoint", help="A checkpoint written by train-central."),
     site: str = typer.Option(..., "--site", help="The site the patients come from (name or TOML); sets preprocessing and the dataset embedding."),
     target: str = typer.Option(..., "--target", help="The modality to synthesise (T1, T2, T1C, FLAIR, DWI or ADC)."),
-    out: Path = typer.Option(..., "--out", help="One patient: the output NIfTI (.nii or .nii.gz). A cohort: the output folder (OUT/<case>/<case>_<TARGET>_synthetic.nii.gz)."),
-    input: list[str] = typer.Option(None, "--input", help="One patient: MODALITY=FILE, repeat for each sequence you have, e.g. --input T1=t1.nii.gz."),
+    out: Path = typer.Option(..., "--out", help="One patient: the output NIfTI (.nii or .nii.gz), or with --out-format dicom the output series folder. A cohort: the output folder (OUT/<case>/<case>_<TARGET>_synthetic.nii.gz)."),
+    input: list[str] = typer.Option(None, "--input", help="One patient: MODALITY=FILE or MODALITY=DIR (a folder holding one DICOM series), repeat for each sequence you have, e.g. --input T1=t1.nii.gz --input T2=dicom/T2_TSE."),
     cohort: Path = typer.Option(None, "--cohort", help="A whole cohort: a folder of cases laid out like the site (its layout and file globs); each case gets --target from all it has."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Slices synthesised at once."),
     intensity_range: str = typer.Option("scanner", "--range", help="'scanner': intensities mapped back to the site's scanner scale (the inverse of its intensity standardization); 'unit': the model's [0, 1] scale."),
+    out_format: str = typer.Option("nifti", "--out-format", help="'nifti', or 'dicom': a new DICOM series (one file per slice) in the reference input's study and geometry, ImageType DERIVED\\SECONDARY, SeriesDescription starting with SYNTHETIC; the reference input must be a DICOM series."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Synthesise --target from the given inputs: the site's preprocessing, the model slice by slice, and the result put back on the reference input's full grid (brain-masked, float32, in the site's scanner scale or with --range unit the model's [0, 1] scale).
@@ -32,6 +33,10 @@ def synthesize(
         raise PmmError("give either --input MODALITY=FILE (one patient) or --cohort DIR (every case in DIR), not both")
     if intensity_range not in ("scanner", "unit"):
         raise PmmError(f"--range {intensity_range!r}: use 'scanner' or 'unit'")
+    if out_format not in ("nifti", "dicom"):
+        raise PmmError(f"--out-format {out_format!r}: use 'nifti' or 'dicom'")
+    if cohort is not None and out_format != "nifti":
+        raise PmmError("--out-format dicom is for one patient (--input); for a whole site use `pmm complete --out-format dicom`")
     site_config = load_site(find_site_file(site))
     if cohort is not None:
         from centralized.cohort import synthesize_cohort
@@ -51,5 +56,5 @@ def synthesize(
 
     inputs = parse_inputs(input)
     trained = load_trained_model(checkpoint, default_device())
-    written = run_synthesis(trained, site_config, inputs, target, out, batch_size, intensity_range)
+    written = run_synthesis(trained, site_config, inputs, target, out, batch_size, intensity_range, out_format)
     typer.echo(f"written {written}")

@@ -57,8 +57,11 @@ def case_signature(source: CaseSource, options: PreprocessOptions) -> str:
     rewrites the fingerprint."""
     files = []
     for path in source.all_paths():
-        stat = Path(path).stat()
-        files.append([str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns])
+        # a DICOM series folder counts by its files: one slice re-exported changes the signature
+        members = sorted(p for p in Path(path).iterdir() if p.is_file()) if Path(path).is_dir() else [Path(path)]
+        for member in members:
+            stat = member.stat()
+            files.append([str(member.resolve()), stat.st_size, stat.st_mtime_ns])
     payload = {"format": CACHE_FORMAT, "options": options.model_dump(mode="json", exclude={"intensity"}), "files": files}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 

@@ -21,6 +21,7 @@ class CaseSource:
     case_id: str
     files: dict[str, Path]
     label: Path | None = None
+    folders: tuple[Path, ...] = ()  # every folder holding the case's files (ISLES: rawdata and derivatives)
 
     @property
     def modalities(self) -> tuple[str, ...]:

@@ -2,6 +2,8 @@
 
 nibabel reads the header as written (sform/qform, shears, odd dtypes) and tolerates what ITK's
 reader refuses; the conversion to SimpleITK is the one place where RAS (nibabel) meets LPS (ITK).
+A folder given where a file is expected is a DICOM series (`dicom_series`), read into the same
+float32 SimpleITK image after the same intensity checks.
 """
 from __future__ import annotations
 
@@ -14,18 +16,21 @@ import numpy as np
 import SimpleITK as sitk
 
 from pmm_core.atomic import atomic_destination
+from pmm_core.data.dicom_series import is_series_folder, read_series_image, scan_series
 from pmm_core.errors import CaseError
 
 LPS_FROM_RAS = np.diag([-1.0, -1.0, 1.0])
 
 
 def read_volume(path: Path, label: bool = False) -> sitk.Image:
-    """Decode a 3D NIfTI file into a float32 SimpleITK image with its real geometry.
+    """Decode a 3D NIfTI file (or a DICOM series folder) into a float32 SimpleITK image with its real geometry.
 
     A corrupt or truncated file, an image that is not 3D, complex, all NaN or (unless it is a
     `label`, which may be empty) constant, is a CaseError naming the file.
     """
     path = Path(path)
+    if is_series_folder(path):
+        return read_dicom_volume(path, label)
     try:
         image = nib.load(str(path))
         data = np.asanyarray(image.dataobj)
@@ -47,6 +52,15 @@ def read_volume(path: Path, label: bool = False) -> sitk.Image:
         return array_to_sitk(data, affine)
     except CaseError as exc:
         raise CaseError(f"{path}: {exc}") from None
+
+
+def read_dicom_volume(folder: Path, label: bool = False) -> sitk.Image:
+    """A DICOM series folder as a float32 SimpleITK image, checked like a NIfTI file."""
+    series_image = read_series_image(scan_series(folder))
+    data = checked_intensities(folder, sitk.GetArrayFromImage(series_image), allow_constant=label)
+    image = sitk.GetImageFromArray(data)
+    image.CopyInformation(series_image)
+    return image
 
 
 def checked_intensities(path: Path, data: np.ndarray, allow_constant: bool = False) -> np.ndarray:

@@ -54,4 +54,4 @@ def read_case_folder(folder: Path, site: SiteConfig) -> CaseSource:
             f"{folder}: none of site {site.name}'s files found (BraTS names like <case>_t1.nii.gz or <case>-t1n.nii.gz)"
         )
     label = single_match(folder, "BraTS seg", by_slot.get("label", []))
-    return CaseSource(case_id=folder.name, files=files, label=label)
+    return CaseSource(case_id=folder.name, files=files, label=label, folders=(folder,))

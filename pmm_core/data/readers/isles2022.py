@@ -66,4 +66,6 @@ def read_case_folder(case_id: str, folder: Path, site: SiteConfig, derivatives: 
     if not files:
         raise CaseError(f"{folder}: none of site {site.name}'s files found (…_dwi/_adc/_FLAIR.nii.gz)")
     label = single_match(folder, "an ISLES'22 mask", _mask_for(derivatives, folder, base)) if derivatives.is_dir() else None
-    return CaseSource(case_id=case_id, files=files, label=label)
+    derived = derivatives / folder.relative_to(base)
+    return CaseSource(case_id=case_id, files=files, label=label,
+                      folders=(folder,) + ((derived,) if derived.is_dir() else ()))
