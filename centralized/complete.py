@@ -121,7 +121,8 @@ def _site_level_files(root: Path, sources: list[CaseSource]) -> list[Path]:
                   if f.is_file() and not f.name.startswith("."))
 
 
-def _case_files(source: CaseSource) -> list[Path]:
+def case_files(source: CaseSource) -> list[Path]:
+    """Every (non-hidden) file in the case's folders: images, labels, sidecars, DICOM slices."""
     return sorted(f for folder in source.folders for f in folder.rglob("*")
                   if f.is_file() and not any(part.startswith(".") for part in f.relative_to(folder).parts))
 
@@ -167,7 +168,7 @@ def complete_site(trained: TrainedModel, site: SiteConfig, out: Path, options: C
             summary.failed.append((source.case_id, str(exc)))
             (bar.write if progress else log)(f"skipped {source.case_id}: {exc}")
             continue
-        for real in _case_files(source):
+        for real in case_files(source):
             link_file(real, place(real), options.copy_files)
         for synthesis in syntheses:
             write_synthesis(synthesis, trained, site, missing[synthesis.target], options.out_format)

@@ -5,8 +5,10 @@ DWI missing), a MONAI 2D U-Net is trained on the training split, and Dice is mea
 test split three ways:
 - all real: the U-Net trained on every modality, given every real modality;
 - missing: a U-Net trained and tested without the missing modality;
-- synthesized: the all-real U-Net, given pmm's synthesis of the missing modality from the
-  others (the full PMM-Synth model, trained on all four sites).
+- synthesized: the all-real U-Net, given the test cases as `pmm complete` fills them: the
+  missing modality's files removed, the full PMM-Synth model (trained on all four sites)
+  synthesizing it into a completed copy in the site's native layout, and that copy prepared like
+  any site (`segmentation_completion`).
 """
 from __future__ import annotations
 
@@ -22,15 +24,12 @@ from monai.networks.nets import UNet
 
 from centralized.model_loading import default_device, load_trained_model
 from experiments.report import grouped_bars, publish
+from experiments.segmentation_completion import completed_cases
 from experiments.segmentation_data import channels, label_targets, labelled_cases
 from experiments.settings import MLFLOW_EXPERIMENT
 from experiments.variants import train_central
 from experiments.workspace import SITE_NAMES, Workspace
 from pmm_core.data.case_volume import CaseVolume
-from pmm_core.data.fingerprint import load_fingerprint
-from pmm_core.evaluation.evaluate import synthesize_slices
-from pmm_core.modalities import MODALITIES
-from pmm_core.training.conditions import task_condition
 from tracking import RunTracker
 
 matplotlib.use("Agg")
@@ -108,15 +107,6 @@ def case_dice(net: UNet, image: np.ndarray, label: np.ndarray, classes: dict[str
     return compute_dice(as_volume(prediction), as_volume(truth), ignore_empty=False)[0].numpy()
 
 
-def synthesized(model, case: CaseVolume, task: SegmentationTask, dataset_id: int) -> np.ndarray:
-    """The case's volume with the missing modality replaced by pmm's synthesis from the others."""
-    sources = [m for m in task.inputs if m != task.missing]
-    output = synthesize_slices(model, case.volume, task_condition(sources), dataset_id, default_device(), 16, task.missing)
-    volume = case.volume.copy()
-    volume[:, MODALITIES.index(task.missing)] = output
-    return volume
-
-
 def dice_cell(rows: list[dict], site: str, name: str) -> dict[str, dict]:
     """short way name (real / missing / synthesized) -> that row of one site's class."""
     return {r["way"].split(" ")[-1]: r for r in rows if r["site"] == site and r["class"] == name}
@@ -140,23 +130,26 @@ def run(space: Workspace, doc: Path | None, command: str) -> Path:
     space.prepare()
     s = space.settings
     epochs = int(s.extra.get("unet_epochs", 20))
-    synthesis = load_trained_model(train_central(space, "full", list(SITE_NAMES)), default_device()).model
+    synthesis = load_trained_model(train_central(space, "full", list(SITE_NAMES)), default_device())
     rows, metrics = [], {}
     for site, task in TASKS.items():
         site_dir = space.site_dir(site)
-        dataset_id = load_fingerprint(site_dir).dataset_id
         train, test = labelled_cases(site_dir, "train", task.inputs), labelled_cases(site_dir, "test", task.inputs)
         without = tuple(m for m in task.inputs if m != task.missing)
         real_net = train_unet(space, f"unet-{site}-all", train, task.inputs, task.classes, epochs, s.seed)
         missing_net = train_unet(space, f"unet-{site}-without-{task.missing}", train, without, task.classes, epochs, s.seed)
         scores = {"all real": [], f"{task.missing} missing": [], f"{task.missing} synthesized": []}
+        with space.timed(f"complete-{site}"):
+            completed = {c.case_id: c for c in completed_cases(synthesis, space.phantom / "sites" / f"{site.lower()}.toml",
+                                                               site_dir, task.inputs, task.missing,
+                                                               space.runs / "completion" / site)}
         for case in test:
             scores["all real"].append(case_dice(real_net, channels(case.volume, task.inputs), case.label, task.classes))
             scores[f"{task.missing} missing"].append(case_dice(missing_net, channels(case.volume, without), case.label,
                                                                task.classes))
-            filled = synthesized(synthesis, case, task, dataset_id)
-            scores[f"{task.missing} synthesized"].append(case_dice(real_net, channels(filled, task.inputs), case.label,
-                                                                   task.classes))
+            filled = completed[case.case_id]
+            scores[f"{task.missing} synthesized"].append(case_dice(real_net, channels(filled.volume, task.inputs),
+                                                                   filled.label, task.classes))
         for way, values in scores.items():
             values = np.asarray(values)
             for index, name in enumerate(task.classes):
@@ -167,7 +160,8 @@ def run(space: Workspace, doc: Path | None, command: str) -> Path:
                f"MONAI 2D U-Nets ({epochs} epochs; batch Dice + cross-entropy, a third of every batch from "
                f"labelled slices) on the phantom's training split, Dice on its test split "
                f"(mean ± std over cases). Synthesis: the full PMM-Synth model trained on all four sites "
-               f"({s.epochs} epochs).", "", "| site | class | all real | missing | synthesized |", "|---|---|---|---|---|"]
+               f"({s.epochs} epochs), filling the missing modality of the test cases with `pmm complete`'s code "
+               f"(completed copy in the site's layout and scanner scale, then prepared like any site).", "", "| site | class | all real | missing | synthesized |", "|---|---|---|---|---|"]
     for site, task in TASKS.items():
         for name in task.classes:
             found = dice_cell(rows, site, name)

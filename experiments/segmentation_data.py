@@ -7,14 +7,18 @@ import numpy as np
 
 from pmm_core.data.case_volume import CaseVolume, load_case_volume
 from pmm_core.data.fingerprint import load_fingerprint
+from pmm_core.data.intensity import SiteStandardization
 from pmm_core.modalities import MODALITIES
 
 
-def labelled_cases(site_dir: Path, split: str, needed: tuple[str, ...], min_brain_fraction: float = 0.05) -> list[CaseVolume]:
-    """The split's cases that have every `needed` modality and a label, brain slices only."""
+def labelled_cases(site_dir: Path, split: str | None, needed: tuple[str, ...], min_brain_fraction: float = 0.05,
+                   standardization: SiteStandardization | None = None) -> list[CaseVolume]:
+    """The split's cases (every case when `split` is None) that have every `needed` modality and a
+    label, brain slices only, in the site's scale or the `standardization` given."""
+    fingerprint = load_fingerprint(site_dir)
     cases = []
-    for case_id in load_fingerprint(site_dir).split_cases(split):
-        case = load_case_volume(site_dir, case_id, min_brain_fraction, with_label=True)
+    for case_id in (fingerprint.split_cases(split) if split else sorted(fingerprint.cases)):
+        case = load_case_volume(site_dir, case_id, min_brain_fraction, with_label=True, standardization=standardization)
         if case is not None and case.label is not None and case.has(needed):
             cases.append(case)
     return cases

@@ -133,7 +133,7 @@ def test_cohort_synthesis_fills_every_case_once_and_skips_a_bad_one(trained: dic
     (["--input", "PD={t1}", "--target", "FLAIR"], "unknown modality 'PD'"),
     (["--input", "T1={t1}", "--target", "T1"], "--target T1 is also an --input"),
     (["--input", "T1={t1}", "--target", "FLAIR", "--site", "isles"], "was not trained on site ISLES"),
-    (["--input", "T1=/nonexistent/t1.nii.gz", "--target", "FLAIR"], "/nonexistent/t1.nii.gz: input file not found"),
+    (["--input", "T1=/nonexistent/t1.nii.gz", "--target", "FLAIR"], "/nonexistent/t1.nii.gz: input file (or DICOM series folder) not found"),
 ])
 def test_synthesize_bad_inputs_are_one_line(trained: dict, tmp_path: Path, arguments: list[str], message: str) -> None:
     t1, _ = _case_files(trained)

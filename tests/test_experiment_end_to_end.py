@@ -46,6 +46,8 @@ def test_segmentation_then_tables_share_the_phantom_and_the_full_model(prepared_
     rows = json.loads((runs / "segmentation" / "results.json").read_text())["rows"]
     assert {(r["site"], r["way"]) for r in rows} >= {("BraTS", "T1C synthesized"), ("ISLES", "DWI missing")}
     assert all(0.0 <= r["dice_mean"] <= 1.0 for r in rows)
+    manifest = json.loads((runs / "segmentation" / "completion" / "BraTS" / "completed" / "pmm_completion.json").read_text())
+    assert manifest["SynthesizedFiles"] and {f["Modality"] for f in manifest["SynthesizedFiles"]} == {"T1C"}  # pmm complete
 
     result = run_pmm("experiment", "tables", *common, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
