@@ -10,6 +10,7 @@ depend on them) unless `--model small`.
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,18 +33,20 @@ from pmm_core.training.checkpoint import save_checkpoint
 PMM = str(Path(sys.executable).parent / "pmm")
 
 
-def write_cohort(root: Path, patients: int, target: str, full: bool = True) -> Path:
-    """TTG cases (full size unless told) under root/TTG without `target`, and root/sites/ttg.toml."""
+def write_cohort(root: Path, patients: int, target: str, full: bool = True, dicom: bool = False) -> Path:
+    """TTG cases (full size unless told; DICOM series folders when asked) under root/TTG without
+    `target`, and root/sites/ttg.toml. The same seed gives the same cases in either format."""
     site = SITES[0]
     rng = np.random.default_rng([0, site.dataset_id])
     for index in range(patients):
         case_id = f"TTG_{index + 1:03d}"
         case = CaseSynthesizer(site, 1 if full else 2, not full, rng).make(case_id, site.modalities)
-        write_case(site, root / "TTG", case, index)
-        case_paths(site, root / "TTG", case_id, index)[target].unlink()
+        write_case(site, root / "TTG", case, index, dicom)
+        removed = case_paths(site, root / "TTG", case_id, index, dicom)[target]
+        shutil.rmtree(removed) if dicom else removed.unlink()
     toml = root / "sites" / "ttg.toml"
     toml.parent.mkdir(parents=True, exist_ok=True)
-    toml.write_text(site_toml(site, test_size=not full))
+    toml.write_text(site_toml(site, test_size=not full, dicom=dicom))
     return toml
 
 
