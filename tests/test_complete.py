@@ -128,11 +128,13 @@ def _dicom_case(nifti_case: Path, folder: Path, modalities: tuple[str, ...]) -> 
 def test_synthesize_reads_dicom_and_writes_a_labelled_series_on_the_reference_geometry(trained: dict,
                                                                                       tmp_path: Path) -> None:
     series = _dicom_case(trained["data"] / "GEN" / "case00", tmp_path / "dicom", ("T1", "T2"))
-    common = ("synthesize", "--checkpoint", trained["checkpoint"], "--site", "gen", "--input", f"T1={series['T1']}",
+    checkpoint = tmp_path / "modèle été.pt"  # a name outside the reference's (ASCII) character set
+    shutil.copy(trained["checkpoint"], checkpoint)
+    common = ("synthesize", "--checkpoint", str(checkpoint), "--site", "gen", "--input", f"T1={series['T1']}",
               "--input", f"T2={series['T2']}", "--target", "FLAIR")
     out = tmp_path / "out" / "FLAIR_synthetic"
     result = run_pmm(*common, "--out", str(out), "--out-format", "dicom", env=trained["env"])
-    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.returncode == 0 and "Failed to encode" not in result.stderr, result.stderr[-2000:]
     nifti = tmp_path / "out" / "flair.nii.gz"
     assert run_pmm(*common, "--out", str(nifti), env=trained["env"]).returncode == 0
 
@@ -148,7 +150,7 @@ def test_synthesize_reads_dicom_and_writes_a_labelled_series_on_the_reference_ge
         assert np.allclose(ours.ImagePositionPatient, theirs.ImagePositionPatient, atol=1e-4)
         assert np.allclose(ours.ImageOrientationPatient, theirs.ImageOrientationPatient, atol=1e-6)
         assert np.allclose(ours.PixelSpacing, theirs.PixelSpacing) and float(ours.SliceThickness) == float(theirs.SliceThickness)
-        assert "not an acquisition" in ours.DerivationDescription
+        assert "checkpoint modèle été.pt" in ours.DerivationDescription and "not an acquisition" in ours.DerivationDescription
     assert json.loads((tmp_path / "out" / "FLAIR_synthetic.json").read_text())["Synthetic"] is True
 
     # the series holds the same synthesis as the NIfTI output, to within its 16-bit quantisation

@@ -21,14 +21,13 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
 
-from pmm_core.atomic import atomic_destination
+from pmm_core.atomic import atomic_destination, atomic_folder
 from pmm_core.config.site import PreprocessOptions
 from pmm_core.data.case import CaseSource
 from pmm_core.data.preprocess.pipeline import PreparedCase
@@ -87,10 +86,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 def write_case(site_dir: Path, prepared: PreparedCase, signature: str) -> CaseMeta:
     """Write one case atomically (temporary folder, then rename); returns its meta."""
-    final = case_cache_dir(site_dir, prepared.case_id)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".tmp-{prepared.case_id}-"))
-    try:
+    with atomic_folder(case_cache_dir(site_dir, prepared.case_id)) as temporary:
         np.save(temporary / "image.npy", prepared.image.astype(np.float16))
         np.save(temporary / "mask.npy", prepared.mask.astype(np.uint8))
         if prepared.label is not None:
@@ -105,12 +101,6 @@ def write_case(site_dir: Path, prepared: PreparedCase, signature: str) -> CaseMe
             transforms=prepared.transforms, transform_centers=prepared.transform_centers,
             brain_fraction=[round(float(f), 5) for f in brain_fraction], signature=signature)
         (temporary / "meta.json").write_text(meta.model_dump_json(indent=2))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(temporary, final)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
     return meta
 
 

@@ -88,6 +88,10 @@ def _slice_dataset(reference: pydicom.Dataset, series_uid: str, series_number: i
     ds.SeriesDescription = label.description[:64]
     ds.DerivationDescription = label.derivation[:1024]
     ds.ImageComments = label.derivation[:10240]
+    if not all(text.isascii() for text in (label.description, label.derivation, label.software)):
+        # our text (a checkpoint's or site's name) needs more than the reference's character set
+        # may hold; UTF-8 encodes it and the copied patient and study names alike
+        ds.SpecificCharacterSet = "ISO_IR 192"
     ds.BurnedInAnnotation = "NO"
     ds.Manufacturer = "pmm"
     ds.ManufacturerModelName = "PMM-Synth"
