@@ -11,7 +11,7 @@ import importlib
 import time
 
 BENCHMARKS = ["mcbs_speedup", "pipeline_headroom", "federation_overhead", "memory_peak", "backbone_cost",
-              "data_throughput", "phantom_speed", "prepare_speed", "synthesize_speed", "complete_speed", "decoder_activation",
+              "data_throughput", "phantom_speed", "prepare_speed", "synthesize_speed", "complete_speed", "decoder_activation", "method_cost", "tracking_overhead",
               "evaluate_protocols"]
 
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pmm_core.config.model import LossWeights, ModelOptions
+from pmm_core.config.model import ModelOptions
+from pmm_core.config.training import TrainingOptions
 from pmm_core.models import build_model
 from pmm_core.models.pmm_synth import PMMSynth
 from pmm_core.training.step import batch_step, build_optimizers
@@ -60,12 +61,13 @@ def endless(batches: Iterable) -> Iterator:
 class StepTimer:
     """One model and its optimizers on a device, trained step by step on given batches."""
 
-    def __init__(self, model: PMMSynth, device: torch.device, learning_rate: float = 1e-3, seed: int = 0):
+    def __init__(self, model: torch.nn.Module, device: torch.device, learning_rate: float = 1e-3, seed: int = 0,
+                 options: TrainingOptions | None = None):
         self.model = model.to(device).train()
         self.device = device
         self.optimizers = build_optimizers(self.model, learning_rate, amp=device.type == "cuda")
         self.rng = np.random.default_rng(seed)
-        self.losses = LossWeights()
+        self.options = options or TrainingOptions()  # the method (its condition and losses) the steps train
 
     @classmethod
     def build(cls, options: ModelOptions, device: torch.device, seed: int = 0, learning_rate: float = 1e-3) -> "StepTimer":
@@ -73,7 +75,7 @@ class StepTimer:
         return cls(build_model(options), device, learning_rate, seed)
 
     def step(self, batch) -> int:
-        batch_step(self.model, self.optimizers, batch, self.rng, self.losses, self.device, amp=self.device.type == "cuda")
+        batch_step(self.model, self.optimizers, batch, self.rng, self.options, self.device, amp=self.device.type == "cuda")
         return batch.image.shape[0]
 
     def _sync(self) -> None:

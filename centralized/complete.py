@@ -86,12 +86,14 @@ class CompletionSummary:
 def completion_targets(trained: TrainedModel, site: SiteConfig, asked: list[str] | None) -> list[str]:
     """The modalities to fill: those asked, or the site's that the model was trained to synthesize."""
     known = {m for s in trained.sites for m in s.modalities}
+    only = trained.method.synthesizes(trained.options)
+    known = known if only is None else known & set(only)
     if asked is None:
         return [m for m in MODALITIES if m in site.modalities and m in known]
     unknown = [m for m in asked if m not in known]
     if unknown:
-        raise PmmError(f"--targets {','.join(unknown)}: {trained.path} was never trained on data with "
-                       f"{','.join(unknown)} (it knows {','.join(m for m in MODALITIES if m in known)})")
+        raise PmmError(f"--targets {','.join(unknown)}: {trained.path} was never trained to synthesize "
+                       f"{','.join(unknown)} (it synthesizes {','.join(m for m in MODALITIES if m in known)})")
     return [m for m in MODALITIES if m in asked]
 
 

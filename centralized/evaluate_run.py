@@ -29,7 +29,11 @@ def run_evaluation(checkpoint: Path, site_dir: Path, tasks: list[Task] | None, s
     if known is None:
         echo(f"note: {checkpoint} was not trained on site {fingerprint.site}; its dataset embedding is untrained "
              "and the site's own intensity standardization is used")
-    chosen = tasks or default_tasks(fingerprint.site, fingerprint.modalities)
+    for task in tasks or []:
+        reason = trained.refusal(list(task.sources), task.target)
+        if reason:
+            raise PmmError(reason)
+    chosen = tasks or trained.method.tasks(trained.options, default_tasks(fingerprint.site, fingerprint.modalities))
     result = evaluate_site(trained.model, site_dir, chosen, split, device, batch_size,
                            trained.options.min_brain_fraction, standardization=known.intensity if known else None,
                            protocols=protocols)
@@ -41,7 +45,7 @@ def run_evaluation(checkpoint: Path, site_dir: Path, tasks: list[Task] | None, s
     for task in empty:
         echo(f"note: no case of the {split} split has the modalities of {task}; it is left out")
     rows = evaluation_rows(result)
-    echo(format_table(rows))
+    echo(format_table(rows, "pmm" if trained.options.method == "pmm-synth" else trained.method.label))
     out = out or Path(checkpoint).parent / "evaluation"
     csv_path, json_path = write_reports(rows, out, f"{fingerprint.site}_{split}")
     echo(f"written {csv_path} and {json_path}")
@@ -50,6 +54,7 @@ def run_evaluation(checkpoint: Path, site_dir: Path, tasks: list[Task] | None, s
                          tracking_uri=tracking.tracking_uri,
                          tags={"pmm.mode": "evaluate", "pmm.sites": fingerprint.site, "pmm.split": split,
                                "pmm.checkpoint": str(Path(checkpoint).resolve()),
+                               "pmm.method": trained.options.method,
                                "pmm.pfm": str(trained.options.model.pfm), "pmm.mcbs": str(trained.options.mcbs)}
                          | tracking.tags)
     metrics = {}

@@ -9,16 +9,34 @@ from pydantic import ValidationError
 from pmm_core.config.training import TrainingOptions
 from pmm_core.data.records import SiteRecord
 from pmm_core.errors import PmmError
-from pmm_core.models import PMMSynth, build_model
+from pmm_core.methods import Method, build_method_model, method_of
 from pmm_core.training.checkpoint import load_checkpoint
 
 
 @dataclass
 class TrainedModel:
-    model: PMMSynth
+    model: torch.nn.Module   # the checkpoint's method's networks (PMM-Synth, pix2pix, MM-GAN)
     options: TrainingOptions
     sites: list[SiteRecord]
     path: Path
+
+    @property
+    def method(self) -> Method:
+        return method_of(self.options)
+
+    def refusal(self, sources: list[str], target: str) -> str | None:
+        """Why this model cannot synthesize `target` from exactly `sources` (a pix2pix model runs one task)."""
+        reason = self.method.refusal(self.options, list(sources), target)
+        return f"{self.path}: {reason}" if reason else None
+
+    def usable_sources(self, available: list[str], target: str) -> tuple[str, ...]:
+        """Of a case's `available` modalities, those the model synthesizes `target` from (every one;
+        a pix2pix model: its task's sources), or a one-line PmmError when it cannot."""
+        sources = self.method.inputs(self.options, list(available), target)
+        reason = self.refusal(sources, target)
+        if reason:
+            raise PmmError(reason)
+        return tuple(sources)
 
     def site(self, name: str) -> SiteRecord | None:
         return next((s for s in self.sites if s.name.lower() == name.lower()), None)
@@ -27,7 +45,7 @@ class TrainedModel:
 def load_trained_model(path: Path, device: torch.device) -> TrainedModel:
     checkpoint = load_checkpoint(path)
     options = TrainingOptions.model_validate(checkpoint["config"])
-    model = build_model(options.model)
+    model = build_method_model(options)
     try:
         model.load_state_dict(checkpoint["model"])
     except RuntimeError as exc:

@@ -65,7 +65,8 @@ def run_central(options: TrainingOptions, site_dirs: list[Path], settings: RunSe
             tracker = RunTracker(tracking.experiment, run_name=tracking.run_name or settings.run_dir.name,
                                  tracking_uri=tracking.tracking_uri,
                                  run_id=checkpoint.get("mlflow_run_id") if checkpoint else None,
-                                 tags={"pmm.mode": "centralized", "pmm.sites": names, "pmm.pfm": str(options.model.pfm),
+                                 tags={"pmm.mode": "centralized", "pmm.sites": names, "pmm.method": options.method,
+                                       "pmm.pfm": str(options.model.pfm),
                                        "pmm.mcbs": str(options.mcbs)} | tracking.tags)
             if checkpoint is None:
                 tracker.log_params(flatten(options.model_dump(mode="json")) | {"sites": names})

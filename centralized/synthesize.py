@@ -112,6 +112,7 @@ class Synthesis:
 
     target: str
     inputs: ModelInputs
+    sources: tuple[str, ...]    # the inputs the model used (a pix2pix model: its task's sources)
     image: sitk.Image           # float32, brain-masked, on `inputs.reference`'s grid
     intensity: str              # the sidecar's IntensityScale
 
@@ -136,32 +137,34 @@ def synthesize_target(trained: TrainedModel, inputs: ModelInputs, target: str, b
     if target in inputs.sources:
         raise PmmError(f"--target {target} is also an --input; choose a modality you do not have")
     prepared, known = inputs.prepared, inputs.known
+    sources = trained.usable_sources(list(inputs.sources), target)
     device = next(trained.model.parameters()).device
-    synthesis = synthesize_slices(trained.model, inputs.volume, task_condition(list(inputs.sources)),
+    synthesis = synthesize_slices(trained.model, inputs.volume, task_condition(list(sources)),
                                   known.dataset_id, device, batch_size, target)
     if intensity_range == "scanner":
         synthesis = known.intensity.to_scanner(target, synthesis)
     synthesis = synthesis * (prepared.mask > 0)
     on_reference = sitk.Resample(_grid_image(prepared.geometry, synthesis), inputs.reference, sitk.Transform(),
                                  sitk.sitkLinear, 0.0, sitk.sitkFloat32)
-    return Synthesis(target, inputs, on_reference, output_scale_description(known, target, intensity_range))
+    return Synthesis(target, inputs, sources, on_reference, output_scale_description(known, target, intensity_range))
 
 
 def write_synthesis(synthesis: Synthesis, trained: TrainedModel, site: SiteConfig, out: Path,
                     out_format: OutputFormat = "nifti") -> Path:
     """Write a synthesis (NIfTI file, or a DICOM series folder) and its sidecar, each atomically."""
     inputs = synthesis.inputs
-    description = synthetic_description(synthesis.target, inputs.sources, site.name, trained.path)
+    description = synthetic_description(synthesis.target, synthesis.sources, site.name, trained.path)
     if out_format == "dicom":
         if not is_series_folder(inputs.reference_file):
             raise CaseError(f"{inputs.reference_file}: --out-format dicom takes patient, study and geometry from the "
                             f"reference input ({inputs.prepared.reference}), which is not a DICOM series folder")
-        label = SyntheticSeriesLabel(description[:64], derivation_text(synthesis.target, inputs.sources, site.name,
-                                                                       trained.path), pmm_version())
+        label = SyntheticSeriesLabel(description[:64], derivation_text(synthesis.target, synthesis.sources, site.name,
+                                                                       trained.path, trained.method.label),
+                                     pmm_version(), trained.method.label)
         write_synthetic_series(sitk.GetArrayFromImage(synthesis.image), scan_series(inputs.reference_file), out, label)
     else:
         write_nifti_atomic(_nifti_like_reference(synthesis.image, inputs.reference_file, description), out)
-    write_sidecar(out, trained, target=synthesis.target, sources=inputs.sources, site=site.name,
+    write_sidecar(out, trained, target=synthesis.target, sources=synthesis.sources, site=site.name,
                   reference=inputs.reference_file, intensity=synthesis.intensity)
     return out
 
@@ -208,7 +211,8 @@ def synthesize(trained: TrainedModel, site: SiteConfig, inputs: dict[str, Path],
     target = canonical_modality(target)
     if target in inputs:
         raise PmmError(f"--target {target} is also an --input; choose a modality you do not have")
-    trained_site(trained, site)  # fail on an unknown site before reading anything
+    trained_site(trained, site)  # fail on an unknown site or task before reading anything
+    trained.usable_sources(list(inputs), target)
     try:
         record = CaseRecord(case_id=out.name, images={m: read_volume(p) for m, p in inputs.items()},
                             files=dict(inputs))

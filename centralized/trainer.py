@@ -20,12 +20,13 @@ from torch.utils.data import DataLoader
 from centralized.distributed import DistributedContext
 from pmm_core.config.training import TrainingOptions
 from pmm_core.data.dataset import SliceDataset
+from pmm_core.errors import PmmError
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.data.records import SiteRecord
 from pmm_core.data.samplers import MCBSBatchSampler, NaiveBatchSampler, ShardedBatchSampler
 from pmm_core.evaluation.montage import montage_figure
 from pmm_core.evaluation.validation import validate
-from pmm_core.models import build_model
+from pmm_core.methods import method_of
 from pmm_core.training.checkpoint import save_checkpoint
 from pmm_core.training.epoch import run_epoch
 from pmm_core.training.schedule import LearningRateSchedule
@@ -73,12 +74,18 @@ class CentralTrainer:
         self.options, self.settings, self.dist, self.tracker = options, settings, dist, tracker
         self.site_dirs = [Path(d) for d in site_dirs]
         self.sites = site_records(self.site_dirs)
-        self.dataset = SliceDataset(self.site_dirs, "train", options.min_brain_fraction)
+        self.method = method_of(options)
+        self.dataset = SliceDataset(self.site_dirs, "train", options.min_brain_fraction,
+                                    required=self.method.required(options))
+        if len(self.dataset) == 0:
+            needed = self.method.required(options)
+            raise PmmError(f"no training slices{' of cases with ' + ', '.join(needed) if needed else ''} in "
+                           f"{', '.join(str(d) for d in self.site_dirs)} (method {options.method})")
         self.sampler = make_sampler(self.dataset, options, dist)
         self.loader = DataLoader(self.dataset, batch_sampler=self.sampler, num_workers=options.num_workers,
                                  pin_memory=dist.device.type == "cuda")
         torch.manual_seed(options.seed)  # same initial weights on every rank
-        self.model = build_model(options.model).to(dist.device)
+        self.model = self.method.build(options).to(dist.device)
         self.amp = options.amp and dist.device.type == "cuda"
         self.optimizers = build_optimizers(self.model, options.learning_rate, options.betas, self.amp)
         self.steps_per_epoch = len(self.sampler)
@@ -127,8 +134,8 @@ class CentralTrainer:
     # -- training ------------------------------------------------------------------------------
     def _step(self, batch) -> dict[str, float]:
         self.schedule.apply(self.optimizers.all(), self.global_step / max(self.steps_per_epoch, 1))  # resumes need no state
-        return batch_step(self.model, self.optimizers, batch, self.condition_rng, self.options.losses,
-                          self.dist.device, self.options.conditions.scenario_probability, self.amp,
+        return batch_step(self.model, self.optimizers, batch, self.condition_rng, self.options, self.dist.device,
+                          self.global_step / max(self.steps_per_epoch, 1), self.amp,
                           synchronize=self.dist.average_gradients if self.dist.active else None)
 
     def train(self) -> TrainOutcome:

@@ -24,7 +24,7 @@ def score(checkpoint: Path, site_dir: Path, variant: str, baselines: bool = Fals
     trained = load_trained_model(checkpoint, device)
     fingerprint = load_fingerprint(site_dir)
     known = trained.site(fingerprint.site)
-    tasks = default_tasks(fingerprint.site, fingerprint.modalities)
+    tasks = trained.method.tasks(trained.options, default_tasks(fingerprint.site, fingerprint.modalities))
     result = evaluate_site(trained.model, site_dir, tasks, split, device, 16, trained.options.min_brain_fraction,
                            baselines=baselines, standardization=known.intensity if known else None,
                            protocols=protocols)

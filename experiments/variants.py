@@ -1,7 +1,8 @@
 """The models an experiment compares, each trained through the path a user runs.
 
 - centralized variants: `run_central` (what `pmm train-central` does) on a set of sites, with
-  PFM and MCBS on or off; the model is the run's best.pt (best val PSNR);
+  PFM and MCBS on or off, or a comparison method (pix2pix, MM-GAN; `peer_options`); the model is
+  the run's best.pt (best val PSNR);
 - the federated variant: `pmm simulate` of every site (rounds of one local epoch); each site's
   model is the final global network with its personal parameters (`<state>/<SITE>/model.pt`).
 Every run goes to the MLflow experiment `experiments`, named `<experiment>/<variant>`.
@@ -15,7 +16,10 @@ from centralized.run_central import run_central
 from centralized.trainer import RunSettings
 from experiments.settings import MLFLOW_EXPERIMENT
 from experiments.workspace import Workspace
+from pmm_core.config.methods import MMGANOptions, Pix2PixOptions
 from pmm_core.config.training import TrainingOptions
+from pmm_core.evaluation.tasks import Task
+from pmm_core.methods import method_of
 from pmm_core.errors import PmmError
 from server.settings import build_server_settings
 from server.simulate import simulate
@@ -42,6 +46,18 @@ def variant_options(space: Workspace, pfm: bool = True, mcbs: bool = True, epoch
     return options
 
 
+def peer_options(space: Workspace, method: str, task: Task | None = None) -> TrainingOptions:
+    """A comparison method's training options: the experiment's epochs, batch, rate and seed, its
+    U-Net and PatchGAN at the experiment's model width (pix2pix's 64 scaled like PMM-Synth's)."""
+    model = space.settings.model
+    unet = {"base_channels": model.base_channels, "discriminator_channels": model.discriminator_channels,
+            "discriminator_layers": model.discriminator_layers}
+    changes = {"method": method, "mmgan": MMGANOptions(**unet)}
+    if task is not None:
+        changes["pix2pix"] = Pix2PixOptions(**unet, sources=list(task.sources), target=task.target)
+    return space.settings.training_options(**changes)
+
+
 def finished_run(space: Workspace, label: str, signature: dict) -> Path | None:
     """A finished run of this workspace with exactly `signature`: this experiment's own first,
     then any other experiment's (the full model of `tables` serves `segmentation` too)."""
@@ -56,10 +72,11 @@ def finished_run(space: Workspace, label: str, signature: dict) -> Path | None:
 
 
 def train_central(space: Workspace, label: str, sites: list[str], pfm: bool = True, mcbs: bool = True,
-                  epochs: int | None = None, data: str = "cache") -> Path:
+                  epochs: int | None = None, data: str = "cache", options: TrainingOptions | None = None) -> Path:
     """Train (or reuse a finished identical run of) one centralized variant on the workspace's
-    prepared sites (`data`: which of the phantom's caches); returns its chosen checkpoint."""
-    options = variant_options(space, pfm, mcbs, epochs)
+    prepared sites (`data`: which of the phantom's caches; `options`: a peer method's, instead of
+    PMM-Synth's with `pfm`, `mcbs` and `epochs`); returns its chosen checkpoint."""
+    options = options or variant_options(space, pfm, mcbs, epochs)
     site_dirs = [space.phantom / data / s for s in sites]
     signature = run_signature(sites, options, data)
     if (found := finished_run(space, label, signature)) is not None:
@@ -67,7 +84,9 @@ def train_central(space: Workspace, label: str, sites: list[str], pfm: bool = Tr
         space.timings[label] = float((found / "DONE").read_text())
         return chosen_checkpoint(found)
     run_dir = space.runs / label
-    space.echo(f"{label}: training on {', '.join(sites)} (PFM {'on' if pfm else 'off'}, MCBS {'on' if mcbs else 'off'})")
+    how = (f"PFM {'on' if options.model.pfm else 'off'}, MCBS {'on' if options.mcbs else 'off'}"
+           if options.method == "pmm-synth" else f"{method_of(options).label}")
+    space.echo(f"{label}: training on {', '.join(sites)} ({how})")
     with space.timed(label):
         run_central(options, site_dirs, RunSettings(run_dir=run_dir, checkpoint_every=0, progress=False),
                     TrackingSettings(experiment=MLFLOW_EXPERIMENT, tracking_uri=space.tracking_uri,

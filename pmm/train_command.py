@@ -12,12 +12,14 @@ from pmm_core.errors import PmmError
 @reports_errors
 def train_central(
     sites: str = typer.Option(None, "--sites", help="Comma-separated site names or TOML paths (prepared with `pmm prepare`)."),
+    method: str = typer.Option(None, "--method", help="pmm-synth (default: the paper's model), or a comparison method: pix2pix (one task, --task) or mmgan (MM-GAN: every missing modality from the rest)."),
+    task: str = typer.Option(None, "--task", help="pix2pix's task, e.g. 'T1->T1C' or 'T1,T2->FLAIR' (one model per task)."),
     epochs: int = typer.Option(None, "--epochs", min=1, help="Epochs (default 200, the paper's; the rate falls to 0 at the last one)."),
     batch_size: int = typer.Option(None, "--batch-size", min=1, help="Batch size (default 16, the paper's)."),
     no_pfm: bool = typer.Option(False, "--no-pfm", help="Ablation: no Personalized Feature Modulation."),
     no_mcbs: bool = typer.Option(False, "--no-mcbs", help="Ablation: the naive batch-1 sampler instead of MCBS."),
     resume: str = typer.Option(None, "--resume", help="Continue a run: its folder, its name under runs/, or a checkpoint file."),
-    config: Path = typer.Option(None, "--config", help=r"Training options TOML: epochs, decay_start_epoch, learning_rate, batch_size, … and the \[model], \[losses], \[conditions] tables."),
+    config: Path = typer.Option(None, "--config", help=r"Training options TOML: method, epochs, decay_start_epoch, learning_rate, batch_size, … and the \[model], \[losses], \[conditions], \[pix2pix], \[mmgan] tables."),
     cache_dir: Path = typer.Option(None, "--cache-dir", help="Cache root (default: $PMM_CACHE_DIR, else ./pmm_cache)."),
     run_dir: Path = typer.Option(None, "--run-dir", help="Where checkpoints go (default: runs/<time>-<sites>)."),
     max_steps: int = typer.Option(None, "--max-steps", min=1, help="Stop after this many steps in total, with a checkpoint."),
@@ -26,7 +28,7 @@ def train_central(
     tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlflow.db)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
-    """Train one PMM-Synth model on several sites with the paper's recipe: 200 epochs, Adam 2e-4 (betas 0.5/0.999) constant for 50 epochs then linearly to 0, batch 16 with MCBS.
+    """Train one PMM-Synth model (or a comparison method: --method pix2pix | mmgan) on several sites with the paper's recipe: 200 epochs, Adam 2e-4 (betas 0.5/0.999) constant for 50 epochs then linearly to 0, batch 16 with MCBS.
 
     The decay starts after a quarter of the epochs unless the config sets decay_start_epoch, so `--epochs 20` keeps the paper's shape (5 constant, 15 decaying).
 
@@ -36,19 +38,27 @@ def train_central(
     from centralized.runs import resolve_checkpoint
     from centralized.trainer import RunSettings
     from pmm.text_inputs import site_names
+    from pmm_core.config.methods import METHOD_NAMES
     from pmm_core.config.training import options_with_overrides
+    from pmm_core.evaluation.tasks import parse_task
     from pmm_core.data.cache import default_cache_root
     from pmm_core.data.site_caches import site_cache_dirs
     from tracking import TrackingSettings
 
     point = None
+    if resume and (method or task):
+        raise PmmError("--resume continues a run with its own method; drop --method and --task")
     if resume:
         point = ResumePoint.load(resolve_checkpoint(resume), epochs)
         options, site_dirs, run_dir = point.options, point.site_dirs, run_dir or point.path.parent
     else:
         if not sites:
             raise PmmError("--sites is required (or --resume a run)")
-        options = options_with_overrides(config, epochs, batch_size, no_pfm, no_mcbs)
+        if method is not None and method not in METHOD_NAMES:
+            raise PmmError(f"--method {method!r}: use one of {', '.join(METHOD_NAMES)}")
+        parsed = parse_task(task) if task else None
+        options = options_with_overrides(config, epochs, batch_size, no_pfm, no_mcbs, method,
+                                         (parsed.sources, parsed.target) if parsed else None)
         site_dirs = site_cache_dirs(site_names(sites), cache_dir or default_cache_root())
         run_dir = run_dir or default_run_dir(site_dirs)
     settings = RunSettings(run_dir=run_dir, max_steps=max_steps, checkpoint_every=checkpoint_every, progress=not quiet)

@@ -74,3 +74,10 @@ def test_evaluate_protocols_times_both_row_sets(tmp_path: Path) -> None:
     rows = {row["site"]: row for row in result["rows"]}
     assert set(rows) == {"ISLES"} and all(r["scored_per_task"] > 0 for r in rows.values())
     assert all(r["all_protocols_s"] > 0 and r["model_only_s"] > 0 for r in rows.values())
+
+
+def test_method_cost_times_the_three_methods(tmp_path: Path) -> None:
+    result = run_bench(tmp_path, "method_cost", "--size", "32", "--seconds", "0.3", "--slices", "4")
+    rows = {row["method"]: row for row in result["rows"]}
+    assert set(rows) == {"PMM-Synth", "pix2pix", "MM-GAN"} and rows["PMM-Synth"]["training_time_vs_pmm"] == 1.0
+    assert all(row["slices_per_s"] > 0 and row["inference_s_per_slice"] > 0 for row in rows.values())

@@ -1,5 +1,6 @@
 """`pmm experiment` end to end at its smallest: a 3-case phantom, one epoch of a width-8 model,
-U-Nets of 2 epochs. Segmentation runs first and trains the full model; tables then reuses that
+U-Nets of 2 epochs, the peers on BraTS only (pix2pix on its first task). Segmentation runs first
+and trains the full model; tables then reuses that
 finished run (same sites and settings), trains the other variants and the federation;
 normalization reuses it as its `tissue` arm and trains the `percentile` one; each writes its
 section, plot and MLflow runs. The numbers mean nothing at this size; the test checks
@@ -26,6 +27,8 @@ discriminator_channels = 8
 discriminator_layers = 2
 [extra]
 unet_epochs = 2
+peer_sites = ["BraTS"]
+peer_tasks = 1
 """
 
 
@@ -54,6 +57,8 @@ def test_segmentation_then_tables_share_the_phantom_and_the_full_model(prepared_
     assert f"full: reusing {runs / 'segmentation' / 'full'} (same sites and settings)" in result.stdout
     assert "federated: pmm simulate of TTG, TTI, BraTS, ISLES, 1 rounds of 1 local epoch" in result.stdout
     assert "Claims: " in result.stdout
+    assert "| BraTS | PMM-Synth > pix2pix (average PSNR over 1 task) |" in result.stdout  # T1->T1C only
+    assert "| BraTS | PMM-Synth > MM-GAN (average PSNR over 4 tasks) |" in result.stdout
     assert len(list(out.glob("tiny/phantom-3-0/READY"))) == 1   # one phantom, built once
 
     result = run_pmm("experiment", "normalization", *common, cwd=tmp_path)

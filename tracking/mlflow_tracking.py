@@ -5,12 +5,16 @@
 - The experiment is looked up, created once if missing, and then addressed by id: concurrent
   `set_experiment` calls can put runs in "Default" (seen with MLflow 3.17).
 - Anonymous telemetry is off before mlflow is imported.
+- A logged model declares its pip requirements (`model_requirements`): MLflow's inference of
+  them starts a Python process that imports torch, about 4 s per logged model
+  (bench/tracking_overhead.py), paid by every training run.
 """
 from __future__ import annotations
 
 import os
 import subprocess
 import time
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +26,20 @@ from mlflow.exceptions import MlflowException  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 MAX_PARAM_LENGTH = 6000
+# what loading a logged pmm model needs (what MLflow's own inference finds, mlflow itself added by it)
+MODEL_PACKAGES = ("cloudpickle", "numpy", "pandas", "pmm", "torch")
+
+
+def model_requirements() -> list[str]:
+    """The packages a logged model loads with, pinned to the installed versions (a local build tag
+    such as torch's `+cpu` dropped, as MLflow does)."""
+    pinned = []
+    for name in MODEL_PACKAGES:
+        try:
+            pinned.append(f"{name}=={metadata.version(name).split('+')[0]}")
+        except metadata.PackageNotFoundError:
+            continue
+    return pinned
 
 
 def resolve_tracking_uri(uri: str | None = None) -> str:
@@ -119,7 +137,8 @@ class RunTracker:
 
         mlflow.set_tracking_uri(self.uri)
         with mlflow.start_run(run_id=self.run_id):
-            mlflow.pytorch.log_model(model, name=name, serialization_format="pickle")
+            mlflow.pytorch.log_model(model, name=name, serialization_format="pickle",
+                                     pip_requirements=model_requirements())
 
     def finish(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.run_id, status)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from pmm_core.config.methods import MethodName, MMGANOptions, Pix2PixOptions
 from pmm_core.config.model import ConditionOptions, LossWeights, ModelOptions
 from pmm_core.config.toml_loading import load_toml_model
 from pmm_core.errors import PmmError
@@ -38,15 +39,25 @@ class TrainingOptions(BaseModel):
     min_brain_fraction: float = Field(
         0.05, ge=0, le=1, description="slices whose brain mask covers less of the crop are left out"
     )
+    method: MethodName = Field("pmm-synth", description="pmm-synth (the paper's model), or a peer: pix2pix, mmgan")
     model: ModelOptions = Field(default_factory=ModelOptions)
     losses: LossWeights = Field(default_factory=LossWeights)
     conditions: ConditionOptions = Field(default_factory=ConditionOptions)
+    pix2pix: Pix2PixOptions = Field(default_factory=Pix2PixOptions)
+    mmgan: MMGANOptions = Field(default_factory=MMGANOptions)
 
     @model_validator(mode="after")
     def _decay_within_training(self) -> "TrainingOptions":
         if self.decay_start_epoch is not None and self.decay_start_epoch > self.epochs:
             raise ValueError(f"decay_start_epoch ({self.decay_start_epoch}) is after the last epoch ({self.epochs}); "
                              "set it to at most epochs, or leave it unset for a quarter of epochs")
+        return self
+
+    @model_validator(mode="after")
+    def _pix2pix_has_a_task(self) -> "TrainingOptions":
+        if self.method == "pix2pix" and (not self.pix2pix.sources or self.pix2pix.target is None):
+            raise ValueError("method pix2pix trains one task: give [pix2pix] sources and target "
+                             "(or --task, e.g. 'T1->T1C')")
         return self
 
     @property
@@ -63,16 +74,25 @@ def load_training_options(path: Path | None) -> TrainingOptions:
 
 
 def options_with_overrides(config: Path | None, epochs: int | None = None, batch_size: int | None = None,
-                           no_pfm: bool = False, no_mcbs: bool = False) -> TrainingOptions:
-    """The TOML's options (or the defaults) with the command line's overrides, validated again."""
+                           no_pfm: bool = False, no_mcbs: bool = False, method: str | None = None,
+                           task: tuple[tuple[str, ...], str] | None = None) -> TrainingOptions:
+    """The TOML's options (or the defaults) with the command line's overrides, validated again.
+    `task` (sources, target) is pix2pix's."""
     options = load_training_options(config)
-    updates = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size}.items() if v is not None}
+    updates = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "method": method}.items() if v is not None}
     if no_mcbs:
         updates["mcbs"] = False
     data = options.model_dump() | updates
     if no_pfm:
         data["model"] = data["model"] | {"pfm": False}
-    return checked_options(data, f"{config} with the command line's options" if config else "the command line's options")
+    if task is not None:
+        data["pix2pix"] = data["pix2pix"] | {"sources": list(task[0]), "target": task[1]}
+    checked = checked_options(data, f"{config} with the command line's options" if config else "the command line's options")
+    if task is not None and checked.method != "pix2pix":
+        raise PmmError(f"--task trains one task, which only --method pix2pix does (the method is {checked.method})")
+    if no_pfm and checked.method != "pmm-synth":
+        raise PmmError(f"--no-pfm is PMM-Synth's ablation; {checked.method} has no PFM")
+    return checked
 
 
 def checked_options(data: dict, source: str) -> TrainingOptions:

@@ -47,9 +47,12 @@ class CaseEntry:
 
 
 class SliceDataset(Dataset):
-    """Slices of the given split of one or more prepared sites."""
+    """Slices of the given split of one or more prepared sites (only of the cases that have every
+    `required` modality: a pix2pix model trains on the cases that have its task)."""
 
-    def __init__(self, site_dirs: list[Path], split: str | None = "train", min_brain_fraction: float = 0.05):
+    def __init__(self, site_dirs: list[Path], split: str | None = "train", min_brain_fraction: float = 0.05,
+                 required: tuple[str, ...] = ()):
+        self.required = required
         self.cases: list[CaseEntry] = []
         self.slices: list[tuple[int, int]] = []   # (case position, slice index)
         crop_sizes = {}
@@ -70,6 +73,8 @@ class SliceDataset(Dataset):
         meta = read_case_meta(folder)
         if meta is None:
             raise PmmError(f"{folder}: cached case missing; run `pmm prepare --site {fingerprint.site}` again")
+        if not set(self.required) <= set(meta.modalities):
+            return
         entry = CaseEntry(
             site=fingerprint.site,
             case_id=case_id,

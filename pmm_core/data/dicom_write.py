@@ -55,6 +55,7 @@ class SyntheticSeriesLabel:
     description: str          # SeriesDescription, starts with SYNTHETIC (64 characters at most)
     derivation: str           # DerivationDescription / ImageComments: sources, model, checkpoint
     software: str             # pmm's version
+    model: str = "PMM-Synth"  # ManufacturerModelName: the method that synthesized it
 
 
 def rescaled_uint16(volume_zyx: np.ndarray) -> tuple[np.ndarray, float]:
@@ -94,7 +95,7 @@ def _slice_dataset(reference: pydicom.Dataset, series_uid: str, series_number: i
         ds.SpecificCharacterSet = "ISO_IR 192"
     ds.BurnedInAnnotation = "NO"
     ds.Manufacturer = "pmm"
-    ds.ManufacturerModelName = "PMM-Synth"
+    ds.ManufacturerModelName = label.model
     ds.SoftwareVersions = label.software
     ds.SeriesDate = ds.ContentDate = now.strftime("%Y%m%d")
     ds.SeriesTime = ds.ContentTime = now.strftime("%H%M%S")

@@ -40,9 +40,11 @@ def evaluation_rows(evaluation: SiteEvaluation) -> list[dict[str, Any]]:
             for row in table_rows(evaluation.site, evaluation.summary(protocol), protocol, evaluation.scheme)]
 
 
-def format_table(rows: list[dict[str, Any]]) -> str:
+def format_table(rows: list[dict[str, Any]], model_label: str = "pmm") -> str:
     """Plain-text table: site, task, method, PSNR mean ± std, SSIM mean ± std (and inside the
-    lesion for BraSyn rows), cases; one block per protocol."""
+    lesion for BraSyn rows), cases; one block per protocol. `model_label` names the evaluated
+    model's rows (a peer method's checkpoint: pix2pix, MM-GAN)."""
+    labels = METHOD_LABELS | {"pmm": model_label}
     header = (f"{'site':<7} {'task':<18} {'method':<25} {'PSNR (dB)':>15} {'SSIM':>15} {'SSIM lesion':>15} "
               f"{'cases':>5}")
     lines = []
@@ -53,7 +55,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             psnr = f"{row['psnr_mean']:.2f} ± {row['psnr_std']:.2f}"
             ssim = f"{row['ssim_mean']:.3f} ± {row['ssim_std']:.3f}"
             lesion = "–" if row["ssim_lesion_mean"] is None else f"{row['ssim_lesion_mean']:.3f} ± {row['ssim_lesion_std']:.3f}"
-            lines.append(f"{row['site']:<7} {row['task']:<18} {METHOD_LABELS[row['method']]:<25} {psnr:>15} {ssim:>15} "
+            lines.append(f"{row['site']:<7} {row['task']:<18} {labels[row['method']]:<25} {psnr:>15} {ssim:>15} "
                          f"{lesion:>15} {int(row['cases']):>5}")
     return "\n".join(lines[1:])
 

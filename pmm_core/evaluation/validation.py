@@ -19,6 +19,7 @@ from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.evaluation.evaluate import Example, evaluate_site
 from pmm_core.evaluation.report import flat_metrics
 from pmm_core.evaluation.tasks import default_tasks
+from pmm_core.methods import method_of
 
 
 @dataclass
@@ -40,7 +41,8 @@ def validate(model: torch.nn.Module, site_dirs: list[Path], options: TrainingOpt
     psnr, ssim, cases, examples = [], [], 0, {}
     for site_dir in site_dirs:
         fingerprint = load_fingerprint(site_dir)
-        result = evaluate_site(model, site_dir, default_tasks(fingerprint.site, fingerprint.modalities), "val", device,
+        tasks = method_of(options).tasks(options, default_tasks(fingerprint.site, fingerprint.modalities))
+        result = evaluate_site(model, site_dir, tasks, "val", device,
                                options.batch_size, options.min_brain_fraction, max_cases, baselines=False,
                                protocols=("model",))
         summary = result.summary()

@@ -23,7 +23,7 @@ from pmm_core.data.samplers import MCBSBatchSampler
 from pmm_core.evaluation.validation import validate
 from pmm_core.federated.partition import PartitionOptions, load_named, personal_state, shared_arrays, trained_groups
 from pmm_core.federated.site_state import SiteState, load_site_state, save_site_state
-from pmm_core.models import build_model
+from pmm_core.methods import build_method_model, method_of
 from pmm_core.models.pmm_synth import PMMSynth
 from pmm_core.training.epoch import EpochTotals, run_epoch
 from pmm_core.training.schedule import LearningRateSchedule
@@ -51,11 +51,11 @@ class LocalRoundSpec:
     val_max_cases: int | None = None
 
 
-def build_site_model(options: TrainingOptions) -> PMMSynth:
+def build_site_model(options: TrainingOptions) -> torch.nn.Module:
     """Seeded, so every site starts from the same weights; the sinusoidal encoding of each site's
     dataset id already makes its embedding its own."""
     torch.manual_seed(options.seed)
-    return build_model(options.model)
+    return build_method_model(options)
 
 
 def _restore(state: SiteState | None, spec: LocalRoundSpec, optimizers: Optimizers, condition_rng: np.random.Generator) -> None:
@@ -99,7 +99,8 @@ def _train_epochs(model: PMMSynth, optimizers: Optimizers, spec: LocalRoundSpec,
     """E local epochs of MCBS batches through the shared training step → (loss sums, steps, slices)."""
     options = spec.options
     schedule, schedule_start = round_schedule(spec, first_epoch)
-    dataset = SliceDataset([spec.site_dir], "train", options.min_brain_fraction)
+    dataset = SliceDataset([spec.site_dir], "train", options.min_brain_fraction,
+                           required=method_of(options).required(options))
     if len(dataset) == 0:
         raise ValueError(f"site {site}: no training slices in {spec.site_dir}")
     sampler = MCBSBatchSampler(dataset.group_keys(), options.batch_size, options.seed)
@@ -111,8 +112,8 @@ def _train_epochs(model: PMMSynth, optimizers: Optimizers, spec: LocalRoundSpec,
         nonlocal steps_done
         schedule.apply(optimizers.all(), schedule_start + steps_done / steps_per_epoch)
         steps_done += 1
-        return batch_step(model, optimizers, batch, condition_rng, options.losses, device,
-                          options.conditions.scenario_probability, amp)
+        return batch_step(model, optimizers, batch, condition_rng, options, device,
+                          schedule_start + (steps_done - 1) / steps_per_epoch, amp)
 
     totals = EpochTotals()
     model.train()

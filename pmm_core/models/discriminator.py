@@ -12,17 +12,20 @@ from pmm_core.modalities import NUM_MODALITIES
 
 
 class PatchDiscriminator(nn.Module):
-    """(B, 6 sources + 1 image, H, W) → (B, 1, h, w) patch scores (70x70 receptive field at 3 layers)."""
+    """(B, 6 sources + `image_channels`, H, W) → (B, `out_channels`, h, w) patch scores (70x70
+    receptive field at 3 layers). PMM-Synth and pix2pix judge one image (one score map); MM-GAN's
+    discriminator judges all six channels at once and scores each (six maps)."""
 
-    def __init__(self, channels: int = 64, layers: int = 3):
+    def __init__(self, channels: int = 64, layers: int = 3, image_channels: int = 1, out_channels: int = 1):
         super().__init__()
-        modules: list[nn.Module] = [nn.Conv2d(NUM_MODALITIES + 1, channels, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        modules: list[nn.Module] = [nn.Conv2d(NUM_MODALITIES + image_channels, channels, 4, 2, 1),
+                                    nn.LeakyReLU(0.2, True)]
         width = channels
         for level in range(1, layers + 1):
             previous, width = width, channels * min(2 ** level, 8)
             stride = 2 if level < layers else 1
             modules += [nn.Conv2d(previous, width, 4, stride, 1), nn.InstanceNorm2d(width), nn.LeakyReLU(0.2, True)]
-        modules.append(nn.Conv2d(width, 1, 4, 1, 1))
+        modules.append(nn.Conv2d(width, out_channels, 4, 1, 1))
         self.net = nn.Sequential(*modules)
 
     def forward(self, sources: torch.Tensor, image: torch.Tensor) -> torch.Tensor:

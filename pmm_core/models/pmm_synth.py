@@ -33,6 +33,10 @@ class PMMSynth(nn.Module):
         embedding = self.embedding(dataset_ids) if self.embedding is not None else None
         return self.generator(x, sc, embedding, outputs)
 
+    def judge(self, index: int, sources: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        """Modality `index`'s PatchGAN scores of `image` (B, 1, H, W) given the batch's `sources`."""
+        return self.discriminators[index](sources, image)
+
 
 def build_model(options: ModelOptions | None = None) -> PMMSynth:
     return PMMSynth(options or ModelOptions())

@@ -1,8 +1,8 @@
 """One training step (pix2pix order: generator update, then discriminator update).
 
 The centralized trainer, the federated client and the benchmarks all call `batch_step` (a
-loader batch: draw its synthesis condition, then `train_step`); it returns plain floats so
-callers can log them anywhere. Mixed precision (autocast + GradScaler) is used when
+loader batch: the options' method draws its condition, then `train_step` with that method's
+losses); it returns plain floats so callers can log them anywhere. Mixed precision (autocast + GradScaler) is used when
 asked for and the batch is on CUDA; on CPU the same code runs in float32.
 """
 from __future__ import annotations
@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from pmm_core.config.model import LossWeights
+from pmm_core.config.training import TrainingOptions
+from pmm_core.methods import Objective, method_of
 from pmm_core.models.parameter_groups import GROUP_NAMES, parameter_groups
-from pmm_core.models.pmm_synth import PMMSynth
-from pmm_core.training.conditions import sample_condition
 from pmm_core.training.losses import LossMasks, discriminator_loss, generator_losses
 
 GENERATOR_GROUPS = ("embedding", "modulation", "generator")
@@ -36,7 +36,7 @@ class Optimizers:
         return [o for o in (self.generator, self.discriminator) if o is not None]
 
 
-def build_optimizers(model: PMMSynth, learning_rate: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999),
+def build_optimizers(model: torch.nn.Module, learning_rate: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999),
                      amp: bool = False, groups: tuple[str, ...] = GROUP_NAMES) -> Optimizers:
     """The one place that decides what trains: the parameters of `groups` (see
     pmm_core.models.parameter_groups) get `requires_grad` and an optimizer, every other parameter
@@ -78,15 +78,17 @@ def _frozen(module: torch.nn.Module) -> Iterator[None]:
             parameter.requires_grad_(flag)
 
 
-def train_step(model: PMMSynth, optimizers: Optimizers, image: torch.Tensor, availability: torch.Tensor,
+def train_step(model: torch.nn.Module, optimizers: Optimizers, image: torch.Tensor, availability: torch.Tensor,
                dataset_ids: torch.Tensor, sc: torch.Tensor, weights: LossWeights, amp: bool = False,
                synchronize: Callable[[Iterable[torch.nn.Parameter]], None] | None = None,
-               outputs: torch.Tensor | None = None) -> dict[str, float]:
+               outputs: torch.Tensor | None = None, objective: Objective | None = None) -> dict[str, float]:
     """image (B, 6, H, W) zero-filled where missing, availability (B, 6), dataset_ids (B,), sc (6,).
 
     Only the decoders of modalities the batch has run (`outputs`, by default the union of the
     batch's availability: one set under MCBS); the others would get no loss. A benchmark passes
     all ones to time the six-decoder step it replaced.
+
+    `objective` is the method's losses (default: PMM-Synth's with `weights`).
 
     `synchronize` (several processes) averages the gradients of the given parameters after each
     backward, before the optimizer steps.
@@ -94,15 +96,17 @@ def train_step(model: PMMSynth, optimizers: Optimizers, image: torch.Tensor, ava
     device = image.device.type
     use_amp = amp and device == "cuda"
     sc = sc.to(image.device)
-    masks = LossMasks.build(availability.to(image.dtype), sc)
-    sources = image * sc[None, :, None, None]
     outputs = availability.amax(dim=0) if outputs is None else outputs.to(image.device)
+    masks = LossMasks.build(availability.to(image.dtype), sc, outputs)
+    sources = image * sc[None, :, None, None]
+    if objective is None:
+        objective = Objective(lambda m, p, t, s, k: generator_losses(m, p, t, s, k, weights), discriminator_loss)
 
     stepped = False
     with _frozen(model.discriminators):  # the generator step does not train D
         with torch.autocast(device_type=device, enabled=use_amp):
             prediction = model(image, sc, dataset_ids, outputs)
-            losses = generator_losses(model, prediction, image, sources, masks, weights)
+            losses = objective.generator(model, prediction, image, sources, masks)
         if optimizers.generator is not None:
             optimizers.generator.zero_grad(set_to_none=True)
             optimizers.scaler.scale(losses["g"]).backward()
@@ -112,7 +116,7 @@ def train_step(model: PMMSynth, optimizers: Optimizers, image: torch.Tensor, ava
             stepped = True
 
     with torch.autocast(device_type=device, enabled=use_amp):
-        loss_d = discriminator_loss(model, prediction, image, sources, masks)
+        loss_d = objective.discriminator(model, prediction, image, sources, masks)
     if optimizers.discriminator is not None and (synchronize is not None or loss_d.requires_grad):
         optimizers.discriminator.zero_grad(set_to_none=True)
         if loss_d.requires_grad:  # a reconstruction-only batch has nothing for D to judge
@@ -132,12 +136,15 @@ def train_step(model: PMMSynth, optimizers: Optimizers, image: torch.Tensor, ava
     }
 
 
-def batch_step(model: PMMSynth, optimizers: Optimizers, batch, condition_rng: np.random.Generator,
-               weights: LossWeights, device: torch.device, scenario_probability: float = 0.3, amp: bool = False,
+def batch_step(model: torch.nn.Module, optimizers: Optimizers, batch, condition_rng: np.random.Generator,
+               options: TrainingOptions, device: torch.device, epochs_done: float = 0.0, amp: bool = False,
                synchronize: Callable[[Iterable[torch.nn.Parameter]], None] | None = None) -> dict[str, float]:
-    """One loader batch (collated `SliceSample`s: image, availability, dataset_id): its synthesis condition
-    is drawn from the batch's availability, then the batch trains on `device`. Every trainer steps
-    through here, so all of them draw conditions from the same rule and the same RNG stream."""
-    sc = sample_condition(batch.availability, condition_rng, scenario_probability)
+    """One loader batch (collated `SliceSample`s: image, availability, dataset_id): the options'
+    method draws its synthesis condition from the batch's availability (MM-GAN's curriculum from
+    `epochs_done`), then the batch trains on `device` with that method's losses. Every trainer
+    steps through here, so all of them draw conditions from the same rule and the same RNG stream."""
+    method = method_of(options)
+    condition = method.condition(batch.availability, condition_rng, options, epochs_done)
     return train_step(model, optimizers, batch.image.to(device, non_blocking=True), batch.availability.to(device),
-                      batch.dataset_id.to(device), sc, weights, amp=amp, synchronize=synchronize)
+                      batch.dataset_id.to(device), condition.sc, options.losses, amp=amp, synchronize=synchronize,
+                      outputs=condition.outputs, objective=method.objective(options))
