@@ -20,10 +20,10 @@ from torch.utils.data import DataLoader
 from centralized.distributed import DistributedContext
 from pmm_core.config.training import TrainingOptions
 from pmm_core.data.dataset import SliceDataset
-from pmm_core.errors import PmmError
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.data.records import SiteRecord
 from pmm_core.data.samplers import MCBSBatchSampler, NaiveBatchSampler, ShardedBatchSampler
+from pmm_core.errors import PmmError
 from pmm_core.evaluation.montage import montage_figure
 from pmm_core.evaluation.validation import validate
 from pmm_core.methods import method_of

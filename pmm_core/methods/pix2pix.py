@@ -18,10 +18,10 @@ from pmm_core.config.model import LossWeights
 from pmm_core.config.training import TrainingOptions
 from pmm_core.evaluation.tasks import Task
 from pmm_core.methods.method import Condition, Method, Objective
+from pmm_core.methods.pmm_synth import selective_objective
 from pmm_core.modalities import MODALITIES, NUM_MODALITIES
 from pmm_core.models.pix2pix import Pix2Pix, pix2pix_refusal
 from pmm_core.training.conditions import task_condition
-from pmm_core.training.losses import discriminator_loss, generator_losses
 
 
 def _condition(availability: torch.Tensor, rng: np.random.Generator, options: TrainingOptions,
@@ -32,9 +32,8 @@ def _condition(availability: torch.Tensor, rng: np.random.Generator, options: Tr
 
 
 def _objective(options: TrainingOptions) -> Objective:
-    weights = LossWeights(syn=options.pix2pix.l1_weight, rec=0.0, adv=options.pix2pix.adversarial_weight)
-    return Objective(lambda model, prediction, truth, sources, masks:
-                     generator_losses(model, prediction, truth, sources, masks, weights), discriminator_loss)
+    return selective_objective(LossWeights(syn=options.pix2pix.l1_weight, rec=0.0,
+                                           adv=options.pix2pix.adversarial_weight))
 
 
 def _task(options: TrainingOptions) -> Task:

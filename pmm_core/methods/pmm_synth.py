@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from pmm_core.config.model import LossWeights
 from pmm_core.config.training import TrainingOptions
 from pmm_core.methods.method import Condition, Method, Objective
 from pmm_core.models.pmm_synth import PMMSynth
@@ -17,10 +18,14 @@ def _condition(availability: torch.Tensor, rng: np.random.Generator, options: Tr
     return Condition(sample_condition(availability, rng, options.conditions.scenario_probability))
 
 
-def _objective(options: TrainingOptions) -> Objective:
-    weights = options.losses
+def selective_objective(weights: LossWeights) -> Objective:
+    """pmm's selective losses with `weights` (PMM-Synth's; pix2pix's with rec 0 and its one target)."""
     return Objective(lambda model, prediction, truth, sources, masks:
                      generator_losses(model, prediction, truth, sources, masks, weights), discriminator_loss)
+
+
+def _objective(options: TrainingOptions) -> Objective:
+    return selective_objective(options.losses)
 
 
 PMM_SYNTH = Method(name="pmm-synth", label="PMM-Synth", build=lambda options: PMMSynth(options.model),

@@ -2,8 +2,8 @@
 
 The centralized trainer, the federated client and the benchmarks all call `batch_step` (a
 loader batch: the options' method draws its condition, then `train_step` with that method's
-losses); it returns plain floats so callers can log them anywhere. Mixed precision (autocast + GradScaler) is used when
-asked for and the batch is on CUDA; on CPU the same code runs in float32.
+losses); it returns plain floats so callers can log them anywhere. Mixed precision (autocast +
+GradScaler) is used when asked for and the batch is on CUDA; on CPU the same code runs in float32.
 """
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ import torch
 from pmm_core.config.model import LossWeights
 from pmm_core.config.training import TrainingOptions
 from pmm_core.methods import Objective, method_of
+from pmm_core.methods.pmm_synth import selective_objective
 from pmm_core.models.parameter_groups import GROUP_NAMES, parameter_groups
-from pmm_core.training.losses import LossMasks, discriminator_loss, generator_losses
+from pmm_core.training.losses import LossMasks
 
 GENERATOR_GROUPS = ("embedding", "modulation", "generator")
 
@@ -99,8 +100,7 @@ def train_step(model: torch.nn.Module, optimizers: Optimizers, image: torch.Tens
     outputs = availability.amax(dim=0) if outputs is None else outputs.to(image.device)
     masks = LossMasks.build(availability.to(image.dtype), sc, outputs)
     sources = image * sc[None, :, None, None]
-    if objective is None:
-        objective = Objective(lambda m, p, t, s, k: generator_losses(m, p, t, s, k, weights), discriminator_loss)
+    objective = objective or selective_objective(weights)
 
     stepped = False
     with _frozen(model.discriminators):  # the generator step does not train D
