@@ -72,7 +72,12 @@ def run_central(options: TrainingOptions, site_dirs: list[Path], settings: RunSe
                 tracker.log_params(flatten(options.model_dump(mode="json")) | {"sites": names})
                 for site_dir in site_dirs:
                     tracker.log_artifact(site_dir / "fingerprint.json", f"fingerprints/{site_dir.name}")
-        trainer = CentralTrainer(options, site_dirs, settings, dist, tracker)
+        try:
+            trainer = CentralTrainer(options, site_dirs, settings, dist, tracker)
+        except Exception:  # nothing trained (no slices for the method, say): the MLflow run says so
+            if tracker is not None and checkpoint is None:
+                tracker.finish("FAILED")
+            raise
         if checkpoint is not None:
             trainer.restore(checkpoint)
             echo(f"resumed at epoch {trainer.epoch + 1}, step {trainer.global_step}")

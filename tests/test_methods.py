@@ -173,6 +173,18 @@ def test_pix2pix_refuses_another_task_with_one_line(peers: dict) -> None:
     assert not (peers["folder"] / "no.nii.gz").exists()
     with pytest.raises(PmmError, match="trained for T1->T1C only; it cannot synthesize FLAIR"):
         run_evaluation(checkpoint, Path(env["PMM_CACHE_DIR"]) / "BraTS", [parse_task("T2->FLAIR")], echo=lambda _: None)
+    import mlflow
+
+    from centralized.run_central import run_central
+    from centralized.trainer import RunSettings
+    from tracking import TrackingSettings
+
+    lacking = options_with_overrides(None, method="pix2pix", task=(("T1",), "DWI"))  # BraTS has no DWI
+    with pytest.raises(PmmError, match="no training slices of cases with T1, DWI"):
+        run_central(lacking, [Path(env["PMM_CACHE_DIR"]) / "BraTS"], RunSettings(run_dir=peers["folder"] / "none"),
+                    TrackingSettings(experiment="lacking", tracking_uri=peers["uri"]), echo=lambda _: None)
+    mlflow.set_tracking_uri(peers["uri"])
+    assert set(mlflow.search_runs(experiment_names=["lacking"])["status"]) == {"FAILED"}
     with pytest.raises(PmmError, match="only --method pix2pix"):
         options_with_overrides(None, task=(("T1",), "T1C"))
     with pytest.raises(PmmError, match="--no-pfm is PMM-Synth's ablation"):
