@@ -1,18 +1,20 @@
-"""Install pmm and its test tools into this virtual environment, fast: with uv where it can stand in
-for pip, else with pip.
+"""Install pmm and its test tools into this virtual environment, fast: with uv where it can stand
+in for pip, else with pip.
 
-`make` runs this once per change of pyproject.toml. pip takes 90-120 s to install the pinned stack
-(torch, MLflow, Flower, MONAI...), uv about 40 s (it downloads, unpacks and compiles in parallel): on CI's
-10-minute budget for `make test` from a clean clone that is a minute and a half.
+`make` runs this once per change of pyproject.toml. pip takes about 2 min to install the pinned
+stack (torch, MLflow, Flower, MONAI...), uv under 50 s (it downloads, unpacks and compiles in
+parallel): over a minute of CI's 10-minute budget for `make test` from a clean clone.
 
 uv does not read pip's configuration, so the settings that choose what gets installed (indexes,
 find-links, constraints, the certificate) are read from pip itself (`pip config list`, which
 includes PIP_* variables) and handed to uv with pip's semantics: all indexes searched together
-(`--index-strategy unsafe-best-match`). uv compiles the bytecode as pip does: where
-PYTHONDONTWRITEBYTECODE is set (CI sets it) nothing else ever writes it, and every `pmm` or Flower
-process would compile torch, MLflow and Flower from source (measured: `import torch, mlflow,
-flwr` 12.4 s against 6.6 s, and the test suite 21.5 min against 13). Any other such setting, uv missing from the registries or
-uv failing for any reason means pip does the install, as before.
+(`--index-strategy unsafe-best-match`). Any other such setting, uv missing from the registries
+or uv failing for any reason means pip does the install, as before.
+
+uv compiles the bytecode, as pip does. Where PYTHONDONTWRITEBYTECODE is set (as on the machines
+pmm is tested on) nothing else ever writes it, and every `pmm` or Flower process compiled torch,
+MLflow and Flower from source: `import torch, mlflow, flwr` took 12.4 s against 6.6 s, and the
+test suite 21.5 min against 13.
 
 Usage: python tools/install.py  (with the virtual environment's python)
 """
