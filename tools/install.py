@@ -27,8 +27,12 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET = [sys.executable, "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[dev]"]
+EDITABLE = ["-e", f"{ROOT}[dev]"]
 UV_VERSION = "uv>=0.9,<1"
+
+# pip settings that are lists of values, and the uv option that takes each value
+REPEATED = {"index-url": "--index-url", "extra-index-url": "--extra-index-url", "find-links": "--find-links",
+            "constraint": "--constraint"}
 
 # pip settings that only shape pip's own output or network waits: no counterpart needed
 HARMLESS = {"default-timeout", "timeout", "disable-pip-version-check", "quiet", "verbose", "progress-bar",
@@ -52,14 +56,8 @@ def uv_arguments(settings: dict[str, str]) -> tuple[list[str], dict[str, str]] |
     arguments, env = ["--index-strategy", "unsafe-best-match"], {}
     for key, value in settings.items():
         values = shlex.split(value)
-        if key == "index-url":
-            arguments += ["--index-url", values[0]]
-        elif key == "extra-index-url":
-            arguments += [item for url in values for item in ("--extra-index-url", url)]
-        elif key == "find-links":
-            arguments += [item for link in values for item in ("--find-links", link)]
-        elif key == "constraint":
-            arguments += [item for path in values for item in ("--constraint", path)]
+        if key in REPEATED:
+            arguments += [item for one in values for item in (REPEATED[key], one)]
         elif key == "cert":
             env["SSL_CERT_FILE"] = values[0]
         elif key == "no-index" and value.lower() in ("1", "true", "yes", "on"):
@@ -80,8 +78,8 @@ def install_with_uv() -> bool:
     if fetched.returncode != 0:
         print("install: uv is not available from the registries; installing with pip", file=sys.stderr)
         return False
-    uv = [sys.executable, "-m", "uv", "pip", "install", "--quiet", "--compile-bytecode", "--python", sys.executable, *arguments,
-          "-e", f"{ROOT}[dev]"]
+    uv = [sys.executable, "-m", "uv", "pip", "install", "--quiet", "--compile-bytecode", "--python", sys.executable,
+          *arguments, *EDITABLE]
     done = subprocess.run(uv, env={**os.environ, **env})
     if done.returncode != 0:
         print("install: uv failed (above); installing with pip", file=sys.stderr)
@@ -95,7 +93,7 @@ def main() -> int:
         return 2
     if install_with_uv():
         return 0
-    return subprocess.run(TARGET).returncode
+    return subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *EDITABLE]).returncode
 
 
 if __name__ == "__main__":
