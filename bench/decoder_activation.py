@@ -21,6 +21,7 @@ from pmm_core.config.model import LossWeights
 from pmm_core.modalities import MODALITIES, availability_vector
 from pmm_core.models import build_model
 from pmm_core.training.conditions import sample_condition, task_condition
+from pmm_core.training.precision import resolve_precision
 from pmm_core.training.step import build_optimizers, train_step
 
 PATTERNS = {
@@ -38,7 +39,7 @@ def _batch(pattern: tuple[str, ...], batch: int, size: int, device: torch.device
     generator = torch.Generator().manual_seed(0)
     m = torch.tensor([availability_vector(pattern)] * batch, dtype=torch.float32)
     image = torch.rand(batch, 6, size, size, generator=generator) * m[:, :, None, None]
-    return image.to(device), m.to(device), torch.zeros(batch, dtype=torch.int64, device=device)
+    return image.to(device), m, torch.zeros(batch, dtype=torch.int64, device=device)
 
 
 def _sync(device: torch.device) -> None:
@@ -46,17 +47,17 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_training(pattern, model, optimizers, args, device) -> dict[str, float]:
+def time_training(pattern, model, optimizers, args, device, precision) -> dict[str, float]:
     """Seconds per step with all six decoders and with the available ones, interleaved step by step."""
     image, m, ids = _batch(pattern, args.batch_size, args.size, device)
     rng = np.random.default_rng(0)
     seconds = {"all": 0.0, "available": 0.0}
     for step in range(args.steps + 1):
-        for way, outputs in (("all", torch.ones(6, device=device)), ("available", None)):
+        for way, outputs in (("all", torch.ones(6)), ("available", None)):
             sc = sample_condition(m, rng)
             _sync(device)
             started = time.perf_counter()
-            train_step(model, optimizers, image, m, ids, sc, LossWeights(), amp=device.type == "cuda", outputs=outputs)
+            train_step(model, optimizers, image, m, ids, sc, LossWeights(), precision=precision, outputs=outputs)
             _sync(device)
             if step:  # the first round is a warm-up
                 seconds[way] += time.perf_counter() - started
@@ -95,11 +96,12 @@ def main(argv: list[str] | None = None) -> None:
     print(f"decoder_activation: six decoders vs the available ones, {args.model} model, {args.size}x{args.size}, "
           f"batch {args.batch_size}, {args.steps} timed steps each, {device}")
     torch.manual_seed(0)
-    model = build_model(model_options(args.model)).to(device)
-    optimizers = build_optimizers(model, 1e-4, amp=device.type == "cuda")
+    precision = resolve_precision("auto", None, device)  # as training runs on this device
+    model = precision.prepare_model(build_model(model_options(args.model)).to(device))
+    optimizers = build_optimizers(model, 1e-4, loss_scaling=precision.needs_loss_scaling)
     rows = []
     for name, pattern in PATTERNS.items():
-        seconds = time_training(pattern, model, optimizers, args, device)
+        seconds = time_training(pattern, model, optimizers, args, device, precision)
         row = {"site": name, "modalities": list(pattern),
                "all_slices_per_s": round(args.batch_size / seconds["all"], 3),
                "available_slices_per_s": round(args.batch_size / seconds["available"], 3),

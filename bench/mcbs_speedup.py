@@ -17,7 +17,6 @@ import numpy as np
 from torch.utils.data import DataLoader
 
 from bench.common import write_results
-from bench.phantom_sites import phantom_sites
 from bench.synthetic_cache import write_cache
 from bench.training_speed import StepTimer, add_training_options, default_device, endless, model_options
 from pmm_core.config.training import TrainingOptions
@@ -64,6 +63,8 @@ def mean_val_psnr(model, site_dirs: list[Path], device) -> float:
 
 def quality_rows(args, device) -> list[dict]:
     """Validation PSNR on the phantom after the same wall-clock training budget per sampler."""
+    from bench.phantom_sites import phantom_sites  # the demo's builder (and MLflow): only where scored
+
     site_dirs, _ = phantom_sites(args.phantom_cases)
     dataset = SliceDataset(site_dirs, "train")
     rows = []

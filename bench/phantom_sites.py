@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from centralized.demo import ensure_phantom_federation
+from pmm_core.phantom.prepared import ensure_phantom_federation
 
 WORK = Path(__file__).parent / ".work"
 SITE_NAMES = ("TTG", "TTI", "BraTS", "ISLES")

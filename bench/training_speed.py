@@ -19,7 +19,7 @@ from pmm_core.config.model import ModelOptions
 from pmm_core.config.training import TrainingOptions
 from pmm_core.models import build_model
 from pmm_core.models.pmm_synth import PMMSynth
-from pmm_core.training.step import batch_step, build_optimizers
+from pmm_core.training.step import StepRecipe, batch_step, build_optimizers
 
 # The demo's model (a few minutes of CPU get somewhere) and the paper's (34 M parameters; about 2.6 s per batch-1 step at 192x192 on 2 CPU cores).
 SMALL = dict(base_channels=16, residual_blocks=3, embedding_dim=64, modulation_hidden=32,
@@ -63,19 +63,22 @@ class StepTimer:
 
     def __init__(self, model: torch.nn.Module, device: torch.device, learning_rate: float = 1e-3, seed: int = 0,
                  options: TrainingOptions | None = None):
-        self.model = model.to(device).train()
         self.device = device
-        self.optimizers = build_optimizers(self.model, learning_rate, amp=device.type == "cuda")
+        # the method (its condition and losses) and the precision the steps train with
+        self.recipe = StepRecipe.of(options or TrainingOptions(), device)
+        self.model = self.recipe.precision.prepare_model(model.to(device).train())
+        self.optimizers = build_optimizers(self.model, learning_rate,
+                                           loss_scaling=self.recipe.precision.needs_loss_scaling)
         self.rng = np.random.default_rng(seed)
-        self.options = options or TrainingOptions()  # the method (its condition and losses) the steps train
 
     @classmethod
-    def build(cls, options: ModelOptions, device: torch.device, seed: int = 0, learning_rate: float = 1e-3) -> "StepTimer":
+    def build(cls, options: ModelOptions, device: torch.device, seed: int = 0, learning_rate: float = 1e-3,
+              training: TrainingOptions | None = None) -> "StepTimer":
         torch.manual_seed(seed)
-        return cls(build_model(options), device, learning_rate, seed)
+        return cls(build_model(options), device, learning_rate, seed, training)
 
     def step(self, batch) -> int:
-        batch_step(self.model, self.optimizers, batch, self.rng, self.options, self.device, amp=self.device.type == "cuda")
+        batch_step(self.model, self.optimizers, batch, self.rng, self.recipe, self.device)
         return batch.image.shape[0]
 
     def _sync(self) -> None:

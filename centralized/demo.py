@@ -8,8 +8,6 @@ training get somewhere; everything else is the paper's recipe.
 """
 from __future__ import annotations
 
-import json
-import shutil
 import time
 from pathlib import Path
 from typing import Callable
@@ -18,18 +16,13 @@ from centralized.evaluate_run import run_evaluation
 from centralized.run_central import run_central
 from centralized.trainer import RunSettings
 from pmm_core.config.model import ModelOptions
-from pmm_core.config.site import load_site
 from pmm_core.config.toml_loading import toml_text
 from pmm_core.config.training import TrainingOptions
-from pmm_core.data.cache import CACHE_FORMAT
-from pmm_core.data.prepare_site import prepare_site
 from pmm_core.data.site_caches import site_cache_dirs
 from pmm_core.errors import PmmError
 from pmm_core.evaluation.report import BASELINES, format_table
-from pmm_core.phantom.federation import write_federation
+from pmm_core.phantom.prepared import SITE_FILES, build_phantom_federation, mark_ready, phantom_ready
 from tracking import TrackingSettings
-
-SITE_FILES = ("ttg", "tti", "brats", "isles")
 
 DEMO_MODEL = ModelOptions(base_channels=16, residual_blocks=3, embedding_dim=64, modulation_hidden=32,
                           discriminator_channels=16, discriminator_layers=3)
@@ -52,49 +45,6 @@ def beats_baselines(rows: list[dict]) -> tuple[int, int]:
     return wins, len(tasks)
 
 
-def build_phantom_federation(out: Path, cases_per_site: int, seed: int, progress: bool = True,
-                             echo: Callable[[str], None] = print) -> Path:
-    """The four phantom sites written under `out` and prepared into `out/cache`; returns the cache."""
-    write_federation(out, cases_per_site=cases_per_site, seed=seed, size="test", progress=progress)
-    cache = out / "cache"
-    for name in SITE_FILES:
-        summary = prepare_site(load_site(out / "sites" / f"{name}.toml"), cache, workers=2, progress=progress)
-        echo(f"    {summary.site}: {summary.num_cases} cases, {summary.fingerprint.num_slices if summary.fingerprint else 0} slices")
-    return cache
-
-
-def phantom_ready(out: Path, cases_per_site: int, seed: int) -> bool:
-    """True when `out` holds a finished, prepared phantom federation built with these settings.
-
-    The READY marker is written last and records the settings and the cache format, so an
-    interrupted build, one with other settings or one an older pmm prepared is never taken for this one.
-    """
-    try:
-        return json.loads((Path(out) / "READY").read_text()) == _ready_record(cases_per_site, seed)
-    except (OSError, ValueError):
-        return False
-
-
-def _ready_record(cases_per_site: int, seed: int) -> dict:
-    return {"cases_per_site": cases_per_site, "seed": seed, "cache_format": CACHE_FORMAT}
-
-
-def mark_ready(out: Path, cases_per_site: int, seed: int) -> None:
-    (Path(out) / "READY").write_text(json.dumps(_ready_record(cases_per_site, seed)))
-
-
-def ensure_phantom_federation(out: Path, cases_per_site: int, seed: int = 0,
-                              echo: Callable[[str], None] = print) -> Path:
-    """The prepared phantom federation in `out` (a folder of pmm's own), built on first use and reused after."""
-    out = Path(out)
-    if not phantom_ready(out, cases_per_site, seed):
-        shutil.rmtree(out, ignore_errors=True)
-        echo(f"preparing the phantom federation once ({cases_per_site} cases per site) -> {out}")
-        build_phantom_federation(out, cases_per_site, seed, progress=False, echo=echo)
-        mark_ready(out, cases_per_site, seed)
-    return out / "cache"
-
-
 def run_demo(out: Path, cases_per_site: int, epochs: int, seed: int, tracking_uri: str | None,
              progress: bool = True, echo: Callable[[str], None] = print) -> list[dict]:
     started = time.perf_counter()
@@ -104,7 +54,7 @@ def run_demo(out: Path, cases_per_site: int, epochs: int, seed: int, tracking_ur
         cache = out / "cache"
     else:
         echo(f"1-2/4 phantom federation -> {out}, preprocessing the four sites")
-        cache = build_phantom_federation(out, cases_per_site, seed, progress, echo)
+        cache = build_phantom_federation(out, cases_per_site, seed, echo)
         mark_ready(out, cases_per_site, seed)
     options = demo_training_options(epochs)
     config = out / "demo_training.toml"  # what ran, for a reader to copy into `pmm train-central --config`

@@ -20,6 +20,11 @@ class DistributedContext:
     rank: int = 0
     world_size: int = 1
     device: torch.device = torch.device("cpu")
+    launched: bool = False  # started by torchrun: a process group exists, even for one process
+
+    @property
+    def backend(self) -> str | None:
+        return dist.get_backend() if self.launched and dist.is_initialized() else None
 
     @property
     def is_main(self) -> bool:
@@ -27,7 +32,9 @@ class DistributedContext:
 
     @property
     def active(self) -> bool:
-        return self.world_size > 1
+        """True under torchrun, also with one process: the collectives run (NCCL with one GPU
+        is how a one-GPU machine checks the multi-GPU path), and they cost nothing worth saving."""
+        return self.launched
 
     def average_gradients(self, parameters: Iterable[torch.nn.Parameter]) -> None:
         if not self.active:
@@ -66,11 +73,11 @@ def init_distributed(prefer_cuda: bool = True) -> DistributedContext:
     """From torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK); a single process otherwise."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     cuda = prefer_cuda and torch.cuda.is_available()
-    if world_size <= 1:
+    if "RANK" not in os.environ:
         return DistributedContext(device=torch.device("cuda" if cuda else "cpu"))
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     if cuda:
         torch.cuda.set_device(local_rank)
     dist.init_process_group(backend="nccl" if cuda else "gloo")
     return DistributedContext(rank=rank, world_size=world_size,
-                              device=torch.device(f"cuda:{local_rank}" if cuda else "cpu"))
+                              device=torch.device(f"cuda:{local_rank}" if cuda else "cpu"), launched=True)

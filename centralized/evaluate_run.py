@@ -36,7 +36,7 @@ def run_evaluation(checkpoint: Path, site_dir: Path, tasks: list[Task] | None, s
     chosen = tasks or trained.method.tasks(trained.options, default_tasks(fingerprint.site, fingerprint.modalities))
     result = evaluate_site(trained.model, site_dir, chosen, split, device, batch_size,
                            trained.options.min_brain_fraction, standardization=known.intensity if known else None,
-                           protocols=protocols)
+                           protocols=protocols, precision=trained.precision)
     summary = result.summary()
     empty = [task for task, methods in summary.items() if not methods]
     if len(empty) == len(chosen):

@@ -11,6 +11,7 @@ from pmm_core.data.records import SiteRecord
 from pmm_core.errors import PmmError
 from pmm_core.methods import Method, build_method_model, method_of
 from pmm_core.training.checkpoint import load_checkpoint
+from pmm_core.training.precision import Precision, resolve_precision
 
 
 @dataclass
@@ -19,6 +20,7 @@ class TrainedModel:
     options: TrainingOptions
     sites: list[SiteRecord]
     path: Path
+    precision: Precision     # what it computes in on its device (as it trained, resolved for this machine)
 
     @property
     def method(self) -> Method:
@@ -50,7 +52,9 @@ def load_trained_model(path: Path, device: torch.device) -> TrainedModel:
         model.load_state_dict(checkpoint["model"])
     except RuntimeError as exc:
         raise PmmError(f"{path}: weights do not fit the model its config describes ({str(exc).splitlines()[0]})") from None
-    return TrainedModel(model.to(device).eval(), options, checkpoint_sites(checkpoint, path), Path(path))
+    precision = resolve_precision(options.precision, options.channels_last, device)
+    return TrainedModel(precision.prepare_model(model.to(device).eval()), options, checkpoint_sites(checkpoint, path),
+                        Path(path), precision)
 
 
 def checkpoint_sites(checkpoint: dict, path: Path) -> list[SiteRecord]:

@@ -12,7 +12,6 @@ from typing import Any, Callable
 
 from centralized.distributed import init_distributed
 from centralized.model_loading import checkpoint_sites
-from centralized.runs import new_run_dir
 from centralized.trainer import CentralTrainer, RunSettings, TrainOutcome
 from pmm_core.config.training import TrainingOptions, checked_options
 from pmm_core.data.fingerprint import load_fingerprint
@@ -43,11 +42,6 @@ class ResumePoint:
                                f"started ({record.intensity.scheme} then, {now.scheme} now, in "
                                f"{record.cache_dir}); prepare it as before or start a new run")
         return cls(Path(path), checkpoint, options, [Path(r.cache_dir) for r in records])
-
-
-def default_run_dir(site_dirs: list[Path]) -> Path:
-    """runs/<time>-<sites>."""
-    return new_run_dir([Path(d).name for d in site_dirs])
 
 
 def run_central(options: TrainingOptions, site_dirs: list[Path], settings: RunSettings,

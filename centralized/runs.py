@@ -20,3 +20,8 @@ def resolve_checkpoint(value: str) -> Path:
 
 def new_run_dir(site_names: list[str]) -> Path:
     return RUNS_ROOT / f"{time.strftime('%Y%m%d-%H%M%S')}-{'-'.join(site_names)}"
+
+
+def default_run_dir(site_dirs: list[Path]) -> Path:
+    """runs/<time>-<sites>."""
+    return new_run_dir([Path(d).name for d in site_dirs])

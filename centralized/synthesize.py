@@ -140,7 +140,7 @@ def synthesize_target(trained: TrainedModel, inputs: ModelInputs, target: str, b
     sources = trained.usable_sources(list(inputs.sources), target)
     device = next(trained.model.parameters()).device
     synthesis = synthesize_slices(trained.model, inputs.volume, task_condition(list(sources)),
-                                  known.dataset_id, device, batch_size, target)
+                                  known.dataset_id, device, batch_size, target, trained.precision)
     if intensity_range == "scanner":
         synthesis = known.intensity.to_scanner(target, synthesis)
     synthesis = synthesis * (prepared.mask > 0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -30,8 +30,10 @@ from pmm_core.methods import method_of
 from pmm_core.training.checkpoint import save_checkpoint
 from pmm_core.training.epoch import run_epoch
 from pmm_core.training.schedule import LearningRateSchedule
-from pmm_core.training.step import batch_step, build_optimizers
-from tracking import RunTracker
+from pmm_core.training.step import StepRecipe, batch_step, build_optimizers
+
+if TYPE_CHECKING:  # MLflow is imported by whoever makes the tracker: a run without one never loads it
+    from tracking import RunTracker
 
 CHECKPOINT_FORMAT = 1
 
@@ -85,9 +87,10 @@ class CentralTrainer:
         self.loader = DataLoader(self.dataset, batch_sampler=self.sampler, num_workers=options.num_workers,
                                  pin_memory=dist.device.type == "cuda")
         torch.manual_seed(options.seed)  # same initial weights on every rank
-        self.model = self.method.build(options).to(dist.device)
-        self.amp = options.amp and dist.device.type == "cuda"
-        self.optimizers = build_optimizers(self.model, options.learning_rate, options.betas, self.amp)
+        self.recipe = StepRecipe.of(options, dist.device)
+        self.model = self.recipe.precision.prepare_model(self.method.build(options).to(dist.device))
+        self.optimizers = build_optimizers(self.model, options.learning_rate, options.betas,
+                                           self.recipe.precision.needs_loss_scaling)
         self.steps_per_epoch = len(self.sampler)
         self.schedule = LearningRateSchedule.of(options)
         self.condition_rng = np.random.default_rng([options.seed, dist.rank])
@@ -134,8 +137,8 @@ class CentralTrainer:
     # -- training ------------------------------------------------------------------------------
     def _step(self, batch) -> dict[str, float]:
         self.schedule.apply(self.optimizers.all(), self.global_step / max(self.steps_per_epoch, 1))  # resumes need no state
-        return batch_step(self.model, self.optimizers, batch, self.condition_rng, self.options, self.dist.device,
-                          self.global_step / max(self.steps_per_epoch, 1), self.amp,
+        return batch_step(self.model, self.optimizers, batch, self.condition_rng, self.recipe, self.dist.device,
+                          self.global_step / max(self.steps_per_epoch, 1),
                           synchronize=self.dist.average_gradients if self.dist.active else None)
 
     def train(self) -> TrainOutcome:

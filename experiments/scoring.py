@@ -27,7 +27,7 @@ def score(checkpoint: Path, site_dir: Path, variant: str, baselines: bool = Fals
     tasks = trained.method.tasks(trained.options, default_tasks(fingerprint.site, fingerprint.modalities))
     result = evaluate_site(trained.model, site_dir, tasks, split, device, 16, trained.options.min_brain_fraction,
                            baselines=baselines, standardization=known.intensity if known else None,
-                           protocols=protocols)
+                           protocols=protocols, precision=trained.precision)
     rows = evaluation_rows(result)
     for row in rows:
         if row["method"] == "pmm":

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from centralized.demo import ensure_phantom_federation
+from pmm_core.phantom.prepared import ensure_phantom_federation
 from experiments.settings import ExperimentSettings
 
 SITE_NAMES = ("TTG", "TTI", "BraTS", "ISLES")

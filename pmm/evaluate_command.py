@@ -25,14 +25,16 @@ def evaluate(
 
     Baselines on the same slices give the numbers meaning: the first source linearly intensity-matched to the target and (many-to-one) a least-squares linear combination of the sources, both fitted on the training split, and the same fit on each case's own truth as a ceiling.
     """
-    from centralized.evaluate_run import run_evaluation
+    from pmm.text_inputs import protocol_names
     from pmm_core.data.cache import default_cache_root
     from pmm_core.data.site_caches import site_cache_dirs
-    from pmm.text_inputs import protocol_names
     from pmm_core.evaluation.tasks import parse_task
-    from tracking import TrackingSettings
+    from tracking.settings import TrackingSettings
 
-    (site_dir,) = site_cache_dirs([site], cache_dir or default_cache_root())
-    run_evaluation(checkpoint, site_dir, [parse_task(t) for t in task or []], split, out,
+    (site_dir,) = site_cache_dirs([site], cache_dir or default_cache_root())  # a wrong site fails before torch loads
+    tasks = [parse_task(t) for t in task or []]
+    from centralized.evaluate_run import run_evaluation
+
+    run_evaluation(checkpoint, site_dir, tasks, split, out,
                    TrackingSettings(experiment=experiment, tracking_uri=tracking_uri), batch_size, echo=typer.echo,
                    protocols=protocol_names(protocols))

@@ -6,7 +6,6 @@ from pathlib import Path
 import typer
 
 from pmm.errors import reports_errors
-from pmm_core.phantom.federation import write_federation
 
 
 @reports_errors
@@ -22,6 +21,8 @@ def phantom(
 
     Anatomy from the ICBM152 template, contrast from MR signal equations, each site with its own protocol, scanner, geometry, disease and file layout. Prepare a site with `pmm prepare --site DIR/sites/ttg.toml`.
     """
+    from pmm_core.phantom.federation import write_federation
+
     written = write_federation(out, cases_per_site=cases_per_site, seed=seed, size=size, progress=not quiet,
                                dicom=dicom)
     for site, cases in written.items():

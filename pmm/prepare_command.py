@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from pmm.errors import reports_errors
-from pmm_core.config.site import find_site_file, load_site
-from pmm_core.data.cache import default_cache_root
-from pmm_core.data.prepare_site import PrepareSummary, prepare_site
+
+if TYPE_CHECKING:
+    from pmm_core.data.prepare_site import PrepareSummary
 
 
 def format_summary(summary: PrepareSummary) -> list[str]:
@@ -46,6 +47,10 @@ def prepare(
 
     The site's intensity standardization (\[preprocess] intensity) is learned on its training split and written to its fingerprint. Cases already cached with the same files and options are reused; changing only the scheme rewrites only the fingerprint. A case that fails is reported and skipped; the command then exits with status 1 after caching the others.
     """
+    from pmm_core.config.site import find_site_file, load_site
+    from pmm_core.data.cache import default_cache_root
+    from pmm_core.data.prepare_site import prepare_site
+
     config = load_site(find_site_file(site))
     if crop_size is not None:
         config.preprocess.crop_size = crop_size

@@ -34,21 +34,21 @@ def train_central(
 
     Uses CUDA and mixed precision when present; several GPUs with `torchrun --nproc_per_node N -m pmm train-central …`. Validates every epoch on the val split and keeps `last.pt` and `best.pt`.
     """
-    from centralized.run_central import ResumePoint, default_run_dir, run_central
-    from centralized.runs import resolve_checkpoint
-    from centralized.trainer import RunSettings
     from pmm.text_inputs import site_names
     from pmm_core.config.methods import METHOD_NAMES
     from pmm_core.config.training import options_with_overrides
-    from pmm_core.evaluation.tasks import parse_task
     from pmm_core.data.cache import default_cache_root
     from pmm_core.data.site_caches import site_cache_dirs
-    from tracking import TrackingSettings
+    from pmm_core.evaluation.tasks import parse_task
+    from tracking.settings import TrackingSettings
 
     point = None
     if resume and (method or task):
         raise PmmError("--resume continues a run with its own method; drop --method and --task")
     if resume:
+        from centralized.run_central import ResumePoint
+        from centralized.runs import resolve_checkpoint
+
         point = ResumePoint.load(resolve_checkpoint(resume), epochs)
         options, site_dirs, run_dir = point.options, point.site_dirs, run_dir or point.path.parent
     else:
@@ -59,8 +59,13 @@ def train_central(
         parsed = parse_task(task) if task else None
         options = options_with_overrides(config, epochs, batch_size, no_pfm, no_mcbs, method,
                                          (parsed.sources, parsed.target) if parsed else None)
-        site_dirs = site_cache_dirs(site_names(sites), cache_dir or default_cache_root())
+        site_dirs = site_cache_dirs(site_names(sites), cache_dir or default_cache_root())  # before torch loads
+        from centralized.runs import default_run_dir
+
         run_dir = run_dir or default_run_dir(site_dirs)
+    from centralized.run_central import run_central  # torch, MLflow: once the arguments are good
+    from centralized.trainer import RunSettings
+
     settings = RunSettings(run_dir=run_dir, max_steps=max_steps, checkpoint_every=checkpoint_every, progress=not quiet)
     run_central(options, site_dirs, settings, TrackingSettings(experiment=experiment, tracking_uri=tracking_uri),
                 resume=point, echo=typer.echo)

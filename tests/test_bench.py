@@ -81,3 +81,18 @@ def test_method_cost_times_the_three_methods(tmp_path: Path) -> None:
     rows = {row["method"]: row for row in result["rows"]}
     assert set(rows) == {"PMM-Synth", "pix2pix", "MM-GAN"} and rows["PMM-Synth"]["training_time_vs_pmm"] == 1.0
     assert all(row["slices_per_s"] > 0 and row["inference_s_per_slice"] > 0 for row in rows.values())
+
+
+def test_precision_speed_startup_time_and_step_profile(tmp_path: Path) -> None:
+    precision = run_bench(tmp_path, "precision_speed", "--models", "small", "--size", "32", "--batch-sizes", "2",
+                          "--seconds", "0.1", "--inference-repeats", "1", "--budget", "0")
+    combos = {(r["precision"], r["channels_last"]) for r in precision["training"]}
+    assert combos == {(p, c) for p in ("float32", "bfloat16") for c in (False, True)}
+    assert all(r["slices_per_s"] > 0 for r in precision["training"]) and len(precision["inference"]) == 4
+    startup = run_bench(tmp_path, "startup_time", "--repeats", "1", "--commands", "evaluate")
+    rows = {row["command"]: row for row in startup["rows"]}
+    assert rows["pmm --help"]["imports_ms"] == {}  # the help imports no torch, MLflow, Flower, SimpleITK
+    assert "torch" not in rows["pmm evaluate (first check fails)"]["imports_ms"]  # a wrong site fails first
+    profile = run_bench(tmp_path, "step_profile", "--methods", "pmm-synth", "mmgan", "--size", "64", "--rows", "5")
+    assert [r["method"] for r in profile["rows"]] == ["pmm-synth", "mmgan"]
+    assert all("aten::" in r["table"] and r["device_syncs"] is None for r in profile["rows"])  # CPU: no CUDA count

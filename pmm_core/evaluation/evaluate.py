@@ -24,6 +24,7 @@ from pmm_core.evaluation.protocols import PROTOCOLS, CaseScore, TruthView, score
 from pmm_core.evaluation.tasks import Task
 from pmm_core.modalities import MODALITIES
 from pmm_core.training.conditions import task_condition
+from pmm_core.training.precision import Precision, resolve_precision
 
 METHODS = ("pmm", "match", "linear", "oracle")
 
@@ -84,18 +85,24 @@ class SiteEvaluation:
 
 @torch.no_grad()
 def synthesize_slices(model: torch.nn.Module, volume: np.ndarray, sc: torch.Tensor, dataset_id: int,
-                      device: torch.device, batch_size: int, target: str) -> np.ndarray:
+                      device: torch.device, batch_size: int, target: str,
+                      precision: Precision | None = None) -> np.ndarray:
     """The synthesized `target` (Z, H, W) for a zero-filled volume (Z, 6, H, W), the non-sources
-    masked out first; only the target's decoder runs."""
+    masked out first; only the target's decoder runs, in `precision` (default float32; the model
+    must be in its layout) with float32 out."""
+    precision = precision or resolve_precision("float32", False, device)
     planes = []
-    sc = sc.to(device)
+    sc = sc.cpu().float()  # the streams are chosen on the host
+    on_device = sc.to(device)
     index = MODALITIES.index(target)
-    wanted = torch.zeros(len(MODALITIES), device=device)
+    wanted = torch.zeros(len(MODALITIES))
     wanted[index] = 1
     for start in range(0, volume.shape[0], batch_size):
-        x = torch.from_numpy(volume[start:start + batch_size]).to(device) * sc[None, :, None, None]
+        x = precision.prepare_input(torch.from_numpy(volume[start:start + batch_size]).to(device)
+                                    * on_device[None, :, None, None])
         ids = torch.full((x.shape[0],), dataset_id, dtype=torch.int64, device=device)
-        planes.append(model(x, sc, ids, wanted)[:, index].float().cpu().numpy())
+        with precision.autocast():
+            planes.append(model(x, sc, ids, wanted)[:, index].float().cpu().numpy())
     return np.concatenate(planes)
 
 
@@ -130,9 +137,10 @@ def evaluate_site(model: torch.nn.Module, site_dir: Path, tasks: list[Task], spl
                   device: torch.device | str = "cpu", batch_size: int = 16, min_brain_fraction: float = 0.05,
                   max_cases: int | None = None, baselines: bool = True,
                   standardization: SiteStandardization | None = None,
-                  protocols: tuple[str, ...] = PROTOCOLS) -> SiteEvaluation:
+                  protocols: tuple[str, ...] = PROTOCOLS, precision: Precision | None = None) -> SiteEvaluation:
     """`baselines=False` scores the model alone (validation during training needs no baselines);
-    `standardization` is the scale the model was trained in (the site's fingerprint when None)."""
+    `standardization` is the scale the model was trained in (the site's fingerprint when None);
+    `precision` what the model computes in (default float32)."""
     fingerprint = load_fingerprint(site_dir)
     standardization = standardization or fingerprint.intensity
     cases = fingerprint.split_cases(split)[:max_cases]
@@ -157,7 +165,7 @@ def evaluate_site(model: torch.nn.Module, site_dir: Path, tasks: list[Task], spl
             source_channels = _source_channels(volume, task)
             truth = volume[:, target]
             synthesis = synthesize_slices(model, volume, task_condition(list(task.sources)), fingerprint.dataset_id,
-                                          device, batch_size, task.target) * (mask > 0)
+                                          device, batch_size, task.target, precision) * (mask > 0)
             candidates = {"pmm": synthesis}
             for method, coefficients in fits[task.name].items():
                 sources = source_channels[:1] if method == "match" else source_channels

@@ -17,6 +17,7 @@ import torch
 from pmm_core.config.training import TrainingOptions
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.evaluation.evaluate import Example, evaluate_site
+from pmm_core.training.precision import resolve_precision
 from pmm_core.evaluation.report import flat_metrics
 from pmm_core.evaluation.tasks import default_tasks
 from pmm_core.methods import method_of
@@ -36,7 +37,9 @@ class Validation:
 
 def validate(model: torch.nn.Module, site_dirs: list[Path], options: TrainingOptions, device: str | torch.device,
              max_cases: int | None = None) -> Validation:
-    """Score `model` on the val split of each prepared site in `site_dirs`."""
+    """Score `model` on the val split of each prepared site in `site_dirs`, in the precision the
+    options train in (the model is already in its layout)."""
+    precision = resolve_precision(options.precision, options.channels_last, device)
     metrics: dict[str, float] = {}
     psnr, ssim, cases, examples = [], [], 0, {}
     for site_dir in site_dirs:
@@ -44,7 +47,7 @@ def validate(model: torch.nn.Module, site_dirs: list[Path], options: TrainingOpt
         tasks = method_of(options).tasks(options, default_tasks(fingerprint.site, fingerprint.modalities))
         result = evaluate_site(model, site_dir, tasks, "val", device,
                                options.batch_size, options.min_brain_fraction, max_cases, baselines=False,
-                               protocols=("model",))
+                               protocols=("model",), precision=precision)
         summary = result.summary()
         metrics |= flat_metrics("val", fingerprint.site, summary)
         scores = [methods["pmm"] for methods in summary.values() if "pmm" in methods]

@@ -27,7 +27,7 @@ from pmm_core.methods import build_method_model, method_of
 from pmm_core.models.pmm_synth import PMMSynth
 from pmm_core.training.epoch import EpochTotals, run_epoch
 from pmm_core.training.schedule import LearningRateSchedule
-from pmm_core.training.step import Optimizers, batch_step, build_optimizers
+from pmm_core.training.step import Optimizers, StepRecipe, batch_step, build_optimizers
 
 
 @dataclass
@@ -95,7 +95,8 @@ def round_schedule(spec: LocalRoundSpec, epochs_done: int) -> tuple[LearningRate
 
 
 def _train_epochs(model: PMMSynth, optimizers: Optimizers, spec: LocalRoundSpec, site: str, first_epoch: int,
-                  condition_rng: np.random.Generator, device: torch.device) -> tuple[dict[str, float], int, int]:
+                  condition_rng: np.random.Generator, recipe: StepRecipe,
+                  device: torch.device) -> tuple[dict[str, float], int, int]:
     """E local epochs of MCBS batches through the shared training step → (loss sums, steps, slices)."""
     options = spec.options
     schedule, schedule_start = round_schedule(spec, first_epoch)
@@ -105,15 +106,14 @@ def _train_epochs(model: PMMSynth, optimizers: Optimizers, spec: LocalRoundSpec,
         raise ValueError(f"site {site}: no training slices in {spec.site_dir}")
     sampler = MCBSBatchSampler(dataset.group_keys(), options.batch_size, options.seed)
     loader = DataLoader(dataset, batch_sampler=sampler, num_workers=options.num_workers)
-    amp = options.amp and device.type == "cuda"
     steps_per_epoch, steps_done = max(len(sampler), 1), 0
 
     def step(batch) -> dict[str, float]:
         nonlocal steps_done
         schedule.apply(optimizers.all(), schedule_start + steps_done / steps_per_epoch)
         steps_done += 1
-        return batch_step(model, optimizers, batch, condition_rng, options, device,
-                          schedule_start + (steps_done - 1) / steps_per_epoch, amp)
+        return batch_step(model, optimizers, batch, condition_rng, recipe, device,
+                          schedule_start + (steps_done - 1) / steps_per_epoch)
 
     totals = EpochTotals()
     model.train()
@@ -144,16 +144,17 @@ def run_local_round(spec: LocalRoundSpec, shared: dict[str, np.ndarray] | None,
         load_named(model, state.personal, spec.partition.personal)
     if shared is not None:
         load_named(model, shared, spec.partition.shared)
-    model.to(device)
+    recipe = StepRecipe.of(options, device)
+    model = recipe.precision.prepare_model(model.to(device))
 
-    optimizers = build_optimizers(model, options.learning_rate, options.betas, options.amp and device.type == "cuda",
+    optimizers = build_optimizers(model, options.learning_rate, options.betas, recipe.precision.needs_loss_scaling,
                                   groups=trained_groups(spec.partition, spec.personalize_only))
     condition_rng = np.random.default_rng([options.seed, dataset_id])
     _restore(state, spec, optimizers, condition_rng)
     epochs_done = state.epochs_done if state is not None else 0
 
     started = time.perf_counter()
-    sums, steps, num_examples = _train_epochs(model, optimizers, spec, site, epochs_done, condition_rng, device)
+    sums, steps, num_examples = _train_epochs(model, optimizers, spec, site, epochs_done, condition_rng, recipe, device)
     seconds = time.perf_counter() - started
     metrics = {f"train/epoch/{k.split('/')[-1]}": v / max(steps, 1) for k, v in sums.items()}
     metrics |= {"train/seconds": seconds, "train/steps": float(steps)}

@@ -58,8 +58,9 @@ def _named(model: PMMSynth, groups: tuple[str, ...]) -> dict[str, torch.nn.Param
 
 
 def shared_arrays(model: PMMSynth, partition: PartitionOptions) -> dict[str, np.ndarray]:
-    """The shared parameters as float32 numpy arrays, by full parameter name (what travels)."""
-    return {name: p.detach().cpu().numpy().astype(np.float32, copy=True) for name, p in _named(model, partition.shared).items()}
+    """The shared parameters as C-ordered float32 numpy arrays (whatever the model's memory
+    layout), by full parameter name (what travels)."""
+    return {name: p.detach().cpu().numpy().astype(np.float32, order="C", copy=True) for name, p in _named(model, partition.shared).items()}
 
 
 def personal_state(model: PMMSynth, partition: PartitionOptions) -> dict[str, torch.Tensor]:

@@ -82,7 +82,7 @@ def discriminator_loss(model: MMGAN, prediction: torch.Tensor, truth: torch.Tens
                        masks: LossMasks) -> torch.Tensor:
     """½[real set judged real + completed set judged real on its inputs, fake on its syntheses],
     over the available modalities; nothing (no gradient) when a batch synthesizes nothing."""
-    if float(masks.synthesis.sum()) == 0:
+    if not masks.judged:  # decided on the host: no wait for the device
         return torch.zeros((), device=prediction.device)
     available = _available(masks)
     real = _judged(model, sources, truth, torch.ones_like(available))

@@ -51,15 +51,17 @@ class UniSynthGenerator(nn.Module):
         batch, _, height, width = x.shape
         if height % self.divisor or width % self.divisor:
             raise PmmError(f"input size {height}x{width} must be a multiple of {self.divisor} for this model")
-        source_indices = [int(i) for i in torch.nonzero(sc > 0).flatten().tolist()]
+        # which streams run is read from a CPU copy: the training step passes SC and outputs on the
+        # host, so no step waits for the device to learn them
+        source_indices = [int(i) for i in torch.nonzero(sc.cpu() > 0).flatten().tolist()]
         if not source_indices:
             raise PmmError("the synthesis condition has no source modality")
-        condition = sc.to(x.dtype)[None, :, None, None]
+        condition = sc.to(x.device, x.dtype)[None, :, None, None]
         sources = x * condition
         common = self.common_encoder(torch.cat([sources, condition.expand(batch, -1, height, width)], dim=1), embedding)
         features = [self.modality_encoders[i](sources[:, i:i + 1], embedding) for i in source_indices]
         fused = self.trunk(self.fusion(features, source_indices, common, embedding), embedding)
-        wanted = [True] * NUM_MODALITIES if outputs is None else [bool(v) for v in (outputs > 0).tolist()]
+        wanted = [True] * NUM_MODALITIES if outputs is None else [bool(v) for v in (outputs.cpu() > 0).tolist()]
         if not any(wanted):
             raise PmmError("no output modality was asked for")
         planes = {i: decoder(fused, embedding) for i, decoder in enumerate(self.decoders) if wanted[i]}

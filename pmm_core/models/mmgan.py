@@ -41,11 +41,11 @@ class MMGAN(nn.Module):
                 outputs: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, 6, H, W), sc (6,) the real inputs, outputs (6,) the channels to return (None: all) →
         (B, 6, H, W): inputs as given (implicit conditioning), the rest synthesized, zero outside `outputs`."""
-        condition = sc.to(x.dtype)[None, :, None, None]
+        condition = sc.to(x.device, x.dtype)[None, :, None, None]
         inputs = x * condition                                   # zero imputation of every non-input
         completed = inputs + (1 - condition) * self.generator(inputs)
         if outputs is not None:
-            completed = completed * outputs.to(x.dtype)[None, :, None, None]
+            completed = completed * outputs.to(x.device, x.dtype)[None, :, None, None]
         return completed
 
     def judge_all(self, sources: torch.Tensor, images: torch.Tensor) -> torch.Tensor:

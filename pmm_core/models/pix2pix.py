@@ -51,7 +51,7 @@ class Pix2Pix(nn.Module):
 
 
 def _names(flags: torch.Tensor) -> list[str]:
-    return [MODALITIES[i] for i in torch.nonzero(flags > 0).flatten().tolist()]
+    return [MODALITIES[i] for i in torch.nonzero(flags.cpu() > 0).flatten().tolist()]
 
 
 def pix2pix_refusal(options: Pix2PixOptions, sources: list[str], target: str) -> str | None:

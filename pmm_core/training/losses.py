@@ -24,14 +24,28 @@ from pmm_core.config.model import LossWeights
 
 @dataclass
 class LossMasks:
+    """Per-sample, per-modality loss weights, plus which discriminators have anything to judge.
+
+    `judged` is decided on the host, from the CPU copies of availability, SC and outputs the
+    sampler produced, so that a step never waits for the accelerator to learn which
+    discriminators to run (a `.tolist()` on a CUDA tensor stalls the launch queue every step)."""
+
     synthesis: torch.Tensor       # (B, 6)
     reconstruction: torch.Tensor  # (B, 6)
+    judged: tuple[int, ...]       # modalities with any synthesis weight, in order
 
     @classmethod
     def build(cls, availability: torch.Tensor, sc: torch.Tensor, outputs: torch.Tensor | None = None) -> "LossMasks":
+        """From CPU tensors (availability (B, 6), sc (6,), outputs (6,)); move with `.to(device)`."""
         sc = sc.to(availability)[None]
         decoded = availability if outputs is None else availability * outputs.to(availability)[None]
-        return cls(synthesis=(1 - sc) * decoded, reconstruction=sc * decoded)
+        synthesis = (1 - sc) * decoded
+        judged = tuple(int(i) for i in torch.nonzero(synthesis.sum(dim=0) > 0).flatten().tolist())
+        return cls(synthesis=synthesis, reconstruction=sc * decoded, judged=judged)
+
+    def to(self, device: torch.device, dtype: torch.dtype = torch.float32) -> "LossMasks":
+        return LossMasks(self.synthesis.to(device, dtype, non_blocking=True),
+                         self.reconstruction.to(device, dtype, non_blocking=True), self.judged)
 
 
 def weighted_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -43,11 +57,11 @@ def l1_per_image(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor
     return (prediction - target).abs().mean(dim=(2, 3))
 
 
-def _patch_scores(model: torch.nn.Module, sources: torch.Tensor, images: torch.Tensor, weights: torch.Tensor,
+def _patch_scores(model: torch.nn.Module, sources: torch.Tensor, images: torch.Tensor, masks: LossMasks,
                   target: float) -> torch.Tensor:
-    """(B, 6) mean LSGAN error (D − target)² per sample, only for modalities with any weight."""
-    scores = torch.zeros_like(weights)
-    for index in torch.nonzero(weights.sum(dim=0) > 0).flatten().tolist():
+    """(B, 6) mean LSGAN error (D − target)² per sample, only for the modalities `masks` judges."""
+    scores = torch.zeros_like(masks.synthesis)
+    for index in masks.judged:
         output = model.judge(index, sources, images[:, index:index + 1])
         scores[:, index] = ((output.float() - target) ** 2).mean(dim=(1, 2, 3))
     return scores
@@ -59,7 +73,7 @@ def generator_losses(model: torch.nn.Module, prediction: torch.Tensor, truth: to
     losses = {
         "syn": weighted_mean(errors, masks.synthesis),
         "rec": weighted_mean(errors, masks.reconstruction),
-        "adv": weighted_mean(_patch_scores(model, sources, prediction, masks.synthesis, 1.0), masks.synthesis),
+        "adv": weighted_mean(_patch_scores(model, sources, prediction, masks, 1.0), masks.synthesis),
     }
     losses["g"] = weights.syn * losses["syn"] + weights.rec * losses["rec"] + weights.adv * losses["adv"]
     return losses
@@ -67,6 +81,6 @@ def generator_losses(model: torch.nn.Module, prediction: torch.Tensor, truth: to
 
 def discriminator_loss(model: torch.nn.Module, prediction: torch.Tensor, truth: torch.Tensor, sources: torch.Tensor,
                        masks: LossMasks) -> torch.Tensor:
-    real = _patch_scores(model, sources, truth, masks.synthesis, 1.0)
-    fake = _patch_scores(model, sources, prediction.detach(), masks.synthesis, 0.0)
+    real = _patch_scores(model, sources, truth, masks, 1.0)
+    fake = _patch_scores(model, sources, prediction.detach(), masks, 0.0)
     return weighted_mean(0.5 * (real + fake), masks.synthesis)

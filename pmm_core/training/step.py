@@ -2,8 +2,13 @@
 
 The centralized trainer, the federated client and the benchmarks all call `batch_step` (a
 loader batch: the options' method draws its condition, then `train_step` with that method's
-losses); it returns plain floats so callers can log them anywhere. Mixed precision (autocast +
-GradScaler) is used when asked for and the batch is on CUDA; on CPU the same code runs in float32.
+losses) with a `StepRecipe` they build once: the method, its objective and the precision
+(pmm_core.training.precision: bfloat16 autocast and channels-last where the hardware gains from
+them, float16 with loss scaling on older GPUs, float32 otherwise or on request).
+
+A step never waits for the accelerator until it is done: which streams and discriminators run is
+decided on the host from the CPU copies of the batch's availability and condition, and the five
+losses come back in one transfer at the end, as plain floats callers can log anywhere.
 """
 from __future__ import annotations
 
@@ -16,10 +21,11 @@ import torch
 
 from pmm_core.config.model import LossWeights
 from pmm_core.config.training import TrainingOptions
-from pmm_core.methods import Objective, method_of
+from pmm_core.methods import Method, Objective, method_of
 from pmm_core.methods.pmm_synth import selective_objective
 from pmm_core.models.parameter_groups import GROUP_NAMES, parameter_groups
 from pmm_core.training.losses import LossMasks
+from pmm_core.training.precision import Precision, resolve_precision
 
 GENERATOR_GROUPS = ("embedding", "modulation", "generator")
 
@@ -38,10 +44,11 @@ class Optimizers:
 
 
 def build_optimizers(model: torch.nn.Module, learning_rate: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999),
-                     amp: bool = False, groups: tuple[str, ...] = GROUP_NAMES) -> Optimizers:
+                     loss_scaling: bool = False, groups: tuple[str, ...] = GROUP_NAMES) -> Optimizers:
     """The one place that decides what trains: the parameters of `groups` (see
     pmm_core.models.parameter_groups) get `requires_grad` and an optimizer, every other parameter
-    is frozen. The generator side's groups go to one Adam, the discriminators to another."""
+    is frozen. The generator side's groups go to one Adam, the discriminators to another.
+    `loss_scaling` (float16 autocast on CUDA, `Precision.needs_loss_scaling`) turns on the GradScaler."""
     unknown = sorted(set(groups) - set(GROUP_NAMES))
     if unknown:
         raise ValueError(f"unknown parameter group {unknown[0]!r}; groups are {', '.join(GROUP_NAMES)}")
@@ -57,7 +64,7 @@ def build_optimizers(model: torch.nn.Module, learning_rate: float = 2e-4, betas:
     return Optimizers(
         generator=torch.optim.Adam(generator_params, lr=learning_rate, betas=betas) if generator_params else None,
         discriminator=torch.optim.Adam(discriminator_params, lr=learning_rate, betas=betas) if discriminator_params else None,
-        scaler=torch.amp.GradScaler(device, enabled=amp and device == "cuda"),
+        scaler=torch.amp.GradScaler(device, enabled=loss_scaling and device == "cuda"),
     )
 
 
@@ -79,32 +86,54 @@ def _frozen(module: torch.nn.Module) -> Iterator[None]:
             parameter.requires_grad_(flag)
 
 
+@dataclass(frozen=True)
+class StepRecipe:
+    """What a trainer fixes once and every step reuses: the method (how a batch's condition is
+    drawn), its objective (built once, not per step), its options and the precision."""
+
+    method: Method
+    objective: Objective
+    options: TrainingOptions
+    precision: Precision
+
+    @classmethod
+    def of(cls, options: TrainingOptions, device: torch.device | str) -> "StepRecipe":
+        method = method_of(options)
+        return cls(method, method.objective(options), options,
+                   resolve_precision(options.precision, options.channels_last, device))
+
+
 def train_step(model: torch.nn.Module, optimizers: Optimizers, image: torch.Tensor, availability: torch.Tensor,
-               dataset_ids: torch.Tensor, sc: torch.Tensor, weights: LossWeights, amp: bool = False,
+               dataset_ids: torch.Tensor, sc: torch.Tensor, weights: LossWeights, precision: Precision | None = None,
                synchronize: Callable[[Iterable[torch.nn.Parameter]], None] | None = None,
                outputs: torch.Tensor | None = None, objective: Objective | None = None) -> dict[str, float]:
-    """image (B, 6, H, W) zero-filled where missing, availability (B, 6), dataset_ids (B,), sc (6,).
+    """image (B, 6, H, W) zero-filled where missing, on the training device; availability (B, 6),
+    sc (6,) and outputs (6,) best on the CPU (where the sampler made them: then nothing here waits
+    for the device); dataset_ids (B,).
 
     Only the decoders of modalities the batch has run (`outputs`, by default the union of the
     batch's availability: one set under MCBS); the others would get no loss. A benchmark passes
     all ones to time the six-decoder step it replaced.
 
-    `objective` is the method's losses (default: PMM-Synth's with `weights`).
+    `precision` (default float32, contiguous) is the autocast and memory layout; the model must
+    already be in its layout (`Precision.prepare_model`). `objective` is the method's losses
+    (default: PMM-Synth's with `weights`).
 
     `synchronize` (several processes) averages the gradients of the given parameters after each
     backward, before the optimizer steps.
     """
-    device = image.device.type
-    use_amp = amp and device == "cuda"
-    sc = sc.to(image.device)
-    outputs = availability.amax(dim=0) if outputs is None else outputs.to(image.device)
-    masks = LossMasks.build(availability.to(image.dtype), sc, outputs)
-    sources = image * sc[None, :, None, None]
+    device = image.device
+    precision = precision or resolve_precision("float32", False, device)
+    availability, sc = availability.cpu().float(), sc.cpu().float()
+    outputs = availability.amax(dim=0) if outputs is None else outputs.cpu().float()
+    masks = LossMasks.build(availability, sc, outputs).to(device)
+    image = precision.prepare_input(image)
+    sources = image * sc.to(device, image.dtype, non_blocking=True)[None, :, None, None]
     objective = objective or selective_objective(weights)
 
     stepped = False
     with _frozen(model.discriminators):  # the generator step does not train D
-        with torch.autocast(device_type=device, enabled=use_amp):
+        with precision.autocast():
             prediction = model(image, sc, dataset_ids, outputs)
             losses = objective.generator(model, prediction, image, sources, masks)
         if optimizers.generator is not None:
@@ -115,7 +144,7 @@ def train_step(model: torch.nn.Module, optimizers: Optimizers, image: torch.Tens
             optimizers.scaler.step(optimizers.generator)
             stepped = True
 
-    with torch.autocast(device_type=device, enabled=use_amp):
+    with precision.autocast():
         loss_d = objective.discriminator(model, prediction, image, sources, masks)
     if optimizers.discriminator is not None and (synchronize is not None or loss_d.requires_grad):
         optimizers.discriminator.zero_grad(set_to_none=True)
@@ -127,24 +156,20 @@ def train_step(model: torch.nn.Module, optimizers: Optimizers, image: torch.Tens
         stepped = True
     if stepped:  # GradScaler.update needs a step to have been taken
         optimizers.scaler.update()
-    return {
-        "loss/g": float(losses["g"].detach()),
-        "loss/syn": float(losses["syn"].detach()),
-        "loss/rec": float(losses["rec"].detach()),
-        "loss/adv": float(losses["adv"].detach()),
-        "loss/d": float(loss_d.detach()),
-    }
+    values = torch.stack([losses["g"], losses["syn"], losses["rec"], losses["adv"], loss_d.to(losses["g"])])
+    g, syn, rec, adv, d = values.detach().float().tolist()  # the step's one wait for the device
+    return {"loss/g": g, "loss/syn": syn, "loss/rec": rec, "loss/adv": adv, "loss/d": d}
 
 
 def batch_step(model: torch.nn.Module, optimizers: Optimizers, batch, condition_rng: np.random.Generator,
-               options: TrainingOptions, device: torch.device, epochs_done: float = 0.0, amp: bool = False,
+               recipe: StepRecipe, device: torch.device, epochs_done: float = 0.0,
                synchronize: Callable[[Iterable[torch.nn.Parameter]], None] | None = None) -> dict[str, float]:
-    """One loader batch (collated `SliceSample`s: image, availability, dataset_id): the options'
+    """One loader batch (collated `SliceSample`s: image, availability, dataset_id): the recipe's
     method draws its synthesis condition from the batch's availability (MM-GAN's curriculum from
     `epochs_done`), then the batch trains on `device` with that method's losses. Every trainer
     steps through here, so all of them draw conditions from the same rule and the same RNG stream."""
-    method = method_of(options)
-    condition = method.condition(batch.availability, condition_rng, options, epochs_done)
-    return train_step(model, optimizers, batch.image.to(device, non_blocking=True), batch.availability.to(device),
-                      batch.dataset_id.to(device), condition.sc, options.losses, amp=amp, synchronize=synchronize,
-                      outputs=condition.outputs, objective=method.objective(options))
+    condition = recipe.method.condition(batch.availability, condition_rng, recipe.options, epochs_done)
+    return train_step(model, optimizers, batch.image.to(device, non_blocking=True), batch.availability,
+                      batch.dataset_id.to(device, non_blocking=True), condition.sc, recipe.options.losses,
+                      precision=recipe.precision, synchronize=synchronize, outputs=condition.outputs,
+                      objective=recipe.objective)
