@@ -12,7 +12,7 @@ from flwr.app import Array, ArrayRecord, ConfigRecord
 from flwr.serverapp import Grid
 
 from pmm_core.federated.global_state import GlobalState, load_global_state, save_global_state
-from pmm_core.federated.local_round import build_site_model
+from pmm_core.federated.initial_model import build_site_model
 from pmm_core.federated.packing import PACKED_KEY, Layout, pack, unpack
 from pmm_core.federated.partition import shared_arrays
 from server.settings import STATUS_FILE, ServerSettings, ServerStatus, write_model

@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import ValidationError
@@ -30,8 +30,10 @@ from pydantic import ValidationError
 from pmm_core.atomic import atomic_destination, atomic_folder
 from pmm_core.config.site import PreprocessOptions
 from pmm_core.data.case import CaseSource
-from pmm_core.data.preprocess.pipeline import PreparedCase
 from pmm_core.data.records import CaseMeta, GridGeometry, NativeImage
+
+if TYPE_CHECKING:  # the preprocessing stack (SimpleITK, nibabel): not for readers of the cache
+    from pmm_core.data.preprocess.pipeline import PreparedCase
 
 CACHE_FORMAT = 2  # 2: anchor-relative intensities, standardized when read
 

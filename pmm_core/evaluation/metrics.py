@@ -8,16 +8,23 @@ per case, then mean ± std over cases.
 from __future__ import annotations
 
 import numpy as np
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 MAX_PSNR = 100.0  # a perfect slice would be infinite; cap it so averages stay finite
 
 
+# skimage.metrics loads scipy.stats (about 0.5 s): imported where a slice is scored, so the
+# processes that import the evaluation code but never score (the server, a failing command) skip it
+
+
 def slice_psnr(prediction: np.ndarray, truth: np.ndarray) -> float:
+    from skimage.metrics import peak_signal_noise_ratio
+
     if np.array_equal(prediction, truth):
         return MAX_PSNR
     return float(min(peak_signal_noise_ratio(truth, prediction, data_range=1.0), MAX_PSNR))
 
 
 def slice_ssim(prediction: np.ndarray, truth: np.ndarray) -> float:
+    from skimage.metrics import structural_similarity
+
     return float(structural_similarity(truth, prediction, data_range=1.0))

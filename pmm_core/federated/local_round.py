@@ -21,9 +21,10 @@ from pmm_core.data.dataset import SliceDataset
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.data.samplers import MCBSBatchSampler
 from pmm_core.evaluation.validation import validate
+from pmm_core.federated.initial_model import build_site_model
 from pmm_core.federated.partition import PartitionOptions, load_named, personal_state, shared_arrays, trained_groups
 from pmm_core.federated.site_state import SiteState, load_site_state, save_site_state
-from pmm_core.methods import build_method_model, method_of
+from pmm_core.methods import method_of
 from pmm_core.models.pmm_synth import PMMSynth
 from pmm_core.training.epoch import EpochTotals, run_epoch
 from pmm_core.training.schedule import LearningRateSchedule
@@ -49,13 +50,6 @@ class LocalRoundSpec:
     device: str = "cpu"
     progress: bool = True
     val_max_cases: int | None = None
-
-
-def build_site_model(options: TrainingOptions) -> torch.nn.Module:
-    """Seeded, so every site starts from the same weights; the sinusoidal encoding of each site's
-    dataset id already makes its embedding its own."""
-    torch.manual_seed(options.seed)
-    return build_method_model(options)
 
 
 def _restore(state: SiteState | None, spec: LocalRoundSpec, optimizers: Optimizers, condition_rng: np.random.Generator) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 from pmm_core.config.training import TrainingOptions
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.data.records import SiteRecord
-from pmm_core.federated.local_round import build_site_model
+from pmm_core.federated.initial_model import build_site_model
 from pmm_core.federated.partition import PartitionOptions, load_named
 from pmm_core.federated.site_state import load_site_state
 from pmm_core.models.pmm_synth import PMMSynth

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-from pydicom.uid import generate_uid
 from tqdm.auto import tqdm
 
 from pmm_core.data.nifti_io import array_to_sitk
@@ -97,6 +96,8 @@ def site_toml(site: PhantomSite, test_size: bool, dicom: bool = False) -> str:
 
 def write_case(site: PhantomSite, root: Path, case: PhantomCase, index: int, dicom: bool = False) -> None:
     paths = case_paths(site, root, case.case_id, index, dicom)
+    from pydicom.uid import generate_uid  # pydicom only where DICOM UIDs are made
+
     study, frame = (generate_uid(entropy_srcs=[site.name, case.case_id, part]) for part in ("study", "frame"))
     for number, (modality, volume) in enumerate(case.images.items(), start=1):
         if dicom:
