@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pmm_core.config.model import ModelOptions
-from pmm_core.config.training import TrainingOptions
+from pmm_core.config.training import PrecisionName, TrainingOptions
 from pmm_core.errors import PmmError
 
 CONFIGS = Path(__file__).parent / "configs"
@@ -23,6 +23,7 @@ class ExperimentSettings(BaseModel):
     epochs: int = Field(4, ge=1, description="centralized epochs; the federation runs as many rounds of 1 local epoch")
     batch_size: int = Field(4, ge=1)
     learning_rate: float = 1e-3
+    precision: PrecisionName = Field("auto", description="what every variant computes in (see the training options)")
     model: ModelOptions = Field(default_factory=ModelOptions, description="the model every variant trains")
     extra: dict[str, Any] = Field(default_factory=dict, description="settings only this experiment reads")
 
@@ -30,7 +31,7 @@ class ExperimentSettings(BaseModel):
         """The training options every variant of this experiment trains with (`changes`: a
         variant's own, e.g. mcbs=False)."""
         return TrainingOptions(epochs=epochs or self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
-                               num_workers=0, seed=self.seed, model=self.model, **changes)
+                               num_workers=0, seed=self.seed, precision=self.precision, model=self.model, **changes)
 
 
 def experiment_names() -> list[str]:

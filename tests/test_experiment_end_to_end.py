@@ -17,6 +17,7 @@ TINY = """cases_per_site = 3
 epochs = 1
 batch_size = 4
 learning_rate = 1e-3
+precision = "float32"
 [model]
 base_channels = 8
 residual_blocks = 1
