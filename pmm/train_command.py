@@ -32,7 +32,7 @@ def train_central(
 
     The decay starts after a quarter of the epochs unless the config sets decay_start_epoch, so `--epochs 20` keeps the paper's shape (5 constant, 15 decaying).
 
-    Uses CUDA and mixed precision when present; several GPUs with `torchrun --nproc_per_node N -m pmm train-central …`. Validates every epoch on the val split and keeps `last.pt` and `best.pt`.
+    Uses CUDA when present, and bfloat16 autocast where the GPU or the CPU computes it natively (`precision` in --config; float32 elsewhere); several GPUs with `torchrun --nproc_per_node N -m pmm train-central …`. Validates every epoch on the val split and keeps `last.pt` and `best.pt`.
     """
     from pmm.text_inputs import site_names
     from pmm_core.config.methods import METHOD_NAMES

@@ -40,7 +40,8 @@ class TrainingOptions(BaseModel):
                             "bfloat16) and on CPUs with native bfloat16 (AVX-512 BF16, AMX), float32 elsewhere; "
                             "float32 always computes in float32")
     channels_last: bool | None = Field(
-        None, description="NHWC memory layout for the convolutions; unset: on wherever autocast is on")
+        None, description="NHWC memory layout for the convolutions; unset: on for CUDA autocast, off on the CPU "
+                          "(no reliable gain there, bench/precision_speed)")
     # bench/data_throughput: reading memory-mapped slices in the main process delivers ~1,900
     # slices/s at 192x192 on 2 CPU cores, faster than 2 workers (IPC costs more than the read)
     # and hundreds of times what a training step consumes there. Raise it on GPU machines.
