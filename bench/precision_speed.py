@@ -131,20 +131,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--inference-repeats", type=int, default=3)
     parser.add_argument("--budget", type=float, default=240.0, help="training seconds per path for the quality; 0: skip")
     parser.add_argument("--phantom-cases", type=int, default=6, help="phantom cases per site for the quality")
+    parser.add_argument("--parts", nargs="+", default=["speed", "quality"], choices=["speed", "quality"],
+                        help="what to measure; a part alone writes precision_speed_<part>")
     parser.add_argument("--candidate", default="auto", help="the precision compared with float32 for quality "
                                                             "(default: what `auto` picks here, with its layout)")
     args = parser.parse_args(argv)
     device = default_device()
     native = cpu_has_native_bfloat16()
     print(f"precision_speed: {device}, native CPU bfloat16: {native}, models {args.models}, {args.size}x{args.size}")
-    with tempfile.TemporaryDirectory() as folder:
-        training = training_rows(args, device, Path(folder))
-    inference = inference_rows(args, device)
-    quality = quality_rows(args, device) if args.budget > 0 else []
-    table = ["| model | batch | precision | layout | slices/s | × float32 contiguous |", "|---|---|---|---|---|---|"]
+    training, inference = [], []
+    if "speed" in args.parts:
+        with tempfile.TemporaryDirectory() as folder:
+            training = training_rows(args, device, Path(folder))
+        inference = inference_rows(args, device)
+    quality = quality_rows(args, device) if args.budget > 0 and "quality" in args.parts else []
+    table = []
+    if training:
+        table += ["| model | batch | precision | layout | slices/s | × float32 contiguous |", "|---|---|---|---|---|---|"]
     table += [f"| {r['model']} | {r['batch_size']} | {r['precision']} | {_label('', r['channels_last']).strip()} | "
               f"{r['slices_per_s']} | {r['speedup']} |" for r in training]
-    table += ["", "| model | inference precision | layout | s per slice | × float32 contiguous |", "|---|---|---|---|---|"]
+    if inference:
+        table += ["", "| model | inference precision | layout | s per slice | × float32 contiguous |", "|---|---|---|---|---|"]
     table += [f"| {r['model']} | {r['precision']} | {_label('', r['channels_last']).strip()} | {r['s_per_slice']} | "
               f"{r['speedup']} |" for r in inference]
     if quality:
@@ -157,8 +164,9 @@ def main(argv: list[str] | None = None) -> None:
                              f"{q['brain_psnr']} | {q['lesion_psnr']} |")
                 if r["precision"] == "float32":
                     break
-    write_results("precision_speed", {"config": vars(args), "native_cpu_bfloat16": native, "training": training,
-                                      "inference": inference, "quality": quality}, table)
+    name = "precision_speed" if set(args.parts) == {"speed", "quality"} else f"precision_speed_{'_'.join(args.parts)}"
+    write_results(name, {"config": vars(args), "native_cpu_bfloat16": native, "training": training,
+                         "inference": inference, "quality": quality}, table)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ this builds the test-size federation in about half the time of site after site.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -33,7 +34,8 @@ def build_phantom_federation(out: Path, cases_per_site: int, seed: int, echo: Ca
                              size: str = "test") -> Path:
     """The four phantom sites written under `out` and prepared into `out/cache`; returns the cache."""
     out = Path(out)
-    with ProcessPoolExecutor(len(SITES)) as pool:
+    # spawned, not forked: the caller may hold CUDA or torch's threads, which a fork must not copy
+    with ProcessPoolExecutor(len(SITES), mp_context=multiprocessing.get_context("spawn")) as pool:
         list(pool.map(_write_site, *zip(*[(out, s.name, cases_per_site, seed, size) for s in SITES])))
     cache = out / "cache"
     workers = max(1, (os.cpu_count() or 1) // len(SITES))
