@@ -1,6 +1,7 @@
 """`python -m bench [--paper] [name ...]`: run the named benchmarks (all when none is named).
 
-The default settings finish in about 15 minutes on a 2-core CPU. `--paper` gives each
+The default settings finish in about an hour on a 2-core CPU (precision_speed, which times the
+paper-size model at batch 16 in four ways, is 25 minutes of it). `--paper` gives each
 benchmark its paper-size settings (the paper's model and 192x192 crops, more time per
 measurement): meant for a GPU, hours on a CPU.
 """
