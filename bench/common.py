@@ -23,6 +23,17 @@ def machine() -> dict[str, Any]:
     }
 
 
+def reset_peak_gpu_memory() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
+def peak_gpu_gib() -> float | None:
+    """Peak GPU memory allocated since the last reset, GiB; None on a machine without CUDA."""
+    return round(torch.cuda.max_memory_allocated() / 2 ** 30, 2) if torch.cuda.is_available() else None
+
+
 def write_results(name: str, payload: dict[str, Any], table: list[str]) -> Path:
     """bench/results/<name>.json plus a markdown table beside it; the table is printed too."""
     RESULTS.mkdir(parents=True, exist_ok=True)

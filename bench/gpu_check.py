@@ -32,20 +32,11 @@ from types import SimpleNamespace
 
 import torch
 
+from bench.common import peak_gpu_gib, reset_peak_gpu_memory
 from bench.training_speed import model_options
 
 SITES = ("ttg", "tti", "brats", "isles")
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _peak_gib() -> float | None:
-    return round(torch.cuda.max_memory_allocated() / 2 ** 30, 2) if torch.cuda.is_available() else None
-
-
-def _reset_peak() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
 
 
 def environment(args, work: Path) -> dict:
@@ -74,27 +65,13 @@ def phantom(args, work: Path) -> dict:
 
 
 def precision(args, work: Path) -> dict:
-    from torch.utils.data import DataLoader
-
-    from bench.synthetic_cache import write_cache
-    from bench.training_speed import StepTimer, endless
-    from pmm_core.config.training import TrainingOptions
-    from pmm_core.data.dataset import SliceDataset
+    """bench/precision_speed's training measurement on the paper's setting, with peak GPU memory."""
+    from bench.precision_speed import training_rows
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dataset = SliceDataset(write_cache(work / "timing", args.size, 2, max(args.batch, 2)), split=None,
-                           min_brain_fraction=0.0)
-    rows = []
-    for name, channels_last in (("float32", False), ("bfloat16", False), ("bfloat16", True)):
-        _reset_peak()
-        options = TrainingOptions(batch_size=args.batch, precision=name, channels_last=channels_last,
-                                  model=model_options(args.model))
-        rate = StepTimer.build(options.model, device, training=options).run(
-            endless(DataLoader(dataset, batch_sampler=[list(range(args.batch))])), args.seconds, min_steps=2)
-        rows.append({"precision": name, "channels_last": channels_last, **rate.row(), "peak_gib": _peak_gib()})
-    base = rows[0]["slices_per_s"]
-    for row in rows:
-        row["speedup"] = round(row["slices_per_s"] / base, 2)
+    setting = SimpleNamespace(models=[args.model], batch_sizes=[args.batch], size=args.size, seconds=args.seconds)
+    rows = training_rows(setting, device, work, combinations=(("float32", False), ("bfloat16", False),
+                                                               ("bfloat16", True)), min_steps=2)
     return {"model": args.model, "size": args.size, "batch_size": args.batch, "rows": rows}
 
 
@@ -164,7 +141,7 @@ def train(args, work: Path, results: dict) -> dict:
     measured = results.get("precision", {}).get("rows", [{}])
     rate = max((r.get("slices_per_s", 0.0) for r in measured), default=0.0) or 1.0
     steps = max(2, int(args.train_minutes * 60 * rate / args.batch))
-    _reset_peak()
+    reset_peak_gpu_memory()
     started = time.perf_counter()
     dist = init_distributed()
     trainer = CentralTrainer(_training_options(args), _site_dirs(work),
@@ -180,7 +157,7 @@ def train(args, work: Path, results: dict) -> dict:
         rows += evaluation_rows(result)
     lesion = lesion_and_brain_psnr(trainer.model, trainer.site_dirs, dist.device, precision_used, split="test")
     return {"steps": outcome.global_step, "epochs": outcome.epoch, "train_s": round(trained_s, 1),
-            "precision": precision_used.name, "layout": precision_used.layout, "peak_gib": _peak_gib(),
+            "precision": precision_used.name, "layout": precision_used.layout, "peak_gib": peak_gpu_gib(),
             "checkpoint": str(outcome.last_checkpoint), "quality": lesion,
             "rows": [r for r in rows if r["protocol"] == "model"]}
 

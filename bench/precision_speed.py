@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from bench.common import write_results
+from bench.common import peak_gpu_gib, reset_peak_gpu_memory, write_results
 from bench.phantom_sites import phantom_sites
 from bench.synthetic_cache import write_cache
 from bench.training_speed import StepTimer, default_device, endless, model_options
@@ -44,19 +44,21 @@ def _label(precision: str, channels_last: bool) -> str:
     return f"{precision} {'channels-last' if channels_last else 'contiguous'}"
 
 
-def training_rows(args, device, folder: Path) -> list[dict]:
-    """Slices/s of a training step per model, batch and combination (one warm-up step each)."""
+def training_rows(args, device, folder: Path, combinations=COMBINATIONS, min_steps: int = 1) -> list[dict]:
+    """Slices/s of a training step per model, batch and combination (one warm-up step each), with
+    the peak GPU memory of each (None on the CPU)."""
     dataset = SliceDataset(write_cache(folder / "timing", args.size, 2, 16), split=None, min_brain_fraction=0.0)
     rows = []
     for width, batch in itertools.product(args.models, args.batch_sizes):
         sampler = [list(range(batch))]  # one full batch of one pattern, again and again
-        for precision, channels_last in COMBINATIONS:
+        for precision, channels_last in combinations:
+            reset_peak_gpu_memory()
             options = TrainingOptions(batch_size=batch, precision=precision, channels_last=channels_last,
                                       model=model_options(width))
             timer = StepTimer.build(options.model, device, training=options)
-            rate = timer.run(endless(DataLoader(dataset, batch_sampler=sampler)), args.seconds, min_steps=1)
+            rate = timer.run(endless(DataLoader(dataset, batch_sampler=sampler)), args.seconds, min_steps=min_steps)
             rows.append({"model": width, "size": args.size, "batch_size": batch, "precision": precision,
-                         "channels_last": channels_last, **rate.row()})
+                         "channels_last": channels_last, **rate.row(), "peak_gib": peak_gpu_gib()})
             print(f"train {width:5s} batch {batch:2d} {_label(precision, channels_last):24s} "
                   f"{rate.slices_per_s:7.2f} slices/s", flush=True)
     for row in rows:

@@ -26,7 +26,6 @@ from pmm_core.data.samplers import MCBSBatchSampler, NaiveBatchSampler, ShardedB
 from pmm_core.errors import PmmError
 from pmm_core.evaluation.montage import montage_figure
 from pmm_core.evaluation.validation import validate
-from pmm_core.methods import method_of
 from pmm_core.training.checkpoint import save_checkpoint
 from pmm_core.training.epoch import run_epoch
 from pmm_core.training.schedule import LearningRateSchedule
@@ -76,7 +75,8 @@ class CentralTrainer:
         self.options, self.settings, self.dist, self.tracker = options, settings, dist, tracker
         self.site_dirs = [Path(d) for d in site_dirs]
         self.sites = site_records(self.site_dirs)
-        self.method = method_of(options)
+        self.recipe = StepRecipe.of(options, dist.device)  # the method, its objective, the precision
+        self.method = self.recipe.method
         self.dataset = SliceDataset(self.site_dirs, "train", options.min_brain_fraction,
                                     required=self.method.required(options))
         if len(self.dataset) == 0:
@@ -87,7 +87,6 @@ class CentralTrainer:
         self.loader = DataLoader(self.dataset, batch_sampler=self.sampler, num_workers=options.num_workers,
                                  pin_memory=dist.device.type == "cuda")
         torch.manual_seed(options.seed)  # same initial weights on every rank
-        self.recipe = StepRecipe.of(options, dist.device)
         self.model = self.recipe.precision.prepare_model(self.method.build(options).to(dist.device))
         self.optimizers = build_optimizers(self.model, options.learning_rate, options.betas,
                                            self.recipe.precision.needs_loss_scaling)

@@ -24,7 +24,6 @@ from pmm_core.evaluation.validation import validate
 from pmm_core.federated.initial_model import build_site_model
 from pmm_core.federated.partition import PartitionOptions, load_named, personal_state, shared_arrays, trained_groups
 from pmm_core.federated.site_state import SiteState, load_site_state, save_site_state
-from pmm_core.methods import method_of
 from pmm_core.models.pmm_synth import PMMSynth
 from pmm_core.training.epoch import EpochTotals, run_epoch
 from pmm_core.training.schedule import LearningRateSchedule
@@ -95,7 +94,7 @@ def _train_epochs(model: PMMSynth, optimizers: Optimizers, spec: LocalRoundSpec,
     options = spec.options
     schedule, schedule_start = round_schedule(spec, first_epoch)
     dataset = SliceDataset([spec.site_dir], "train", options.min_brain_fraction,
-                           required=method_of(options).required(options))
+                           required=recipe.method.required(options))
     if len(dataset) == 0:
         raise ValueError(f"site {site}: no training slices in {spec.site_dir}")
     sampler = MCBSBatchSampler(dataset.group_keys(), options.batch_size, options.seed)
