@@ -22,7 +22,7 @@ from pmm_core.config.training import TrainingOptions
 from pmm_core.data.dataset import SliceDataset
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.data.records import SiteRecord
-from pmm_core.data.samplers import MCBSBatchSampler, NaiveBatchSampler, ShardedBatchSampler
+from pmm_core.training.sampling import make_sampler
 from pmm_core.errors import PmmError
 from pmm_core.evaluation.montage import montage_figure
 from pmm_core.evaluation.validation import validate
@@ -59,12 +59,6 @@ class TrainOutcome:
     last_checkpoint: Path
 
 
-def make_sampler(dataset: SliceDataset, options: TrainingOptions, dist: DistributedContext) -> ShardedBatchSampler:
-    if options.mcbs:
-        return MCBSBatchSampler(dataset.group_keys(), options.batch_size, options.seed, dist.rank, dist.world_size)
-    return NaiveBatchSampler(len(dataset), options.seed, dist.rank, dist.world_size)
-
-
 def site_records(site_dirs: list[Path]) -> list[SiteRecord]:
     return [SiteRecord.of(site_dir, load_fingerprint(site_dir)) for site_dir in site_dirs]
 
@@ -78,12 +72,13 @@ class CentralTrainer:
         self.recipe = StepRecipe.of(options, dist.device)  # the method, its objective, the precision
         self.method = self.recipe.method
         self.dataset = SliceDataset(self.site_dirs, "train", options.min_brain_fraction,
-                                    required=self.method.required(options))
+                                    required=self.method.required(options),
+                                    lesion_maps=options.pathology.lesion_weight > 0)
         if len(self.dataset) == 0:
             needed = self.method.required(options)
             raise PmmError(f"no training slices{' of cases with ' + ', '.join(needed) if needed else ''} in "
                            f"{', '.join(str(d) for d in self.site_dirs)} (method {options.method})")
-        self.sampler = make_sampler(self.dataset, options, dist)
+        self.sampler = make_sampler(self.dataset, options, dist.rank, dist.world_size)
         self.loader = DataLoader(self.dataset, batch_sampler=self.sampler, num_workers=options.num_workers,
                                  pin_memory=dist.device.type == "cuda")
         torch.manual_seed(options.seed)  # same initial weights on every rank

@@ -16,10 +16,13 @@ from tracking import RunTracker, flatten
 
 
 def cell(row: dict | None) -> str:
-    """'PSNR ± std / SSIM' as the paper prints a result."""
+    """'PSNR ± std / SSIM' as the paper prints a result, then the PSNR inside the lesion where the
+    site has labels ('· L 18.3')."""
     if row is None:
         return "–"
-    return f"{row['psnr_mean']:.2f} ± {row['psnr_std']:.2f} / {row['ssim_mean']:.3f}"
+    lesion = row.get("psnr_lesion_mean")
+    return (f"{row['psnr_mean']:.2f} ± {row['psnr_std']:.2f} / {row['ssim_mean']:.3f}"
+            + ("" if lesion is None else f" · L {lesion:.1f}"))
 
 
 def grouped_bars(ax, groups: list[str], series: dict[str, list[float]],

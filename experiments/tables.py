@@ -114,12 +114,12 @@ def common_tasks(rows: list[dict], site: str, first: str, second: str) -> list[s
     return [t for t in dict.fromkeys(r["task"] for r in rows if r["site"] == site) if t in scored[first] & scored[second]]
 
 
-def full_average(rows: list[dict], site: str, method: str) -> float | None:
+def full_average(rows: list[dict], site: str, method: str, metric: str = "psnr_mean") -> float | None:
     """The site average of a method that scored every task of the site (linear LS has no
     one-to-one tasks: its mean over fewer tasks would not compare)."""
     tasks = {r["task"] for r in rows if r["site"] == site}
-    covered = {r["task"] for r in rows if r["site"] == site and r["method"] == method}
-    return site_average(rows, site, method) if covered == tasks else None
+    covered = {r["task"] for r in rows if r["site"] == site and r["method"] == method and r.get(metric) is not None}
+    return site_average(rows, site, method, metric) if covered == tasks else None
 
 
 def describe_model(model: ModelOptions) -> str:
@@ -130,7 +130,7 @@ def describe_model(model: ModelOptions) -> str:
 
 def site_table(rows: list[dict], site: str) -> list[str]:
     methods = [m for m in VARIANTS if any(r["site"] == site and r["method"] == m for r in rows)]
-    lines = [f"**{site}** (PSNR dB ± std / SSIM, test split)", "",
+    lines = [f"**{site}** (PSNR dB ± std / SSIM · L: PSNR inside the lesion, dB; test split)", "",
              "| task | " + " | ".join(VARIANTS[m] for m in methods) + " |", "|---" * (len(methods) + 1) + "|"]
     tasks = list(dict.fromkeys(r["task"] for r in rows if r["site"] == site))
     for task in tasks:
@@ -139,6 +139,9 @@ def site_table(rows: list[dict], site: str) -> list[str]:
         lines.append(f"| {task} | " + " | ".join(cell(found[m]) for m in methods) + " |")
     averages = [full_average(rows, site, m) for m in methods]
     lines.append("| average | " + " | ".join("–" if a is None else f"**{a:.2f}**" for a in averages) + " |")
+    lesion = [full_average(rows, site, m, "psnr_lesion_mean") for m in methods]
+    if any(value is not None for value in lesion):
+        lines.append("| average inside the lesion | " + " | ".join("–" if a is None else f"{a:.2f}" for a in lesion) + " |")
     return lines + [""]
 
 

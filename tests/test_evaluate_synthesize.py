@@ -48,6 +48,10 @@ def test_evaluate_prints_the_table_and_logs_metrics(trained: dict) -> None:
     assert {r["protocol"] for r in rows} == {"model", "common", "brasyn"} and {r["scheme"] for r in rows} == {"tissue"}
     brasyn = [r for r in rows if r["protocol"] == "brasyn"]
     assert brasyn and all(0 < r["ssim_lesion_mean"] <= 1 for r in brasyn)  # BraTS has tumour labels
+    # inside the lesion, in every row set: PSNR, SSIM and the contrast ratio
+    assert all(r["psnr_lesion_mean"] > 0 and r["lesion_cases"] == 1 for r in rows)
+    assert any(r["contrast_mean"] is not None for r in rows)
+    assert "lesion PSNR" in result.stdout and "contrast" in result.stdout
     assert "oracle" not in {r["method"] for r in brasyn} and "BraSyn protocol" in result.stdout
     assert (trained["folder"] / "eval" / "BraTS_test.csv").read_text().startswith("site,task,method")
     mlflow.set_tracking_uri(trained["uri"])
@@ -56,6 +60,7 @@ def test_evaluate_prints_the_table_and_logs_metrics(trained: dict) -> None:
     assert runs["metrics.test/BraTS/T1_T2_to_FLAIR/psnr"].iloc[0] > 5
     assert "metrics.test/BraTS/T1_T2_to_FLAIR/ssim/linear" in runs.columns
     assert runs["metrics.test/BraTS/T1_T2_to_FLAIR/brasyn/ssim_lesion"].iloc[0] > 0
+    assert runs["metrics.test/BraTS/T1_T2_to_FLAIR/psnr_lesion"].iloc[0] > 0
 
 
 def test_evaluate_explicit_task_and_impossible_task(trained: dict) -> None:

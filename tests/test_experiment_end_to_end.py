@@ -61,6 +61,7 @@ def test_segmentation_then_tables_share_the_phantom_and_the_full_model(prepared_
     assert "| BraTS | PMM-Synth > pix2pix (average PSNR over 1 task) |" in result.stdout  # T1->T1C only
     assert "| BraTS | PMM-Synth > MM-GAN (average PSNR over 4 tasks) |" in result.stdout
     assert len(list(out.glob("tiny/phantom-3-0/READY"))) == 1   # one phantom, built once
+    _check_the_federation(runs / "tables" / "federated", uri)
 
     result = run_pmm("experiment", "normalization", *common, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -85,3 +86,19 @@ def test_segmentation_then_tables_share_the_phantom_and_the_full_model(prepared_
     names = set(mlflow.search_runs(experiment_names=["experiments"])["tags.mlflow.runName"])
     assert {"segmentation/full", "segmentation-summary", "tables-summary", "tables/multi",
             "segmentation/unet-BraTS-without-T1C"} <= names
+
+
+def _check_the_federation(folder: Path, uri: str) -> None:
+    """The tables' federated variant is `pmm simulate`'s own code (server.simulate) over real Flower
+    processes: every site sent the same shared parameters and nothing personal, each got its model,
+    and MLflow holds one federation run with a child per site."""
+    import mlflow
+
+    audit = [json.loads(line) for line in (folder / "federation" / "messages.jsonl").read_text().splitlines()]
+    sent = [entry for entry in audit if entry["stage"] == "train"]
+    assert len(sent) == 4 and all(set(entry["parameters"]) == set(sent[0]["parameters"]) for entry in sent)
+    assert not any(name.startswith(("embedding.", "discriminators.")) for name in sent[0]["parameters"])
+    assert all((folder / "state" / site / "model.pt").is_file() for site in ("TTG", "TTI", "BraTS", "ISLES"))
+    mlflow.set_tracking_uri(uri)
+    runs = mlflow.search_runs(experiment_names=["experiments"], filter_string="tags.`pmm.mode` LIKE 'federated%'")
+    assert sorted(runs["tags.pmm.mode"]) == ["federated"] + ["federated-site"] * 4

@@ -1,11 +1,12 @@
 """Federated training over real Flower processes on 127.0.0.1: a SuperLink (`pmm serve`) and one
 SuperNode per site (`pmm client`), TLS from a CA made here, the messages the server received,
 personal state across rounds and federations, resume, a site killed mid-round, a quorum that
-never forms, and `pmm simulate`."""
+never forms, and `pmm simulate`'s input check."""
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -186,7 +187,8 @@ def test_too_few_sites_stop_the_federation_within_the_wait_limit(federation: dic
     finally:
         _stop(server, client)
     assert code == 1
-    assert "only 1 of the required 2 sites connected within 5 s" in output
+    # the one site may not have started within the 5 s on a loaded machine: 0 or 1 connected, never 2
+    assert re.search(r"only [01] of the required 2 sites connected within 5 s; stopping the federation", output), output
     assert time.monotonic() - started < 90
 
 
@@ -195,21 +197,13 @@ def test_insecure_is_refused_off_loopback(federation: dict) -> None:
     assert result.returncode == 2 and "0.0.0.0 is not a loopback address" in result.stderr
 
 
-def test_simulate_runs_the_same_apps_with_the_same_names_and_runs(federation: dict) -> None:
-    fed = federation
-    result = run_pmm("simulate", "--sites", "brats,isles", "--rounds", "1", "--config", str(fed["config"]),
-                     "--dir", str(fed["tmp"] / "fed"), "--state-dir", str(fed["tmp"] / "state"),
-                     "--experiment", "simtest", cwd=fed["tmp"], env=fed["env"])
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert all(set(entry["parameters"]) == _expected_shared_names(fed) for entry in _audit(fed))
-    model_file = fed["tmp"] / "state" / "BraTS" / "model.pt"  # the delivered model works with pmm evaluate
-    evaluated = run_pmm("evaluate", "--checkpoint", str(model_file), "--site", "brats", "--split", "val",
-                        cwd=fed["tmp"], env=fed["env"])
-    assert evaluated.returncode == 0 and "T1->T1C" in evaluated.stdout, evaluated.stderr[-2000:]
-    mlflow.set_tracking_uri(fed["store"])
-    runs = mlflow.search_runs(experiment_names=["simtest"])
-    assert sorted(runs["tags.pmm.mode"]) == ["federated", "federated-site", "federated-site"]
-    assert (fed["tmp"] / "fed" / "global.pt").is_file()
+def test_simulate_refuses_an_unknown_site_in_one_line(federation: dict) -> None:
+    """A federation of real processes under `pmm simulate`'s code runs in the experiment test
+    (tables' federated variant, test_experiment_end_to_end); here, the command's own input check."""
+    result = run_pmm("simulate", "--sites", "brats,nosuch", "--rounds", "1", "--config", str(federation["config"]),
+                     "--dir", str(federation["tmp"] / "fed"), cwd=federation["tmp"], env=federation["env"])
+    assert result.returncode == 2 and "nosuch" in result.stderr and "Traceback" not in result.stderr
+    assert not (federation["tmp"] / "fed").exists()
 
 
 def test_a_new_site_personalizes_against_the_frozen_global_model(federation: dict, tmp_path: Path) -> None:

@@ -29,6 +29,23 @@ class LossWeights(BaseModel):
     adv: float = Field(1.0, ge=0)
 
 
+class PathologyOptions(BaseModel):
+    """Training that reaches the pathology, beyond the paper (both defaults are the paper's recipe).
+
+    - `oversampling`: inside each MCBS group a slice with pathology (a lesion label on the slice,
+      or a hyperintense proxy where the case has no label: `pmm_core.data.pathology`) is drawn this
+      many times as often as one without; 1 keeps the paper's one-permutation-per-epoch sampler.
+    - `lesion_weight`: the synthesis and reconstruction L1 of a pixel inside the lesion label
+      counts 1 + `lesion_weight` times (each image's weighted mean); 0 is the paper's plain L1.
+      Only cases with a label are weighted.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    oversampling: float = Field(1.0, ge=1.0, le=100.0, description="draw weight of a slice with pathology (1: paper)")
+    lesion_weight: float = Field(0.0, ge=0.0, le=1000.0, description="extra L1 weight inside the lesion label (0: paper)")
+
+
 class ConditionOptions(BaseModel):
     """How the synthesis condition SC of a batch is drawn."""
 

@@ -44,6 +44,10 @@ class PreprocessOptions(BaseModel):
         "tissue", description="intensity standardization: 'tissue' (healthy-tissue anchored, learned on the "
         "training split) or 'percentile' (each volume's own brain percentiles)")
     percentiles: tuple[float, float] = Field((0.5, 99.5), description="the percentile scheme's brain window")
+    intensity_headroom: float = Field(
+        0.0, ge=0.0, le=4.0, description="tissue scheme, beyond the paper: the learned upper bound is raised by this "
+        "fraction (0.5: 1.5 times the brightest training tissue maps to 1), so a new case's lesion brighter than "
+        "any training case is not clipped; 0 keeps the bound as learned")
     registration: RegistrationOptions = Field(default_factory=RegistrationOptions)
 
     @field_validator("percentiles")

@@ -3,7 +3,8 @@
 Defaults are the paper's recipe: 200 epochs, Adam (lr 2e-4, betas (0.5, 0.999)) at a constant rate
 for 50 epochs, then linearly to 0 at the end, batch 16 with MCBS.
 Data options used by the slice dataset live here too because they shape what a step sees; the
-model, loss weights and condition sampling are nested tables ([model], [losses], [conditions]).
+model, loss weights, condition sampling and the pathology options beyond the paper are nested
+tables ([model], [losses], [conditions], [pathology]).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pmm_core.config.methods import MethodName, MMGANOptions, Pix2PixOptions
-from pmm_core.config.model import ConditionOptions, LossWeights, ModelOptions
+from pmm_core.config.model import ConditionOptions, LossWeights, ModelOptions, PathologyOptions
 from pmm_core.config.toml_loading import load_toml_model
 from pmm_core.errors import PmmError
 
@@ -53,6 +54,7 @@ class TrainingOptions(BaseModel):
     model: ModelOptions = Field(default_factory=ModelOptions)
     losses: LossWeights = Field(default_factory=LossWeights)
     conditions: ConditionOptions = Field(default_factory=ConditionOptions)
+    pathology: PathologyOptions = Field(default_factory=PathologyOptions)
     pix2pix: Pix2PixOptions = Field(default_factory=Pix2PixOptions)
     mmgan: MMGANOptions = Field(default_factory=MMGANOptions)
 

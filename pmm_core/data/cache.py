@@ -63,7 +63,7 @@ def case_signature(source: CaseSource, options: PreprocessOptions) -> str:
         for member in members:
             stat = member.stat()
             files.append([str(member.resolve()), stat.st_size, stat.st_mtime_ns])
-    payload = {"format": CACHE_FORMAT, "options": options.model_dump(mode="json", exclude={"intensity"}), "files": files}
+    payload = {"format": CACHE_FORMAT, "options": options.model_dump(mode="json", exclude={"intensity", "intensity_headroom"}), "files": files}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

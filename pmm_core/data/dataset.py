@@ -19,6 +19,7 @@ from torch.utils.data import Dataset
 from pmm_core.data.cache import case_cache_dir, open_case_arrays, read_case_meta
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.data.intensity import AffineMap, standardize_channels
+from pmm_core.data.pathology import case_lesion_pixels, has_pathology
 from pmm_core.data.records import SiteFingerprint
 from pmm_core.errors import PmmError
 from pmm_core.modalities import NUM_MODALITIES, availability_vector, modality_index
@@ -33,6 +34,7 @@ class SliceSample(NamedTuple):
     case_id: str
     slice_index: int
     brain_mask: torch.Tensor     # (H, W) float32 in {0, 1}
+    lesion: torch.Tensor         # (H, W) uint8 in {0, 1}: the lesion label (all 0 unless asked for and labelled)
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,10 @@ class SliceDataset(Dataset):
     `required` modality: a pix2pix model trains on the cases that have its task)."""
 
     def __init__(self, site_dirs: list[Path], split: str | None = "train", min_brain_fraction: float = 0.05,
-                 required: tuple[str, ...] = ()):
-        self.required = required
+                 required: tuple[str, ...] = (), lesion_maps: bool = False):
+        """`lesion_maps`: each sample carries its slice of the case's lesion label (the
+        lesion-weighted loss); otherwise that field is zeros and no label file is opened."""
+        self.required, self.lesion_maps = required, lesion_maps
         self.cases: list[CaseEntry] = []
         self.slices: list[tuple[int, int]] = []   # (case position, slice index)
         crop_sizes = {}
@@ -67,6 +71,7 @@ class SliceDataset(Dataset):
             raise PmmError(f"sites were prepared with different crop sizes ({sizes}); prepare them with one --crop-size")
         self.crop_size = next(iter(crop_sizes.values()), 0)
         self._arrays: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._labels: dict[int, np.ndarray | None] = {}
 
     def _add_case(self, site_dir: Path, fingerprint: SiteFingerprint, case_id: str, min_brain_fraction: float) -> None:
         folder = case_cache_dir(site_dir, case_id)
@@ -106,6 +111,27 @@ class SliceDataset(Dataset):
             self._arrays[position] = open_case_arrays(self.cases[position].folder)
         return self._arrays[position]
 
+    def pathology_flags(self) -> np.ndarray:
+        """(len,) bool: which slices hold pathology (`pmm_core.data.pathology`), read once per case."""
+        flags = np.zeros(len(self), dtype=bool)
+        by_case: dict[int, list[int]] = {}
+        for index, (position, _) in enumerate(self.slices):
+            by_case.setdefault(position, []).append(index)
+        for position, indices in by_case.items():
+            slices = [self.slices[i][1] for i in indices]
+            flags[indices] = has_pathology(case_lesion_pixels(self.cases[position].folder, slices))
+        return flags
+
+    def _lesion(self, position: int, slice_index: int, shape: tuple[int, ...]) -> torch.Tensor:
+        if self.lesion_maps and position not in self._labels:
+            folder = self.cases[position].folder
+            labelled = read_case_meta(folder).has_label
+            self._labels[position] = np.load(folder / "label.npy", mmap_mode="r") if labelled else None
+        label = self._labels.get(position)
+        if label is None:
+            return torch.zeros(shape, dtype=torch.uint8)
+        return torch.from_numpy((np.asarray(label[slice_index]) > 0).astype(np.uint8))
+
     def __getitem__(self, index: int) -> SliceSample:
         position, slice_index = self.slices[index]
         entry = self.cases[position]
@@ -119,4 +145,5 @@ class SliceDataset(Dataset):
             case_id=entry.case_id,
             slice_index=slice_index,
             brain_mask=torch.from_numpy(mask[slice_index].astype(np.float32)),
+            lesion=self._lesion(position, slice_index, stored.shape[2:]),
         )

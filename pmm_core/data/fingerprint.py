@@ -41,7 +41,7 @@ def build_fingerprint(site: SiteConfig, metas: list[CaseMeta]) -> SiteFingerprin
     split = assign_splits([m.case_id for m in metas], site.split)
     training = set(split.get("train", []))
     intensity = learn_standardization(options.intensity, [m.intensity for m in metas if m.case_id in training],
-                                      fallback=[m.intensity for m in metas])
+                                      fallback=[m.intensity for m in metas], headroom=options.intensity_headroom)
     return SiteFingerprint(
         site=site.name, dataset_id=site.dataset_id, layout=site.layout, modalities=list(site.modalities),
         preprocess=options.model_dump(mode="json", by_alias=True), crop_size=options.crop_size,

@@ -112,11 +112,12 @@ def percentile_map(volume: VolumeIntensity) -> AffineMap:
 
 
 def learn_standardization(scheme: IntensityScheme, training: Iterable[dict[str, VolumeIntensity]],
-                          fallback: Iterable[dict[str, VolumeIntensity]] = ()) -> SiteStandardization:
+                          fallback: Iterable[dict[str, VolumeIntensity]] = (), headroom: float = 0.0) -> SiteStandardization:
     """What a site learns from its training volumes (each case: modality → intensities).
 
     A modality no training case has is learned from `fallback` (the site's other cases), so every
-    modality the site holds has a scale.
+    modality the site holds has a scale. `headroom` raises each learned `upper` by that fraction
+    (the site's `intensity_headroom`).
     """
     learned: dict[str, ModalityScale] = {}
     for cases in (list(training), list(fallback)):
@@ -129,7 +130,8 @@ def learn_standardization(scheme: IntensityScheme, training: Iterable[dict[str, 
                 continue
             typical = VolumeIntensity(**{k: round(float(np.median([getattr(v, k) for v in volumes])), 4)
                                          for k in VolumeIntensity.model_fields})
-            learned[modality] = ModalityScale(upper=round(max(v.top / v.anchor for v in volumes), 4), typical=typical)
+            upper = max(v.top / v.anchor for v in volumes) * (1.0 + headroom)
+            learned[modality] = ModalityScale(upper=round(upper, 4), typical=typical)
     return SiteStandardization(scheme=scheme, modalities=dict(sorted(learned.items())))
 
 

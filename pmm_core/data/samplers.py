@@ -69,13 +69,22 @@ class ShardedBatchSampler(Sampler[list[int]]):
 
 
 class MCBSBatchSampler(ShardedBatchSampler):
-    """Modality-Consistent Batch Scheduler: every batch has one (dataset_id, M)."""
+    """Modality-Consistent Batch Scheduler: every batch has one (dataset_id, M).
 
-    def __init__(self, group_keys: Sequence[Hashable], batch_size: int, seed: int = 0, rank: int = 0, world_size: int = 1):
+    `weights` (one per sample, beyond the paper): inside a group whose weights differ, the group's
+    padded count of samples is drawn with replacement in proportion to them instead of permuted
+    (pathology oversampling); a group of equal weights, and every group without `weights`, is
+    sampled exactly as the paper's MCBS."""
+
+    def __init__(self, group_keys: Sequence[Hashable], batch_size: int, seed: int = 0, rank: int = 0, world_size: int = 1,
+                 weights: Sequence[float] | None = None):
         super().__init__(len(group_keys), seed, rank, world_size)
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if weights is not None and (len(weights) != len(group_keys) or min(weights, default=1.0) <= 0):
+            raise ValueError("weights must be one positive number per sample")
         self.batch_size = batch_size
+        self.weights = None if weights is None else np.asarray(weights, dtype=np.float64)
         groups: dict[Hashable, list[int]] = defaultdict(list)
         for index, key in enumerate(group_keys):
             groups[key].append(index)
@@ -85,8 +94,12 @@ class MCBSBatchSampler(ShardedBatchSampler):
         batches: list[list[int]] = []
         for members in self.groups:
             shortfall = (-len(members)) % self.batch_size
-            extra = rng.choice(members, size=shortfall, replace=shortfall > len(members))
-            padded = rng.permutation(np.concatenate([members, extra]))
+            weights = None if self.weights is None else self.weights[members]
+            if weights is not None and np.ptp(weights) > 0:
+                padded = rng.choice(members, size=len(members) + shortfall, replace=True, p=weights / weights.sum())
+            else:
+                extra = rng.choice(members, size=shortfall, replace=shortfall > len(members))
+                padded = rng.permutation(np.concatenate([members, extra]))
             batches += [padded[i:i + self.batch_size].tolist() for i in range(0, len(padded), self.batch_size)]
         order = rng.permutation(len(batches))
         return [batches[i] for i in order]

@@ -20,6 +20,7 @@ from pmm_core.data.case_volume import load_case_volume
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.data.intensity import SiteStandardization
 from pmm_core.evaluation.baselines import MAX_FIT_CASES, NormalEquations, apply_fit, least_squares_fit
+from pmm_core.evaluation.lesion import lesion_region
 from pmm_core.evaluation.protocols import PROTOCOLS, CaseScore, TruthView, score_protocol
 from pmm_core.evaluation.tasks import Task
 from pmm_core.modalities import MODALITIES
@@ -31,17 +32,31 @@ METHODS = ("pmm", "match", "linear", "oracle")
 
 @dataclass
 class Example:
-    """One slice for a montage: sources | synthesis | truth | |error|."""
+    """One slice for a montage (sources | truth | synthesis | |error|): of all the split's cases,
+    the slice with the largest lesion where the site has labels, else the one with the most brain."""
 
     task: str
     sources: np.ndarray   # (S, H, W)
     synthesis: np.ndarray
     truth: np.ndarray
+    case: str = ""
+    slice_index: int = 0
+    lesion: np.ndarray | None = None  # (H, W) bool: the lesion, outlined on the montage
+    area: tuple[int, int] = (0, 0)    # (lesion, brain) pixels: the larger picks the slice
+
+
+def _example(task: Task, case_id: str, mask: np.ndarray, lesion: np.ndarray | None, sources: np.ndarray,
+             synthesis: np.ndarray, truth: np.ndarray) -> Example:
+    brain = (mask > 0).reshape(mask.shape[0], -1).sum(1)
+    injured = lesion.reshape(mask.shape[0], -1).sum(1) if lesion is not None else np.zeros_like(brain)
+    index = max(range(len(brain)), key=lambda i: (injured[i], brain[i]))
+    return Example(task.name, sources[:, index], synthesis[index], truth[index], case_id, index,
+                   None if lesion is None else lesion[index], (int(injured[index]), int(brain[index])))
 
 
 class MethodScore(BaseModel):
-    """One method on one task: PSNR (dB) and SSIM as mean and std over cases (and, in the BraSyn
-    protocol on a site with labels, SSIM inside the lesion)."""
+    """One method on one task: PSNR (dB) and SSIM as mean and std over cases, and where cases have
+    a lesion label, PSNR, SSIM and the contrast ratio inside the lesion (`lesion.py`) over those cases."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -50,17 +65,24 @@ class MethodScore(BaseModel):
     ssim_mean: float
     ssim_std: float
     cases: int
+    psnr_lesion_mean: float | None = None
+    psnr_lesion_std: float | None = None
     ssim_lesion_mean: float | None = None
     ssim_lesion_std: float | None = None
+    contrast_mean: float | None = None
+    contrast_std: float | None = None
+    lesion_cases: int = 0
 
     @classmethod
     def of(cls, rows: list[CaseScore]) -> "MethodScore":
         psnr, ssim = np.array([r.psnr for r in rows]), np.array([r.ssim for r in rows])
-        lesion = np.array([r.ssim_lesion for r in rows if r.ssim_lesion is not None and np.isfinite(r.ssim_lesion)])
+        lesion = {}
+        for name in ("psnr_lesion", "ssim_lesion", "contrast"):
+            values = np.array([v for r in rows if (v := getattr(r, name)) is not None and np.isfinite(v)])
+            lesion |= {f"{name}_mean": float(values.mean()), f"{name}_std": float(values.std())} if values.size else {}
         return cls(psnr_mean=float(psnr.mean()), psnr_std=float(psnr.std()), ssim_mean=float(np.nanmean(ssim)),
                    ssim_std=float(np.nanstd(ssim)), cases=len(rows),
-                   ssim_lesion_mean=float(lesion.mean()) if lesion.size else None,
-                   ssim_lesion_std=float(lesion.std()) if lesion.size else None)
+                   lesion_cases=sum(r.psnr_lesion is not None for r in rows), **lesion)
 
 
 Summary = dict[str, dict[str, MethodScore]]  # task name → method → score
@@ -153,7 +175,7 @@ def evaluate_site(model: torch.nn.Module, site_dir: Path, tasks: list[Task], spl
     fits = (fit_baselines(site_dir, tasks, min_brain_fraction, standardization) if baselines
             else {t.name: {} for t in tasks})
     for case_id in cases:
-        case = load_case_volume(site_dir, case_id, min_brain_fraction, with_label="brasyn" in protocols,
+        case = load_case_volume(site_dir, case_id, min_brain_fraction, with_label=True,
                                 standardization=standardization)
         if case is None:
             continue
@@ -179,8 +201,11 @@ def evaluate_site(model: torch.nn.Module, site_dir: Path, tasks: list[Task], spl
                     if protocol == "brasyn" and method == "oracle":
                         continue  # a ceiling of linear mapping in the model's scale; BraSyn rescales each volume
                     result.per_case[protocol][task.name][method].append(score_protocol(protocol, view, prediction))
-            if not any(e.task == task.name for e in result.examples):
-                middle = int(np.argmax(mask.reshape(mask.shape[0], -1).sum(1)))
-                result.examples.append(Example(task.name, source_channels[:, middle], synthesis[middle], truth[middle]))
+            example = _example(task, case_id, mask, lesion_region(case.label, mask), source_channels, synthesis, truth)
+            known = next((i for i, e in enumerate(result.examples) if e.task == task.name), None)
+            if known is None:
+                result.examples.append(example)
+            elif example.area > result.examples[known].area:
+                result.examples[known] = example
     model.train(was_training)
     return result

@@ -16,19 +16,11 @@ import torch
 from pmm_core.data.case_volume import load_case_volume
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.evaluation.evaluate import synthesize_slices
-from pmm_core.evaluation.metrics import MAX_PSNR
+from pmm_core.evaluation.lesion import region_psnr
 from pmm_core.evaluation.tasks import default_tasks
 from pmm_core.modalities import MODALITIES
 from pmm_core.training.conditions import task_condition
 from pmm_core.training.precision import Precision
-
-
-def region_psnr(prediction: np.ndarray, truth: np.ndarray, region: np.ndarray) -> float | None:
-    """PSNR (data range 1) over the voxels of `region`; None when the region is empty."""
-    if not region.any():
-        return None
-    error = float(np.mean((prediction[region] - truth[region]) ** 2))
-    return MAX_PSNR if error == 0 else float(min(10 * np.log10(1.0 / error), MAX_PSNR))
 
 
 def _mean(values: list[float]) -> float | None:

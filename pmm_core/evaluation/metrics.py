@@ -25,6 +25,12 @@ def slice_psnr(prediction: np.ndarray, truth: np.ndarray) -> float:
 
 
 def slice_ssim(prediction: np.ndarray, truth: np.ndarray) -> float:
+    return slice_ssim_map(prediction, truth)[0]
+
+
+def slice_ssim_map(prediction: np.ndarray, truth: np.ndarray) -> tuple[float, np.ndarray]:
+    """The slice's SSIM and its per-pixel map (what a region, the lesion, is averaged over)."""
     from skimage.metrics import structural_similarity
 
-    return float(structural_similarity(truth, prediction, data_range=1.0))
+    score, full = structural_similarity(truth, prediction, data_range=1.0, full=True)
+    return float(score), full

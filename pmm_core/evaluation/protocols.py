@@ -12,9 +12,13 @@
   the lower bound at least 0) and scaled to [0, 1]; PSNR over the slab; 3D SSIM with a Gaussian
   window (σ 1.5, 11 voxels, as the challenge's torchmetrics call) on the images masked to the
   lesion label and to the rest, each averaged over its region (`ssim_lesion`, `ssim`: outside the
-  lesion, which is the whole slab when the site has no label). Differences from the challenge:
+  lesion, which is the whole slab when the site has no label); PSNR inside the lesion over the
+  same normalised volumes. Differences from the challenge:
   the slab is the evaluated slices of the crop (not the full volume), and a slab thinner than the
   window is scored slice by slice in 2D.
+
+Every protocol, where the case has a lesion label, also scores inside the lesion in its own
+scale: PSNR, SSIM and the lesion-to-healthy-tissue contrast ratio (`lesion.py`).
 """
 from __future__ import annotations
 
@@ -23,7 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pmm_core.data.intensity import SiteStandardization, VolumeIntensity, percentile_map
-from pmm_core.evaluation.metrics import MAX_PSNR, slice_psnr, slice_ssim
+from pmm_core.evaluation.lesion import contrast_ratio, lesion_region, region_psnr
+from pmm_core.evaluation.metrics import MAX_PSNR, slice_psnr, slice_ssim_map
 
 PROTOCOLS: tuple[str, ...] = ("model", "common", "brasyn")
 BRASYN_PERCENTILES = (0.5, 99.5)
@@ -36,7 +41,9 @@ class CaseScore:
     case: str
     psnr: float
     ssim: float
-    ssim_lesion: float | None = None  # brasyn with a label: SSIM inside the lesion
+    ssim_lesion: float | None = None   # with a lesion label: inside the lesion (`lesion.py`)
+    psnr_lesion: float | None = None
+    contrast: float | None = None      # lesion contrast of the prediction over the truth's
 
 
 @dataclass(frozen=True)
@@ -54,10 +61,15 @@ class TruthView:
     standardization: SiteStandardization
 
 
-def per_slice(case: str, prediction: np.ndarray, truth: np.ndarray) -> CaseScore:
+def per_slice(case: str, prediction: np.ndarray, truth: np.ndarray, view: TruthView) -> CaseScore:
+    """PSNR and SSIM per slice, averaged; inside the lesion, voxel-wise over the case."""
     psnr = [slice_psnr(p, t) for p, t in zip(prediction, truth)]
-    ssim = [slice_ssim(p, t) for p, t in zip(prediction, truth)]
-    return CaseScore(case, float(np.mean(psnr)), float(np.mean(ssim)))
+    ssim, maps = zip(*(slice_ssim_map(p, t) for p, t in zip(prediction, truth)))
+    lesion = lesion_region(view.label, view.mask)
+    if lesion is None:
+        return CaseScore(case, float(np.mean(psnr)), float(np.mean(ssim)))
+    return CaseScore(case, float(np.mean(psnr)), float(np.mean(ssim)), float(np.stack(maps)[lesion].mean()),
+                     region_psnr(prediction, truth, lesion), contrast_ratio(prediction, truth, lesion, view.mask > 0))
 
 
 def common_scale(view: TruthView, prediction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -99,18 +111,20 @@ def brasyn_score(view: TruthView, prediction: np.ndarray) -> CaseScore:
     predicted = brasyn_normalised(prediction)
     mse = float(np.mean((truth - predicted) ** 2))
     psnr = float(min(10 * np.log10(1.0 / mse), MAX_PSNR)) if mse > 0 else MAX_PSNR
-    lesion = view.label > 0 if view.label is not None and (view.label > 0).any() else None
+    lesion = lesion_region(view.label, None)  # the challenge's label, as drawn
     outside = ~lesion if lesion is not None else np.ones(truth.shape, dtype=bool)
-    return CaseScore(view.case, psnr, region_ssim(predicted, truth, outside),
-                     None if lesion is None else region_ssim(predicted, truth, lesion))
+    if lesion is None:
+        return CaseScore(view.case, psnr, region_ssim(predicted, truth, outside))
+    return CaseScore(view.case, psnr, region_ssim(predicted, truth, outside), region_ssim(predicted, truth, lesion),
+                     region_psnr(predicted, truth, lesion), contrast_ratio(predicted, truth, lesion, view.mask > 0))
 
 
 def score_protocol(protocol: str, view: TruthView, prediction: np.ndarray) -> CaseScore:
     """One case's score of a model-scale `prediction` under `protocol`."""
     if protocol == "model":
-        return per_slice(view.case, prediction, view.model_scale)
+        return per_slice(view.case, prediction, view.model_scale, view)
     if protocol == "common":
-        return per_slice(view.case, *common_scale(view, prediction))
+        return per_slice(view.case, *common_scale(view, prediction), view)
     if protocol == "brasyn":
         return brasyn_score(view, prediction)
     raise ValueError(f"unknown protocol {protocol!r}")

@@ -3,7 +3,8 @@ rows and JSON, plus flat metric names shared by every run (`test/TTG/T1_to_T1C/p
 
 Each row names its protocol (`protocols.py`): `model` (the scale the model was trained in, whose
 scheme the row also names), `common` (the truth's own percentile window) and `brasyn` (the BraSyn
-challenge's recipe, with SSIM inside the lesion label where the site has one)."""
+challenge's recipe). Where the site has lesion labels every row also scores inside the lesion
+(PSNR, SSIM, contrast ratio: `lesion.py`)."""
 from __future__ import annotations
 
 import csv
@@ -40,23 +41,35 @@ def evaluation_rows(evaluation: SiteEvaluation) -> list[dict[str, Any]]:
             for row in table_rows(evaluation.site, evaluation.summary(protocol), protocol, evaluation.scheme)]
 
 
+def _pair(mean: float | None, std: float | None, digits: int) -> str:
+    return "–" if mean is None else f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def has_lesion_scores(rows: list[dict[str, Any]]) -> bool:
+    return any(row.get("psnr_lesion_mean") is not None for row in rows)
+
+
 def format_table(rows: list[dict[str, Any]], model_label: str = "pmm") -> str:
-    """Plain-text table: site, task, method, PSNR mean ± std, SSIM mean ± std (and inside the
-    lesion for BraSyn rows), cases; one block per protocol. `model_label` names the evaluated
-    model's rows (a peer method's checkpoint: pix2pix, MM-GAN)."""
+    """Plain-text table: site, task, method, PSNR and SSIM (mean ± std over cases), then inside the
+    lesion PSNR, SSIM and the contrast ratio (1 is right), and the cases; one block per protocol.
+    `model_label` names the evaluated model's rows (a peer method's checkpoint: pix2pix, MM-GAN)."""
     labels = METHOD_LABELS | {"pmm": model_label}
-    header = (f"{'site':<7} {'task':<18} {'method':<25} {'PSNR (dB)':>15} {'SSIM':>15} {'SSIM lesion':>15} "
-              f"{'cases':>5}")
+    header = (f"{'site':<7} {'task':<18} {'method':<25} {'PSNR (dB)':>14} {'SSIM':>13} {'lesion PSNR':>14} "
+              f"{'lesion SSIM':>13} {'contrast':>13} {'cases':>5}")
     lines = []
     for protocol in dict.fromkeys(row["protocol"] for row in rows):
         block = [row for row in rows if row["protocol"] == protocol]
         lines += ["", PROTOCOL_TITLES[protocol].format(scheme=block[0]["scheme"]), header, "-" * len(header)]
         for row in block:
-            psnr = f"{row['psnr_mean']:.2f} ± {row['psnr_std']:.2f}"
-            ssim = f"{row['ssim_mean']:.3f} ± {row['ssim_std']:.3f}"
-            lesion = "–" if row["ssim_lesion_mean"] is None else f"{row['ssim_lesion_mean']:.3f} ± {row['ssim_lesion_std']:.3f}"
-            lines.append(f"{row['site']:<7} {row['task']:<18} {labels[row['method']]:<25} {psnr:>15} {ssim:>15} "
-                         f"{lesion:>15} {int(row['cases']):>5}")
+            lines.append(f"{row['site']:<7} {row['task']:<18} {labels[row['method']]:<25} "
+                         f"{_pair(row['psnr_mean'], row['psnr_std'], 2):>14} {_pair(row['ssim_mean'], row['ssim_std'], 3):>13} "
+                         f"{_pair(row['psnr_lesion_mean'], row['psnr_lesion_std'], 2):>14} "
+                         f"{_pair(row['ssim_lesion_mean'], row['ssim_lesion_std'], 3):>13} "
+                         f"{_pair(row['contrast_mean'], row['contrast_std'], 2):>13} {int(row['cases']):>5}")
+    unlabelled = [site for site in dict.fromkeys(row["site"] for row in rows)
+                  if not has_lesion_scores([row for row in rows if row["site"] == site])]
+    if unlabelled:
+        lines += ["", f"{', '.join(unlabelled)}: no lesion label in the scored cases, so nothing is scored inside a lesion."]
     return "\n".join(lines[1:])
 
 
@@ -78,8 +91,9 @@ def flat_metrics(prefix: str, site: str, summary: Summary, method: str = "pmm", 
             score = methods[method]
             metrics[f"{prefix}/{site}/{key}/psnr{suffix}"] = score.psnr_mean
             metrics[f"{prefix}/{site}/{key}/ssim{suffix}"] = score.ssim_mean
-            if score.ssim_lesion_mean is not None:
-                metrics[f"{prefix}/{site}/{key}/ssim_lesion{suffix}"] = score.ssim_lesion_mean
+            for name in ("psnr_lesion", "ssim_lesion", "contrast"):
+                if (value := getattr(score, f"{name}_mean")) is not None:
+                    metrics[f"{prefix}/{site}/{key}/{name}{suffix}"] = value
     return metrics
 
 

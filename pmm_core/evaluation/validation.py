@@ -2,7 +2,9 @@
 
 PSNR/SSIM of the model alone (no baselines) on each site's val split, on that site's paper
 tasks, under the metric names every run shares (`val/<SITE>/<task>/psnr|ssim`), plus their
-means over all (site, task) pairs (`val/mean_psnr`, `val/mean_ssim`). The mean PSNR is the
+means over all (site, task) pairs (`val/mean_psnr`, `val/mean_ssim`). Where a site's val cases
+have lesion labels, PSNR inside the lesion too: per task (`…/psnr_lesion`), per site over its
+tasks (`val/<SITE>/psnr_lesion`) and over every such pair (`val/mean_psnr_lesion`). The mean PSNR is the
 score a centralized run keeps its best checkpoint by; a site's number of scored (case, task)
 pairs weighs its numbers when the server averages them.
 """
@@ -41,7 +43,7 @@ def validate(model: torch.nn.Module, site_dirs: list[Path], options: TrainingOpt
     options train in (the model is already in its layout)."""
     precision = resolve_precision(options.precision, options.channels_last, device)
     metrics: dict[str, float] = {}
-    psnr, ssim, cases, examples = [], [], 0, {}
+    psnr, ssim, lesion, cases, examples = [], [], [], 0, {}
     for site_dir in site_dirs:
         fingerprint = load_fingerprint(site_dir)
         tasks = method_of(options).tasks(options, default_tasks(fingerprint.site, fingerprint.modalities))
@@ -54,7 +56,13 @@ def validate(model: torch.nn.Module, site_dirs: list[Path], options: TrainingOpt
         psnr += [s.psnr_mean for s in scores]
         ssim += [s.ssim_mean for s in scores]
         cases += sum(s.cases for s in scores)
+        site_lesion = [s.psnr_lesion_mean for s in scores if s.psnr_lesion_mean is not None]
+        if site_lesion:
+            metrics[f"val/{fingerprint.site}/psnr_lesion"] = float(np.mean(site_lesion))
+            lesion += site_lesion
         examples[fingerprint.site] = result.examples
     if psnr:  # a site whose val cases serve no task reports none (the server averages what all report)
         metrics |= {"val/mean_psnr": float(np.mean(psnr)), "val/mean_ssim": float(np.mean(ssim))}
+    if lesion:
+        metrics["val/mean_psnr_lesion"] = float(np.mean(lesion))
     return Validation(metrics, cases, examples)

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from pmm_core.config.training import TrainingOptions
 from pmm_core.data.dataset import SliceDataset
 from pmm_core.data.fingerprint import load_fingerprint
-from pmm_core.data.samplers import MCBSBatchSampler
+from pmm_core.training.sampling import make_sampler
 from pmm_core.evaluation.validation import validate
 from pmm_core.federated.initial_model import build_site_model
 from pmm_core.federated.partition import PartitionOptions, load_named, personal_state, shared_arrays, trained_groups
@@ -94,10 +94,10 @@ def _train_epochs(model: PMMSynth, optimizers: Optimizers, spec: LocalRoundSpec,
     options = spec.options
     schedule, schedule_start = round_schedule(spec, first_epoch)
     dataset = SliceDataset([spec.site_dir], "train", options.min_brain_fraction,
-                           required=recipe.method.required(options))
+                           required=recipe.method.required(options), lesion_maps=options.pathology.lesion_weight > 0)
     if len(dataset) == 0:
         raise ValueError(f"site {site}: no training slices in {spec.site_dir}")
-    sampler = MCBSBatchSampler(dataset.group_keys(), options.batch_size, options.seed)
+    sampler = make_sampler(dataset, options)
     loader = DataLoader(dataset, batch_sampler=sampler, num_workers=options.num_workers)
     steps_per_epoch, steps_done = max(len(sampler), 1), 0
 

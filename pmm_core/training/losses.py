@@ -8,7 +8,8 @@ this step (6,; PMM-Synth: every modality the batch has, so o·m = m; pix2pix: it
   L_adv = Σ w_syn·mean((D_i(s, ŷ_i) − 1)²) / Σ w_syn                              (LSGAN, generator)
   L_D   = Σ w_syn·½[mean((D_i(s, y_i) − 1)²) + mean(D_i(s, ŷ_i)²)] / Σ w_syn     (LSGAN, discriminators)
   L_G   = λ_syn·L_syn + λ_rec·L_rec + λ_adv·L_adv (100, 30, 1).
-L1 is the mean over pixels of each image. A modality with m = 0 has weight 0 in every term, and
+L1 is the mean over pixels of each image (with `[pathology] lesion_weight`, beyond the paper, the
+weighted mean with weight 1 + lesion_weight inside the lesion label). A modality with m = 0 has weight 0 in every term, and
 its discriminator is not even evaluated, so it receives exactly zero gradient. Discriminators
 are reached through the model's `judge(index, sources, image)`, so a model with one PatchGAN
 per modality (PMM-Synth) and one with a single target (pix2pix) share these losses.
@@ -33,6 +34,7 @@ class LossMasks:
     synthesis: torch.Tensor       # (B, 6)
     reconstruction: torch.Tensor  # (B, 6)
     judged: tuple[int, ...]       # modalities with any synthesis weight, in order
+    pixels: torch.Tensor | None = None  # (B, 1, H, W) per-pixel L1 weights (lesion weighting); None: uniform
 
     @classmethod
     def build(cls, availability: torch.Tensor, sc: torch.Tensor, outputs: torch.Tensor | None = None) -> "LossMasks":
@@ -44,8 +46,9 @@ class LossMasks:
         return cls(synthesis=synthesis, reconstruction=sc * decoded, judged=judged)
 
     def to(self, device: torch.device, dtype: torch.dtype = torch.float32) -> "LossMasks":
+        pixels = None if self.pixels is None else self.pixels.to(device, dtype, non_blocking=True)
         return LossMasks(self.synthesis.to(device, dtype, non_blocking=True),
-                         self.reconstruction.to(device, dtype, non_blocking=True), self.judged)
+                         self.reconstruction.to(device, dtype, non_blocking=True), self.judged, pixels)
 
 
 def weighted_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -53,8 +56,12 @@ def weighted_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return (values * weights).sum() / weights.sum().clamp(min=1.0)
 
 
-def l1_per_image(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return (prediction - target).abs().mean(dim=(2, 3))
+def l1_per_image(prediction: torch.Tensor, target: torch.Tensor, pixels: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, C) mean |ŷ − y| per image; with `pixels` (B, 1, H, W) the weighted mean Σ w·|ŷ − y| / Σ w."""
+    errors = (prediction - target).abs()
+    if pixels is None:
+        return errors.mean(dim=(2, 3))
+    return (errors * pixels).sum(dim=(2, 3)) / pixels.sum(dim=(2, 3)).clamp(min=1e-6)
 
 
 def _patch_scores(model: torch.nn.Module, sources: torch.Tensor, images: torch.Tensor, masks: LossMasks,
@@ -69,7 +76,7 @@ def _patch_scores(model: torch.nn.Module, sources: torch.Tensor, images: torch.T
 
 def generator_losses(model: torch.nn.Module, prediction: torch.Tensor, truth: torch.Tensor, sources: torch.Tensor,
                      masks: LossMasks, weights: LossWeights) -> dict[str, torch.Tensor]:
-    errors = l1_per_image(prediction.float(), truth.float())
+    errors = l1_per_image(prediction.float(), truth.float(), masks.pixels)
     losses = {
         "syn": weighted_mean(errors, masks.synthesis),
         "rec": weighted_mean(errors, masks.reconstruction),

@@ -106,7 +106,8 @@ class StepRecipe:
 def train_step(model: torch.nn.Module, optimizers: Optimizers, image: torch.Tensor, availability: torch.Tensor,
                dataset_ids: torch.Tensor, sc: torch.Tensor, weights: LossWeights, precision: Precision | None = None,
                synchronize: Callable[[Iterable[torch.nn.Parameter]], None] | None = None,
-               outputs: torch.Tensor | None = None, objective: Objective | None = None) -> dict[str, float]:
+               outputs: torch.Tensor | None = None, objective: Objective | None = None,
+               pixel_weights: torch.Tensor | None = None) -> dict[str, float]:
     """image (B, 6, H, W) zero-filled where missing, on the training device; availability (B, 6),
     sc (6,) and outputs (6,) best on the CPU (where the sampler made them: then nothing here waits
     for the device); dataset_ids (B,).
@@ -119,6 +120,8 @@ def train_step(model: torch.nn.Module, optimizers: Optimizers, image: torch.Tens
     already be in its layout (`Precision.prepare_model`). `objective` is the method's losses
     (default: PMM-Synth's with `weights`).
 
+    `pixel_weights` (B, 1, H, W), on the CPU or the device: per-pixel L1 weights (lesion weighting).
+
     `synchronize` (several processes) averages the gradients of the given parameters after each
     backward, before the optimizer steps.
     """
@@ -126,7 +129,9 @@ def train_step(model: torch.nn.Module, optimizers: Optimizers, image: torch.Tens
     precision = precision or resolve_precision("float32", False, device)
     availability, sc = availability.cpu().float(), sc.cpu().float()
     outputs = availability.amax(dim=0) if outputs is None else outputs.cpu().float()
-    masks = LossMasks.build(availability, sc, outputs).to(device)
+    masks = LossMasks.build(availability, sc, outputs)
+    masks.pixels = pixel_weights
+    masks = masks.to(device)
     image = precision.prepare_input(image)
     sources = image * sc.to(device, image.dtype, non_blocking=True)[None, :, None, None]
     objective = objective or selective_objective(weights)
@@ -169,7 +174,9 @@ def batch_step(model: torch.nn.Module, optimizers: Optimizers, batch, condition_
     `epochs_done`), then the batch trains on `device` with that method's losses. Every trainer
     steps through here, so all of them draw conditions from the same rule and the same RNG stream."""
     condition = recipe.method.condition(batch.availability, condition_rng, recipe.options, epochs_done)
+    weight = recipe.options.pathology.lesion_weight
+    pixels = 1.0 + weight * batch.lesion[:, None].float() if weight > 0 else None
     return train_step(model, optimizers, batch.image.to(device, non_blocking=True), batch.availability,
                       batch.dataset_id.to(device, non_blocking=True), condition.sc, recipe.options.losses,
                       precision=recipe.precision, synchronize=synchronize, outputs=condition.outputs,
-                      objective=recipe.objective)
+                      objective=recipe.objective, pixel_weights=pixels)

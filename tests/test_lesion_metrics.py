@@ -1,0 +1,70 @@
+"""Scores inside the lesion: the contrast ratio's meaning (1 right, 0 missing, 0.5 half as
+conspicuous), every row set scoring the lesion apart, the montage's slice, and a site without
+labels said as such."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pmm_core.data.intensity import VolumeIntensity, learn_standardization
+from pmm_core.evaluation.evaluate import MethodScore, _example
+from pmm_core.evaluation.lesion import contrast_ratio, lesion_region, region_psnr
+from pmm_core.evaluation.protocols import TruthView, score_protocol
+from pmm_core.evaluation.report import format_table, table_rows
+from pmm_core.evaluation.tasks import parse_task
+
+
+def _brain_with_lesion() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(truth, brain mask, label): healthy tissue at 0.4, a lesion at 0.8 (Weber contrast 1)."""
+    truth = np.zeros((8, 32, 32), dtype=np.float32)
+    truth[:, 4:28, 4:28] = 0.4
+    label = np.zeros(truth.shape, dtype=np.uint8)
+    label[2:6, 10:18, 10:18] = 2
+    truth[label > 0] = 0.8
+    return truth, (truth > 0).astype(np.uint8), label
+
+
+def test_contrast_ratio_reads_as_documented() -> None:
+    truth, mask, label = _brain_with_lesion()
+    lesion, brain = lesion_region(label, mask), mask > 0
+    assert contrast_ratio(truth, truth, lesion, brain) == pytest.approx(1.0)
+    missing = np.where(lesion, 0.4, truth)          # the healthy tissue right, the lesion not drawn
+    assert contrast_ratio(missing, truth, lesion, brain) == pytest.approx(0.0, abs=1e-6)
+    half = np.where(lesion, 0.6, truth)             # stands out half as much
+    assert contrast_ratio(half, truth, lesion, brain) == pytest.approx(0.5)
+    assert contrast_ratio(truth * 2, truth, lesion, brain) == pytest.approx(1.0)  # a ratio, not a level
+    isointense = np.where(brain, 0.4, 0).astype(np.float32)
+    assert contrast_ratio(truth, isointense, lesion, brain) is None  # no lesion to see in this sequence
+    assert region_psnr(missing, truth, lesion) == pytest.approx(10 * np.log10(1 / 0.16), abs=1e-4)
+    assert lesion_region(None, mask) is None and lesion_region(np.zeros_like(label), mask) is None
+
+
+def test_every_row_set_scores_the_lesion_apart_and_a_missing_lesion_shows() -> None:
+    truth, mask, label = _brain_with_lesion()
+    intensity = VolumeIntensity(anchor=1.0, low=0.0, high=1.0, top=1.0)
+    site = learn_standardization("percentile", [{"FLAIR": intensity}])
+    view = TruthView("c", truth, truth, mask, label, intensity, "FLAIR", site)
+    missing = np.where(label > 0, 0.4, truth).astype(np.float32)
+    for protocol in ("model", "common", "brasyn"):
+        exact, lost = score_protocol(protocol, view, truth), score_protocol(protocol, view, missing)
+        assert exact.psnr_lesion == 100.0 and exact.contrast == pytest.approx(1.0, abs=1e-3), protocol
+        assert lost.contrast < 0.2, protocol
+        if protocol != "brasyn":  # BraSyn rescales each volume: the missing lesion's brain is lifted instead
+            assert lost.psnr_lesion < 20 and lost.ssim_lesion < exact.ssim_lesion, protocol
+            assert lost.psnr > lost.psnr_lesion  # the whole slice hides what the lesion shows
+    unlabelled = TruthView("c", truth, truth, mask, None, intensity, "FLAIR", site)
+    assert score_protocol("model", unlabelled, missing).psnr_lesion is None
+
+
+def test_a_site_without_labels_is_said_and_the_montage_takes_the_largest_lesion() -> None:
+    truth, mask, label = _brain_with_lesion()
+    view = TruthView("c", truth, truth, mask, None, VolumeIntensity(anchor=1.0, low=0.0, high=1.0, top=1.0),
+                     "FLAIR", learn_standardization("percentile", [{"FLAIR": VolumeIntensity(anchor=1.0, low=0.0, high=1.0, top=1.0)}]))
+    summary = {"T1_to_FLAIR": {"pmm": MethodScore.of([score_protocol("model", view, truth)])}}
+    text = format_table(table_rows("GEN", summary, "model", "percentile"))
+    assert "GEN: no lesion label in the scored cases" in text
+    label[4, 8:20, 8:20] = 1  # slice 4 now holds the largest lesion, though every slice has as much brain
+    example = _example(parse_task("T1->FLAIR"), "c", mask, lesion_region(label, mask), truth[None], truth, truth)
+    assert example.slice_index == 4 and example.lesion is not None and example.lesion.sum() == 144
+    plain = _example(parse_task("T1->FLAIR"), "c", mask, None, truth[None], truth, truth)
+    assert plain.lesion is None and plain.area[0] == 0

@@ -1,0 +1,86 @@
+"""Training that reaches the pathology (beyond the paper, each one setting from the paper's recipe):
+slices with pathology over-represented inside MCBS groups, a lesion-weighted L1, and headroom
+above the learned intensity bound. Each checked against the paper's behaviour it leaves intact."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from conftest import tiny_training_options
+from pmm_core.config.training import TrainingOptions
+from pmm_core.data.dataset import SliceDataset
+from pmm_core.data.intensity import VolumeIntensity, learn_standardization
+from pmm_core.data.samplers import MCBSBatchSampler
+from pmm_core.models import build_model
+from pmm_core.training.losses import l1_per_image
+from pmm_core.training.sampling import make_sampler
+from pmm_core.training.step import StepRecipe, batch_step, build_optimizers
+
+KEYS = [("a", 0)] * 10 + [("b", 1)] * 6
+
+
+def test_oversampling_keeps_mcbs_groups_and_draws_pathology_as_often_as_asked() -> None:
+    weights = [4.0 if i in (0, 1) else 1.0 for i in range(len(KEYS))]  # two of group a's ten slices
+    plain, weighted = MCBSBatchSampler(KEYS, 4, seed=0), MCBSBatchSampler(KEYS, 4, seed=0, weights=weights)
+    assert len(plain.epoch_batches(0)) == len(weighted.epoch_batches(0))  # an epoch is as long
+    drawn = Counter()
+    for epoch in range(400):
+        for batch in weighted.epoch_batches(epoch):
+            assert len({KEYS[i] for i in batch}) == 1  # one (site, availability) per batch, as in MCBS
+            drawn.update(batch)
+    others = np.mean([drawn[i] for i in range(2, 10)])
+    assert drawn[0] / others == pytest.approx(4.0, rel=0.15) and drawn[1] / others == pytest.approx(4.0, rel=0.15)
+    equal = MCBSBatchSampler(KEYS, 4, seed=0, weights=[2.0] * len(KEYS))
+    assert equal.epoch_batches(3) == plain.epoch_batches(3)  # nothing to favour: the paper's sampler
+    with pytest.raises(ValueError):
+        MCBSBatchSampler(KEYS, 4, weights=[0.0] * len(KEYS))
+
+
+def test_pathology_flags_and_lesion_maps_come_from_the_labels(prepared_sites: Path) -> None:
+    dataset = SliceDataset([prepared_sites / "BraTS"], split=None, lesion_maps=True)
+    flags = dataset.pathology_flags()
+    lesions = np.array([int(dataset[i].lesion.sum()) for i in range(len(dataset))])
+    assert flags.any() and not flags.all()
+    assert (flags == (lesions >= 10)).mean() > 0.9  # the flag counts lesion pixels inside the brain only
+    assert not SliceDataset([prepared_sites / "BraTS"], split=None)[int(np.argmax(lesions))].lesion.any()
+    options = TrainingOptions.model_validate(tiny_training_options(1).model_dump() | {"pathology": {"oversampling": 3.0}})
+    sampler = make_sampler(dataset, options)
+    assert sampler.weights is not None and set(np.unique(sampler.weights)) == {1.0, 3.0}
+    assert make_sampler(dataset, tiny_training_options(1)).weights is None
+
+
+def test_lesion_weighted_l1_is_the_paper_l1_without_weights_and_counts_the_lesion_more() -> None:
+    truth = torch.zeros(1, 1, 8, 8)
+    prediction = truth.clone()
+    prediction[..., :2, :2] = 1.0  # all the error in a 4-pixel lesion
+    lesion = torch.zeros(1, 1, 8, 8)
+    lesion[..., :2, :2] = 1
+    assert torch.equal(l1_per_image(prediction, truth, torch.ones_like(lesion)), l1_per_image(prediction, truth))
+    weighted = l1_per_image(prediction, truth, 1 + 9 * lesion)
+    assert float(weighted) == pytest.approx(40 / (64 + 36)) and float(weighted) > float(l1_per_image(prediction, truth))
+
+
+def test_a_lesion_weighted_step_trains_on_real_batches(prepared_sites: Path) -> None:
+    options = TrainingOptions.model_validate(tiny_training_options(1).model_dump() | {"pathology": {"lesion_weight": 5.0}})
+    dataset = SliceDataset([prepared_sites / "BraTS"], split=None, lesion_maps=True)
+    batch = next(iter(DataLoader(dataset, batch_sampler=make_sampler(dataset, options))))
+    torch.manual_seed(0)
+    model = build_model(options.model)
+    losses = batch_step(model, build_optimizers(model, 1e-3), batch, np.random.default_rng(0),
+                        StepRecipe.of(options, "cpu"), torch.device("cpu"))
+    assert np.isfinite(losses["loss/g"]) and losses["loss/syn"] > 0
+
+
+def test_headroom_raises_the_learned_bound() -> None:
+    volumes = [{"FLAIR": VolumeIntensity(anchor=100.0, low=10.0, high=300.0, top=250.0)}]
+    plain, roomy = learn_standardization("tissue", volumes), learn_standardization("tissue", volumes, headroom=0.5)
+    assert plain.modalities["FLAIR"].upper == 2.5 and roomy.modalities["FLAIR"].upper == 3.75
+    from pmm_core.config.site import PreprocessOptions
+
+    with pytest.raises(ValueError):
+        PreprocessOptions(intensity_headroom=-0.1)
