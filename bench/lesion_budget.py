@@ -17,13 +17,14 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
 from bench.common import write_results
-from bench.phantom_sites import phantom_sites
+from bench.phantom_sites import SITE_NAMES, phantom_sites
 from bench.training_speed import StepTimer, default_device, endless, model_options
 from pmm_core.config.training import TrainingOptions
 from pmm_core.data.cache import case_cache_dir, open_case_arrays, read_case_meta
@@ -184,9 +185,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--chunks", type=int, default=4, help="training chunks, each scored on the val split; 0: skip")
     parser.add_argument("--chunk-seconds", type=float, default=150.0)
+    parser.add_argument("--phantom", type=Path, default=None,
+                        help="a prepared phantom federation folder to use instead of bench/.work's (its cache/ is read)")
     args = parser.parse_args(argv)
     device = default_device()
-    site_dirs, _ = phantom_sites(args.cases)
+    site_dirs = ([args.phantom / "cache" / name for name in SITE_NAMES] if args.phantom
+                 else phantom_sites(args.cases)[0])
     batches = batch_rows(site_dirs, args.batch_size)
     clip = clip_rows(site_dirs, 0.05)
     print("batches:", *batches, "clip:", *clip, sep="\n  ", flush=True)
@@ -212,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
                   "|---|---|---|---|---|---|"]
         table += [f"| {r['site']} | {r['task']} | {r['lesion_logit_mean']} | {r['healthy_logit_median']} | "
                   f"{r['lesion_saturated_pct']} | {r['healthy_saturated_pct']} |" for r in sigmoid]
-    write_results("lesion_budget", {"config": vars(args), "batches": batches, "clip": clip, "training": curve,
+    write_results("lesion_budget", {"config": vars(args) | {"phantom": str(args.phantom)}, "batches": batches, "clip": clip, "training": curve,
                                     "sigmoid": sigmoid, "precision": precision}, table)
 
 

@@ -12,21 +12,17 @@ phantom sites at the experiment's settings, scored on the test split:
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib
 
+from experiments.cache_variants import variant_cache
 from experiments.report import grouped_bars, publish
 from experiments.scoring import score, site_average, task_value
 from experiments.tables import describe_model
 from experiments.variants import train_central
 from experiments.workspace import SITE_NAMES, Workspace
-from pmm_core.config.site import load_site
-from pmm_core.data.cache import case_cache_dir, read_case_meta
-from pmm_core.data.fingerprint import build_fingerprint, load_fingerprint, write_fingerprint
 from pmm_core.data.intensity import SCHEMES
-from pmm_core.errors import PmmError
 from pmm_core.evaluation.tasks import parse_task
 
 matplotlib.use("Agg")
@@ -36,28 +32,9 @@ KEY_TARGETS = ("T1C", "DWI")  # the targets whose scale a lesion sets (the issue
 
 
 def prepare_scheme(space: Workspace, scheme: str) -> str:
-    """The phantom cache (relative to the phantom, as `train_central` takes it) holding the four
-    sites in `scheme`: the phantom's own where it was prepared so (its full model can then be
-    reused), else `cache-<scheme>`: a link to the phantom's case folders and the fingerprint
-    `pmm prepare` would write for the site TOML with `[preprocess] intensity = scheme`, built from
-    the cached cases' records (the arrays do not depend on the scheme)."""
-    prepared = {site: load_fingerprint(space.site_dir(site)) for site in SITE_NAMES}
-    if all(fingerprint.intensity.scheme == scheme for fingerprint in prepared.values()):
-        return "cache"
-    data = f"cache-{scheme}"
-    for site in SITE_NAMES:
-        config = load_site(space.phantom / "sites" / f"{site.lower()}.toml")
-        config.preprocess = config.preprocess.model_copy(update={"intensity": scheme})
-        folder = space.phantom / data / site
-        folder.mkdir(parents=True, exist_ok=True)
-        if not (folder / "cases").exists():
-            os.symlink(os.path.relpath(space.cache / site / "cases", folder), folder / "cases")
-        metas = [read_case_meta(case_cache_dir(space.site_dir(site), case))
-                 for case in sorted(prepared[site].cases)]
-        if any(meta is None for meta in metas):
-            raise PmmError(f"{space.site_dir(site)}: a cached case is missing; delete {space.phantom} to rebuild it")
-        write_fingerprint(folder, build_fingerprint(config, metas))
-    return data
+    """The phantom cache holding the four sites in `scheme` (`cache_variants.variant_cache`): the
+    phantom's own where it was prepared so (its full model can then be reused), else `cache-<scheme>`."""
+    return variant_cache(space, scheme, {"intensity": scheme})
 
 
 def baseline_gap(rows: list[dict], site: str, task: str, scheme: str) -> tuple[float, float] | None:

@@ -31,7 +31,8 @@ def experiment(
 
     NAME: tables (Tables 1-2 and the paper's claims), mcbs (MCBS on and off), segmentation
     (Fig. 2c: U-Net Dice with a modality real, missing or synthesized), normalization (the full
-    model trained with each intensity scheme, scored in one common window)."""
+    model trained with each intensity scheme, scored in one common window), pathology (the
+    options beyond the paper that reach the lesion, alone and together, scored inside it)."""
     from experiments.runner import run_experiment
 
     command = "pmm " + " ".join(shlex.quote(a) for a in sys.argv[1:])

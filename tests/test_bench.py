@@ -96,3 +96,14 @@ def test_precision_speed_startup_time_and_step_profile(tmp_path: Path) -> None:
     profile = run_bench(tmp_path, "step_profile", "--methods", "pmm-synth", "mmgan", "--size", "64", "--rows", "5")
     assert [r["method"] for r in profile["rows"]] == ["pmm-synth", "mmgan"]
     assert all("aten::" in r["table"] and r["device_syncs"] is None for r in profile["rows"])  # CPU: no CUDA count
+
+
+def test_lesion_budget_measures_batches_ceiling_training_and_sigmoid(tmp_path: Path, prepared_phantom: Path) -> None:
+    result = run_bench(tmp_path, "lesion_budget", "--phantom", str(prepared_phantom), "--chunks", "1",
+                       "--chunk-seconds", "1")
+    batches = {row["site"]: row for row in result["batches"]}
+    assert batches["BraTS"]["labelled"] and 0 < batches["BraTS"]["lesion_of_brain_pixels_pct"] < 100
+    assert not batches["TTI"]["labelled"]  # the phantom's TTI has no label: said, not counted as lesion-free
+    assert any(row["modality"] == "FLAIR" and row["cases"] == "unseen" for row in result["clip"])
+    assert result["training"][0]["steps"] >= 1 and "match_psnr_lesion" in result["training"][0]
+    assert result["sigmoid"] and all(0 <= row["lesion_saturated_pct"] <= 100 for row in result["sigmoid"])

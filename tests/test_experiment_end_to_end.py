@@ -2,7 +2,8 @@
 U-Nets of 2 epochs, the peers on BraTS only (pix2pix on its first task). Segmentation runs first
 and trains the full model; tables then reuses that
 finished run (same sites and settings), trains the other variants and the federation;
-normalization reuses it as its `tissue` arm and trains the `percentile` one; each writes its
+normalization reuses it as its `tissue` arm and trains the `percentile` one; pathology reuses it
+as the paper's recipe and trains the options beyond the paper together; each writes its
 section, plot and MLflow runs. The numbers mean nothing at this size; the test checks
 that every step of the pipeline runs through the code users run."""
 from __future__ import annotations
@@ -30,6 +31,7 @@ discriminator_layers = 2
 unet_epochs = 2
 peer_sites = ["BraTS"]
 peer_tasks = 1
+variants = ["paper", "all"]
 """
 
 
@@ -75,8 +77,18 @@ def test_segmentation_then_tables_share_the_phantom_and_the_full_model(prepared_
     brats = [r for r in results["rows"] if r["site"] == "BraTS" and r["protocol"] == "brasyn"]
     assert brats and all(r["ssim_lesion_mean"] is not None for r in brats)  # BraTS has tumour labels
 
+    result = run_pmm("experiment", "pathology", *common, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert f"full: reusing {runs / 'segmentation' / 'full'}" in result.stdout  # the paper's recipe
+    assert "pathology-all: training on TTG, TTI, BraTS, ISLES" in result.stdout
+    assert (runs / "phantom-3-0" / "cache-headroom-0.5" / "BraTS" / "cases").is_symlink()
+    results = json.loads((runs / "pathology" / "results.json").read_text())
+    lesion = [r for r in results["rows"] if r["site"] == "BraTS" and r["protocol"] == "common" and r["method"] == "pmm"]
+    assert {r["variant"] for r in lesion} == {"paper", "all"} and all(r["psnr_lesion_mean"] > 0 for r in lesion)
+    assert "| variant | mean lesion PSNR (dB) |" in result.stdout
+
     text = doc.read_text()
-    for name in ("segmentation", "tables", "normalization"):
+    for name in ("segmentation", "tables", "normalization", "pathology"):
         assert text.count(f"<!-- experiment:{name} -->") == 1
         assert (tmp_path / "results" / f"{name}.png").stat().st_size > 1000
         assert f"pmm experiment {name} --settings" in text
