@@ -84,3 +84,23 @@ def test_headroom_raises_the_learned_bound() -> None:
 
     with pytest.raises(ValueError):
         PreprocessOptions(intensity_headroom=-0.1)
+
+
+def test_without_a_label_bright_flair_marks_pathology_and_t1c_does_not(tmp_path: Path) -> None:
+    """The label-free proxy: FLAIR (or DWI) brain pixels above 1.8x the healthy-tissue anchor; a
+    bright T1C alone (vessels, dura) does not count."""
+    from pmm_core.data.cache import case_cache_dir, write_case
+    from pmm_core.data.pathology import case_lesion_pixels
+    from pmm_core.data.preprocess.pipeline import PreparedCase
+
+    image = np.ones((3, 2, 16, 16), dtype=np.float32)   # T1C, FLAIR at the anchor level
+    image[1, 1, 4:8, 4:8] = 2.5                         # slice 1: a FLAIR lesion of 16 pixels
+    image[2, 0, 4:8, 4:8] = 2.5                         # slice 2: bright T1C only
+    unit = VolumeIntensity(anchor=1.0, low=0.0, high=3.0, top=3.0)
+    case = PreparedCase(case_id="c0", modalities=("T1C", "FLAIR"), reference="T1C", image=image,
+                        geometry={"size": [16, 16, 3], "spacing": [1.0] * 3, "origin": [0.0] * 3,
+                                  "direction": [1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0]},
+                        mask=np.ones((3, 16, 16), dtype=np.uint8), label=None, intensity={"T1C": unit, "FLAIR": unit},
+                        native={m: {"size": [16, 16, 3], "spacing": [1.0] * 3} for m in ("T1C", "FLAIR")})
+    write_case(tmp_path / "SITE", case, "test")
+    assert case_lesion_pixels(case_cache_dir(tmp_path / "SITE", "c0"), [0, 1, 2]).tolist() == [0, 16, 0]
