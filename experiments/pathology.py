@@ -23,11 +23,12 @@ import numpy as np
 
 from experiments.cache_variants import variant_cache
 from experiments.report import grouped_bars, publish
-from experiments.scoring import score, task_value
+from experiments.scoring import evaluation, task_value, variant_rows
 from experiments.tables import describe_model
 from experiments.variants import train_central
 from experiments.workspace import SITE_NAMES, Workspace
 from pmm_core.config.model import PathologyOptions
+from pmm_core.evaluation.montage import montage_figure
 from pmm_core.evaluation.tasks import parse_task
 
 matplotlib.use("Agg")
@@ -129,6 +130,7 @@ def run(space: Workspace, doc: Path | None, command: str) -> Path:
     space.prepare()
     variants = [v for v in VARIANTS if v in space.settings.extra.get("variants", VARIANTS)]
     rows: list[dict] = []
+    examples: dict[str, dict[str, list]] = {}  # site → variant → montage slices (the largest lesion)
     for variant in variants:
         pathology, data = variant_setup(space, variant)
         label = "full" if variant == "paper" else f"pathology-{variant}"
@@ -136,9 +138,11 @@ def run(space: Workspace, doc: Path | None, command: str) -> Path:
         checkpoint = train_central(space, label, list(SITE_NAMES), data=data, options=options)
         with space.timed(f"evaluation-{variant}"):
             for site in SITE_NAMES:
-                scored = score(checkpoint, space.phantom / data / site, "pmm", baselines=True,
-                               protocols=("common", "brasyn"))
-                rows += [r | {"variant": variant} for r in scored]
+                result = evaluation(checkpoint, space.phantom / data / site, baselines=True,
+                                    protocols=("common", "brasyn"))
+                rows += [r | {"variant": variant} for r in variant_rows(result, "pmm")]
+                examples.setdefault(site, {})[variant] = [e for e in result.examples
+                                                          if parse_task(e.task).target in LESION_TARGETS]
     s, extra = space.settings, DEFAULTS | space.settings.extra
     means = {v: mean_lesion_psnr(rows, v) for v in variants}
     wins = {v: lesion_wins(rows, v) for v in variants}
@@ -153,9 +157,16 @@ def run(space: Workspace, doc: Path | None, command: str) -> Path:
         section += site_lines(rows, site, variants)
     section += ["| variant | mean lesion PSNR (dB) | tasks where the lesion beats the linear map |", "|---|---|---|"]
     section += [f"| {v} | {_db(means[v])} | {wins[v][0]} of {wins[v][1]} |" for v in variants]
-    section += ["", f"Highest mean lesion PSNR: **{best}**." if best else "", "", f"![pathology](results/{space.name}.png)"]
+    montages = {f"{space.name}-{site}.png": montage_figure(site, found[variants[0]], variants[0],
+                                                           {v: found[v] for v in variants[1:]})
+                for site, found in examples.items() if found.get(variants[0])}
+    section += ["", f"Highest mean lesion PSNR: **{best}**." if best else "", "",
+                f"![pathology](results/{space.name}.png)", "",
+                "Each site's test slice with the largest lesion per task, outlined in red; each model in its own "
+                f"scale (a headroom variant looks dimmer); |error| of {variants[0]}:", ""]
+    section += [f"![{name}](results/{name})" for name in montages]
     metrics = {f"{v}/mean_lesion_psnr": m for v, m in means.items() if m is not None}
     path = publish(space, "\n".join(section), {"rows": rows, "means": means, "wins": wins, "best": best}, metrics,
-                   {f"{space.name}.png": figure(rows, variants)}, doc, command)
+                   {f"{space.name}.png": figure(rows, variants)} | montages, doc, command)
     space.echo("\n".join(section))
     return path

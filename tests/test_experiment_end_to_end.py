@@ -86,6 +86,7 @@ def test_segmentation_then_tables_share_the_phantom_and_the_full_model(prepared_
     lesion = [r for r in results["rows"] if r["site"] == "BraTS" and r["protocol"] == "common" and r["method"] == "pmm"]
     assert {r["variant"] for r in lesion} == {"paper", "all"} and all(r["psnr_lesion_mean"] > 0 for r in lesion)
     assert "| variant | mean lesion PSNR (dB) |" in result.stdout
+    assert (runs / "pathology" / "pathology-BraTS.png").stat().st_size > 1000  # the largest lesion, every variant
 
     text = doc.read_text()
     for name in ("segmentation", "tables", "normalization", "pathology"):
