@@ -37,7 +37,7 @@ class PathologyOptions(BaseModel):
       many times as often as one without; 1 keeps the paper's one-permutation-per-epoch sampler.
     - `lesion_weight`: the synthesis and reconstruction L1 of a pixel inside the lesion label
       counts 1 + `lesion_weight` times (each image's weighted mean); 0 is the paper's plain L1.
-      Only cases with a label are weighted.
+      Only cases with a label are weighted; every method's L1 takes it (PMM-Synth, pix2pix, MM-GAN).
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)

@@ -69,7 +69,7 @@ def _available(masks: LossMasks) -> torch.Tensor:
 def generator_losses(model: MMGAN, prediction: torch.Tensor, truth: torch.Tensor, sources: torch.Tensor,
                      masks: LossMasks, options: TrainingOptions) -> dict[str, torch.Tensor]:
     available = _available(masks)
-    errors = l1_per_image(prediction.float(), truth.float())
+    errors = l1_per_image(prediction.float(), truth.float(), masks.pixels)
     seen = prediction * available[:, :, None, None]           # a modality the batch lacks stays zero
     losses = {"syn": weighted_mean(errors, masks.synthesis),
               "rec": weighted_mean(errors, masks.reconstruction),  # zero: implicit conditioning
