@@ -41,7 +41,8 @@ def random_batch(batch_size: int, size: int) -> SliceSample:
     return SliceSample(image=torch.rand(batch_size, NUM_MODALITIES, size, size, generator=generator),
                        availability=torch.ones(batch_size, NUM_MODALITIES),
                        dataset_id=torch.zeros(batch_size, dtype=torch.long), case_id=["random"] * batch_size,
-                       slice_index=torch.zeros(batch_size, dtype=torch.long), brain_mask=torch.ones(batch_size, size, size))
+                       slice_index=torch.zeros(batch_size, dtype=torch.long), brain_mask=torch.ones(batch_size, size, size),
+                       lesion=torch.zeros(batch_size, size, size, dtype=torch.uint8))
 
 
 def child(batch_size: int, size: int, model: str) -> dict:
@@ -77,7 +78,9 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for batch_size in args.batch_sizes:
         done = subprocess.run([sys.executable, "-m", "bench.memory_peak", "--child", str(batch_size), "--size",
-                               str(args.size), "--model", args.model], capture_output=True, text=True, check=True)
+                               str(args.size), "--model", args.model], capture_output=True, text=True)
+        if done.returncode != 0:                           # the child's own error, not only its exit status
+            raise SystemExit(f"memory_peak: the batch-{batch_size} process failed:\n{done.stderr[-3000:]}")
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
         row = rows[-1]
         print(f"batch {batch_size:2d}: peak RSS {row['peak_rss_mib']:8.1f} MiB (model + optimizers "
