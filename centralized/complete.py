@@ -107,7 +107,10 @@ def _check_destination(out: Path, root: Path) -> None:
 def _selected(sources: list[CaseSource], trained: TrainedModel, site: SiteConfig, split: str | None) -> list[CaseSource]:
     if split is None:
         return sources
-    wanted = set(load_fingerprint(Path(trained_site(trained, site).cache_dir)).split_cases(split))
+    known = trained_site(trained, site)
+    fingerprint = load_fingerprint(Path(known.cache_dir))
+    known.refuse_seen_cases(fingerprint, split, trained.path)
+    wanted = set(fingerprint.split_cases(split))
     return [s for s in sources if s.case_id in wanted]
 
 

@@ -29,6 +29,8 @@ def run_evaluation(checkpoint: Path, site_dir: Path, tasks: list[Task] | None, s
     if known is None:
         echo(f"note: {checkpoint} was not trained on site {fingerprint.site}; its dataset embedding is untrained "
              "and the site's own intensity standardization is used")
+    else:
+        known.refuse_seen_cases(fingerprint, split, checkpoint)
     for task in tasks or []:
         reason = trained.refusal(list(task.sources), task.target)
         if reason:

@@ -35,5 +35,5 @@ def variant_cache(space: Workspace, name: str, preprocess: dict[str, Any]) -> st
         metas = [read_case_meta(case_cache_dir(space.site_dir(site), case)) for case in sorted(prepared[site].cases)]
         if any(meta is None for meta in metas):
             raise PmmError(f"{space.site_dir(site)}: a cached case is missing; delete {space.phantom} to rebuild it")
-        write_fingerprint(folder, build_fingerprint(config, metas))
+        write_fingerprint(folder, build_fingerprint(config, metas, prepared[site].split))
     return data

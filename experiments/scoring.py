@@ -23,6 +23,8 @@ def evaluation(checkpoint: Path, site_dir: Path, baselines: bool = False, split:
     trained = load_trained_model(checkpoint, device)
     fingerprint = load_fingerprint(site_dir)
     known = trained.site(fingerprint.site)
+    if known is not None:
+        known.refuse_seen_cases(fingerprint, split, checkpoint)
     tasks = trained.method.tasks(trained.options, default_tasks(fingerprint.site, fingerprint.modalities))
     return evaluate_site(trained.model, site_dir, tasks, split, device, 16, trained.options.min_brain_fraction,
                          baselines=baselines, standardization=known.intensity if known else None,

@@ -46,6 +46,8 @@ def prepare(
     r"""Preprocess one site (register, skull-strip, resample, measure intensities, crop) into the slice cache.
 
     The site's intensity standardization (\[preprocess] intensity) is learned on its training split and written to its fingerprint. Cases already cached with the same files and options are reused; changing only the scheme rewrites only the fingerprint. A case that fails is reported and skipped; the command then exits with status 1 after caching the others.
+
+    The case split is drawn once and kept in the cache's splits.json: a re-run assigns new cases without moving the others, and a case missing this time keeps its place. \[split] file = "splits.json" in the site TOML uses a split of your own (JSON lists train, val, test); delete the cache's splits.json to draw again.
     """
     from pmm_core.config.site import find_site_file, load_site
     from pmm_core.data.cache import default_cache_root

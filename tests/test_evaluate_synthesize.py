@@ -17,6 +17,7 @@ import pytest
 from centralized.run_central import run_central
 from centralized.trainer import RunSettings
 from conftest import PMM, run_pmm, tiny_training_options
+from pmm_core.data.fingerprint import load_fingerprint, write_fingerprint
 from tracking import TrackingSettings
 from synthetic import write_modality
 
@@ -70,6 +71,28 @@ def test_evaluate_explicit_task_and_impossible_task(trained: dict) -> None:
     bad = run_pmm("evaluate", "--checkpoint", str(trained["checkpoint"]), "--site", "gen", "--task", "DWI->ADC",
                   "--tracking-uri", trained["uri"], env=trained["env"])
     assert bad.returncode == 2 and "has the modalities of DWI->ADC" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_checkpoint_is_not_scored_on_cases_it_trained_on(trained: dict, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    shutil.copytree(Path(trained["env"]["PMM_CACHE_DIR"]), cache)
+    fingerprint = load_fingerprint(cache / "GEN")
+    moved = fingerprint.split["train"][0]
+    changed = {"train": fingerprint.split["test"], "val": fingerprint.split["val"], "test": [moved]}
+    write_fingerprint(cache / "GEN", fingerprint.model_copy(update={"split": changed}))
+    result = run_pmm("evaluate", "--checkpoint", str(trained["checkpoint"]), "--site", "gen",
+                     "--tracking-uri", trained["uri"], env=trained["env"] | {"PMM_CACHE_DIR": str(cache)})
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert f"1 of site GEN's test cases were in its training split ({moved})" in result.stderr
+
+
+def test_the_checkpoint_records_its_split(trained: dict) -> None:
+    import torch
+
+    saved = torch.load(trained["checkpoint"], map_location="cpu", weights_only=False)
+    gen = next(s for s in saved["sites"] if s["name"] == "GEN")
+    assert gen["split"] == load_fingerprint(Path(trained["env"]["PMM_CACHE_DIR"]) / "GEN").split
+    assert len(gen["split_sha256"]) == 64
 
 
 def _case_files(trained: dict) -> tuple[Path, Path]:

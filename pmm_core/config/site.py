@@ -71,14 +71,34 @@ class PreprocessOptions(BaseModel):
         )
 
 
+def _resolved_path(value: Path, info: ValidationInfo) -> Path:
+    """`value` with ~ expanded, relative to the site TOML's folder when it is relative."""
+    base = (info.context or {}).get("base_dir")
+    value = Path(os.path.expanduser(str(value)))
+    if not value.is_absolute() and base is not None:
+        value = Path(base) / value
+    return value.resolve() if value.is_absolute() else value
+
+
 class SplitOptions(BaseModel):
-    """Seeded case-level train/val/test split: no case is in two splits."""
+    """Seeded case-level train/val/test split: no case is in two splits.
+
+    The first `pmm prepare` draws it; the cache's `splits.json` then freezes it, so cases added
+    later are assigned without moving the others. `file`: a split of your own (JSON
+    {"train": [...], "val": [...], "test": [...]}, nnU-Net's `splits_final.json` fold in one).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     seed: int = 0
     val_fraction: float = Field(0.1, ge=0, lt=1)
     test_fraction: float = Field(0.2, ge=0, lt=1)
+    file: Path | None = Field(None, description="your own split (JSON lists train/val/test), relative to the TOML")
+
+    @field_validator("file")
+    @classmethod
+    def _resolve_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolved_path(value, info)
 
     @model_validator(mode="after")
     def _leaves_training(self) -> "SplitOptions":
@@ -130,11 +150,7 @@ class SiteConfig(BaseModel):
     @field_validator("root")
     @classmethod
     def _resolve_root(cls, value: Path, info: ValidationInfo) -> Path:
-        base = (info.context or {}).get("base_dir")
-        value = Path(os.path.expanduser(str(value)))
-        if not value.is_absolute() and base is not None:
-            value = Path(base) / value
-        return value.resolve() if value.is_absolute() else value
+        return _resolved_path(value, info)
 
     @model_validator(mode="after")
     def _files_match_layout(self) -> "SiteConfig":

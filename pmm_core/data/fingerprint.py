@@ -26,8 +26,9 @@ def _median_list(rows: list[list[float]]) -> list[float]:
     return [round(float(v), 4) for v in np.median(np.asarray(rows, dtype=float), axis=0)]
 
 
-def build_fingerprint(site: SiteConfig, metas: list[CaseMeta]) -> SiteFingerprint:
-    """Summarise the cached cases of one site; its intensity standardization is learned on the training split."""
+def build_fingerprint(site: SiteConfig, metas: list[CaseMeta], split: dict[str, list[str]] | None = None) -> SiteFingerprint:
+    """Summarise the cached cases of one site; its intensity standardization is learned on the
+    training split (`split`: the site's frozen one, `pmm prepare` passes it; a fresh draw otherwise)."""
     spacing, sizes = {}, {}
     for modality in MODALITIES:
         natives = [m.native[modality] for m in metas if modality in m.native]
@@ -38,7 +39,7 @@ def build_fingerprint(site: SiteConfig, metas: list[CaseMeta]) -> SiteFingerprin
                                         max=size_rows.max(0).tolist())
     patterns = Counter(pattern_name(availability_vector(m.modalities)) for m in metas)
     options = site.preprocessing
-    split = assign_splits([m.case_id for m in metas], site.split)
+    split = split if split is not None else assign_splits([m.case_id for m in metas], site.split)
     training = set(split.get("train", []))
     intensity = learn_standardization(options.intensity, [m.intensity for m in metas if m.case_id in training],
                                       fallback=[m.intensity for m in metas], headroom=options.intensity_headroom)

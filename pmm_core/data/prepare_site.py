@@ -19,6 +19,7 @@ from pmm_core.config.site import SiteConfig
 from pmm_core.data.cache import cached_meta, case_signature, remove_stale_temporaries, site_cache_dir, write_case
 from pmm_core.data.case import CaseSource
 from pmm_core.data.fingerprint import build_fingerprint, write_fingerprint
+from pmm_core.data.split import freeze_split
 from pmm_core.data.preprocess.pipeline import preprocess_case
 from pmm_core.data.readers import discover_cases, load_case
 from pmm_core.data.records import CaseMeta, SiteFingerprint
@@ -121,6 +122,7 @@ def prepare_site(
     bar.close()
 
     if metas:
-        summary.fingerprint = build_fingerprint(site, [metas[case_id] for case_id in sorted(metas)])
+        split = freeze_split(site, site_dir, sorted(metas), log)
+        summary.fingerprint = build_fingerprint(site, [metas[case_id] for case_id in sorted(metas)], split)
         write_fingerprint(site_dir, summary.fingerprint)
     return summary

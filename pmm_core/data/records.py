@@ -8,6 +8,8 @@ signature, which includes the cache format, decides whether the case is prepared
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import TypeVar
 
@@ -102,11 +104,31 @@ class SiteRecord(Record):
     modalities: list[str]
     cache_dir: str
     intensity: SiteStandardization  # the scale the model was trained in for this site
+    split: dict[str, list[str]] | None = None  # the case split it trained with (None: written before pmm kept it)
+    split_sha256: str | None = None
 
     @classmethod
     def of(cls, site_dir: Path, fingerprint: SiteFingerprint) -> "SiteRecord":
         return cls(name=fingerprint.site, dataset_id=fingerprint.dataset_id, modalities=fingerprint.modalities,
-                   cache_dir=str(Path(site_dir).resolve()), intensity=fingerprint.intensity)
+                   cache_dir=str(Path(site_dir).resolve()), intensity=fingerprint.intensity,
+                   split=fingerprint.split, split_sha256=split_sha256(fingerprint.split))
+
+    def refuse_seen_cases(self, fingerprint: SiteFingerprint, split: str, checkpoint: Path | str) -> None:
+        """One line when cases of the prepared site's `split` were in this model's training split:
+        scoring them would measure memory, not synthesis (the site's split changed since training)."""
+        if split == "train" or self.split is None:
+            return
+        seen = sorted(set(fingerprint.split_cases(split)) & set(self.split.get("train", [])))
+        if seen:
+            raise PmmError(f"{checkpoint}: {len(seen)} of site {self.name}'s {split} cases were in its training split "
+                           f"({', '.join(seen[:5])}{' ...' if len(seen) > 5 else ''}); the site's split changed after "
+                           "training: restore the splits.json it trained with in the site's cache, or train again")
+
+
+def split_sha256(split: dict[str, list[str]]) -> str:
+    """A fingerprint of a case split that does not depend on the order of its lists."""
+    canonical = json.dumps({name: sorted(cases) for name, cases in sorted(split.items())}, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 RecordType = TypeVar("RecordType", bound=Record)
