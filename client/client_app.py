@@ -43,12 +43,15 @@ def train(message: Message, context: Context) -> Message:
     site_dir, state_dir = Path(str(node["cache"])), Path(str(node["state"]))
     config = message.content["config"]
     options = FederationOptions.model_validate_json(str(config["federation"]))
-    label = f"{config['federation-id']}:{int(config['server-round'])}"
+    server_round = int(config["server-round"])
+    label = f"{config['federation-id']}:{server_round}"
+    schedule_epoch = (server_round - 1) * options.local_epochs  # the federation's schedule, not the site's count
     log = SiteLog(state_dir, str(node["site"]))
-    log.write(f"round {label}: training {options.local_epochs} local epoch(s)")
+    log.write(f"round {label}: training {options.local_epochs} local epoch(s) from epoch {schedule_epoch} of the "
+              f"federation's {options.training.epochs}-epoch schedule")
     spec = LocalRoundSpec(site_dir=site_dir, state_dir=state_dir, options=options.training, partition=options.partition,
-                          local_epochs=options.local_epochs, round_label=label, device=str(node.get("device", "cpu")),
-                          progress=False)
+                          local_epochs=options.local_epochs, round_label=label, schedule_epoch=schedule_epoch,
+                          device=str(node.get("device", "cpu")), progress=False)
     result = run_local_round(spec, received_shared(message), echo=log.write)
     layout = Layout.of(result.shared)  # what this site declares it sends; the server checks it
     content = RecordDict({

@@ -34,7 +34,7 @@ def serve(
 ) -> None:
     """Run the federation server: FedAvg of the shared network, weighted by each site's training slices.
 
-    Sites join with `pmm client --site NAME --server HOST:PORT`. The global state is saved after every round in --dir; `--resume` continues after a crash. Any non-loopback address needs --certificates (or an explicit --insecure).
+    Sites join with `pmm client --site NAME --server HOST:PORT`. The global state is saved after every round in --dir; `--resume` continues after a crash. The learning-rate schedule spans rounds x local epochs and the server tells each site where a round starts on it, so a site's state folder can serve any number of federations. Any non-loopback address needs --certificates (or an explicit --insecure).
     """
     from server.launcher import TlsFiles, serve as run_serve
     from pmm_core.config.training import load_training_options

@@ -45,6 +45,7 @@ class LocalRoundSpec:
     partition: PartitionOptions
     local_epochs: int
     round_label: str = ""             # recorded in the site's history, e.g. "fed-20261125:3"
+    schedule_epoch: int | None = None  # where on the federation's schedule the round starts (the server says)
     personalize_only: bool = False
     device: str = "cpu"
     progress: bool = True
@@ -145,9 +146,13 @@ def run_local_round(spec: LocalRoundSpec, shared: dict[str, np.ndarray] | None,
     condition_rng = np.random.default_rng([options.seed, dataset_id])
     _restore(state, spec, optimizers, condition_rng)
     epochs_done = state.epochs_done if state is not None else 0
+    # The schedule belongs to the federation: a site's own count outlives it (a second federation
+    # on the same state folder would start where the first ended, at rate 0) and misses the rounds
+    # a late or absent site did not train.
+    first_epoch = spec.schedule_epoch if spec.schedule_epoch is not None else epochs_done
 
     started = time.perf_counter()
-    sums, steps, num_examples = _train_epochs(model, optimizers, spec, site, epochs_done, condition_rng, recipe, device)
+    sums, steps, num_examples = _train_epochs(model, optimizers, spec, site, first_epoch, condition_rng, recipe, device)
     seconds = time.perf_counter() - started
     metrics = {f"train/epoch/{k.split('/')[-1]}": v / max(steps, 1) for k, v in sums.items()}
     metrics |= {"train/seconds": seconds, "train/steps": float(steps)}
