@@ -55,6 +55,7 @@ class FederationLog:
         self.settings, self.state = settings, state
         state.mlflow_run_id = self.parent.run_id
         self.children: dict[str, RunTracker] = {}
+        self.failures: list[str] = []
 
     def child(self, site: str) -> RunTracker:
         if site not in self.children:
@@ -77,8 +78,16 @@ class FederationLog:
             self.child(reply.site).log_metrics({f"final/{k}": v for k, v in reply.metrics.items()}, number)
         print(f"final models delivered to {', '.join(s.site for s in sites)}", flush=True)
 
-    def finish(self, ok: bool) -> None:
+    def failure(self, text: str) -> None:
+        """A site's failed or rejected reply: in the server log now, and in the federation's run."""
+        print(f"note: {text}", flush=True)
+        self.failures.append(text)
+        self.parent.set_tags({"pmm.failures": "\n".join(self.failures)[-4000:]})
+
+    def finish(self, ok: bool, message: str = "") -> None:
         status = "FINISHED" if ok else "FAILED"
+        if message:
+            self.parent.set_tags({"pmm.status_message": message[:4000]})
         for tracker in self.children.values():
             tracker.finish(status)
         self.parent.finish(status)
@@ -111,6 +120,7 @@ def run_federation(grid: Grid, folder: Path, settings: ServerSettings) -> Server
     strategy = PmmFedAvg(options.min_sites, options.expected_sites, options.wait_timeout_s, layout, state.round,
                          options.rounds, on_round, audit)
     strategy.on_final = log.final
+    strategy.on_failure = log.failure
     train_config = ConfigRecord({"federation": options.model_dump_json(), "federation-id": settings.name,
                                  "layout": layout.to_json()})
     ok, message = True, ""
@@ -121,9 +131,7 @@ def run_federation(grid: Grid, folder: Path, settings: ServerSettings) -> Server
         message = f"federation finished: {state.round} rounds"
     except FederationStopped as exc:
         ok, message = False, str(exc)
-    for failure in strategy.failures:
-        print(f"note: {failure}", flush=True)
-    log.finish(ok)
+    log.finish(ok, message)
     status = ServerStatus(ok=ok, rounds_done=state.round, message=message, mlflow_run_id=state.mlflow_run_id)
     write_model(status, folder / STATUS_FILE)
     print(message, flush=True)

@@ -134,6 +134,13 @@ def serve(settings: ServerSettings, folder: Path, address: str, tls: TlsFiles | 
     folder.mkdir(parents=True, exist_ok=True)
     if not settings.resume and (folder / "global.pt").exists():
         raise PmmError(f"{folder} holds a federation already: pass --resume to continue it, or use another --dir")
+    if settings.resume and (folder / "global.pt").exists():
+        from pmm_core.federated.global_state import load_global_state, resume_conflict  # torch: only here
+
+        conflict = resume_conflict(load_global_state(folder).config, settings.federation.model_dump(mode="json"))
+        if conflict:
+            raise PmmError(f"--resume {folder}: {conflict}; resume with the settings it started with "
+                           "(its federation.json), or start a new federation in another --dir")
     (folder / STATUS_FILE).unlink(missing_ok=True)
     write_model(settings, folder / "federation.json")
     link = SuperLink(folder, address, tls, node_auth, echo=None)

@@ -13,10 +13,12 @@
 """
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import numpy as np
 from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict
 from flwr.serverapp import Grid
 from flwr.serverapp.strategy import FedAvg
@@ -70,11 +72,18 @@ def check_reply(message: Message, layout: Layout | None) -> SiteReply:
         packed = arrays.get(PACKED_KEY) if set(arrays.keys()) == {PACKED_KEY} else None
         if packed is None or tuple(packed.shape) != (layout.size,) or packed.dtype != "float32":
             raise ValueError(f"a training reply must hold one float32 array {PACKED_KEY!r} of {layout.size} values")
+        bad = int(np.count_nonzero(~np.isfinite(packed.numpy())))
+        if bad:  # a diverged site: averaged in, it would make the global model NaN for good
+            raise ValueError(f"{bad} of its {layout.size} shared values are not finite (NaN or inf): the site diverged")
     metrics = next(iter(content.metric_records.values()))
     if any(isinstance(v, list) for v in metrics.values()):
         raise ValueError("metrics must be scalars")
     if WEIGHT_KEY not in metrics:
         raise ValueError(f"metrics lack {WEIGHT_KEY!r}")
+    if not metrics[WEIGHT_KEY] > 0:  # the FedAvg weight: zero would divide by zero, negative would subtract
+        raise ValueError(f"{WEIGHT_KEY} is {metrics[WEIGHT_KEY]}; a reply must count at least one training slice")
+    if not all(math.isfinite(float(v)) for v in metrics.values()):
+        raise ValueError("a metric is not finite: " + ", ".join(k for k, v in metrics.items() if not math.isfinite(float(v))))
     site = str(content.config_records["site"]["name"]) if "site" in content.config_records else "unknown"
     return SiteReply(site, {k: float(v) for k, v in metrics.items() if k != WEIGHT_KEY}, int(metrics[WEIGHT_KEY]))
 
@@ -138,7 +147,13 @@ class PmmFedAvg(FedAvg):
         self.audit = audit
         self.final_round = final_round
         self.on_final: Callable[[int, list[SiteReply]], None] = lambda number, sites: None
+        self.on_failure: Callable[[str], None] = lambda failure: None  # said when it happens, not at the end
         self.failures: list[str] = []
+
+    def fail(self, failure: str) -> None:
+        """A site's failure in a round: kept for the status and said at once (server log, MLflow)."""
+        self.failures.append(failure)
+        self.on_failure(failure)
 
     def wait_for_sites(self, grid: Grid) -> list[int]:
         """Connected nodes once `min_sites` are there (before the first round: `expected_sites`, or
@@ -171,20 +186,23 @@ class PmmFedAvg(FedAvg):
         for message in replies:
             self.audit(server_round + self.round_offset, {"stage": "train", **describe_reply(message)})
             if message.has_error():
-                self.failures.append(f"round {server_round + self.round_offset}: node {message.metadata.src_node_id} "
-                                     f"failed ({message.error.reason})")
+                self.fail(f"round {server_round + self.round_offset}: node {message.metadata.src_node_id} "
+                          f"failed ({message.error.reason})")
                 continue
             try:
                 sites.append(check_reply(message, self.layout))
                 valid_messages.append(message)
             except ValueError as exc:
-                self.failures.append(f"round {server_round + self.round_offset}: node {message.metadata.src_node_id} "
-                                     f"reply rejected: {exc}")
+                self.fail(f"round {server_round + self.round_offset}: node {message.metadata.src_node_id} "
+                          f"reply rejected: {exc}")
         if len(sites) < self.min_sites:
             raise FederationStopped(f"round {server_round + self.round_offset}: only {len(sites)} site(s) answered, "
                                     f"fewer than --min-sites {self.min_sites}; the global model of the last "
                                     "completed round is kept")
         arrays = aggregate_arrayrecords([m.content for m in valid_messages], WEIGHT_KEY)
+        if not np.isfinite(arrays[PACKED_KEY].numpy()).all():  # never written: --resume must have a good state
+            raise FederationStopped(f"round {server_round + self.round_offset}: the averaged global model is not "
+                                    "finite; the global model of the last completed round is kept")
         metrics = weighted_metrics(sites) | {"round/sites": float(len(sites)),
                                              "round/slices": float(sum(s.num_examples for s in sites))}
         self.on_round(server_round + self.round_offset, arrays, sites, metrics)
@@ -208,7 +226,7 @@ class PmmFedAvg(FedAvg):
                     raise ValueError(message.error.reason)
                 sites.append(check_reply(message, None))
             except ValueError as exc:
-                self.failures.append(f"final model: node {message.metadata.src_node_id}: {exc}")
+                self.fail(f"final model: node {message.metadata.src_node_id}: {exc}")
         if not sites:
             return None
         self.on_final(server_round + self.round_offset, sites)

@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pytest
 import torch
 
@@ -145,10 +147,26 @@ def test_tls_federation_sends_only_shared_parameters_and_resumes(federation: dic
     assert not (fed["tmp"] / "state" / "GEN" / "state.pt").exists()
 
 
-def test_round_completes_when_a_site_dies_mid_round(federation: dict, prepared_sites: Path) -> None:
+def _poisoned_cache(prepared_sites: Path, folder: Path, site: str) -> Path:
+    """A copy of the test caches where every image of `site` is NaN: its training diverges."""
+    shutil.copytree(prepared_sites, folder, symlinks=True)
+    for image in (folder / site / "cases").glob("*/image.npy"):
+        values = np.load(image)
+        np.save(image, np.full_like(values, np.nan))
+    return folder
+
+
+def test_a_round_outlives_a_dead_site_and_a_diverged_one(federation: dict, prepared_sites: Path) -> None:
+    """One round, three sites, quorum one: GEN dies mid-round, ISLES (NaN images) sends NaN
+    weights. Both are that site's failure, said in the server log and in MLflow; BraTS alone makes
+    the round, and the global model written is finite."""
     fed = federation
-    server = _serve(fed, "--rounds", "1", "--min-sites", "2", "--expected-sites", "3")
-    clients = {site: _client(fed, site) for site in ("brats", "isles", "gen")}
+    poisoned = {**fed["env"], "PMM_CACHE_DIR": str(_poisoned_cache(prepared_sites, fed["tmp"] / "poisoned", "ISLES"))}
+    server = _serve(fed, "--rounds", "1", "--min-sites", "1", "--expected-sites", "3")
+    clients = {site: _client(fed, site) for site in ("brats", "gen")}
+    clients["isles"] = subprocess.Popen([PMM, "client", "--site", "isles", "--server", f"127.0.0.1:{fed['port']}",
+                                         "--state-dir", str(fed["tmp"] / "state")], cwd=fed["tmp"], env=poisoned,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         log = fed["tmp"] / "state" / "GEN" / "client.log"
         deadline = time.monotonic() + 120
@@ -158,9 +176,16 @@ def test_round_completes_when_a_site_dies_mid_round(federation: dict, prepared_s
         _stop(clients["gen"])  # the SuperNode and its ClientApp die mid-round
         code, output = _finish(server, timeout=400)
         assert code == 0, output[-3000:]
-        assert "round 1/1 done: " in output and "GEN" not in output.split("round 1/1 done: ")[1].split("\n")[0]
+        done = output.split("round 1/1 done: ")[1].split("\n")[0]
+        assert "BraTS" in done and "GEN" not in done and "ISLES" not in done
+        assert "reply rejected: " in output and "shared values are not finite (NaN or inf): the site diverged" in output
     finally:
         _stop(server, *clients.values())
+    shared = torch.load(fed["tmp"] / "fed" / "global.pt", weights_only=True)["shared"]
+    assert all(torch.isfinite(value).all() for value in shared.values())
+    mlflow.set_tracking_uri(fed["store"])
+    runs = mlflow.search_runs(experiment_names=["fedtest"], filter_string="tags.`pmm.mode` = 'federated'")
+    assert "the site diverged" in runs["tags.pmm.failures"].iloc[0]
 
 
 def test_a_killed_client_takes_its_supernode_with_it(federation: dict) -> None:
@@ -226,3 +251,20 @@ def test_a_new_site_personalizes_against_the_frozen_global_model(federation: dic
     assert state["history"][-1]["personalize_only"] and set(state["personal"]) >= {"embedding.mlp.0.weight"}
     missing = run_pmm("client", "--site", "gen", "--personalize-only", env=federation["env"])
     assert missing.returncode == 2 and "--global-model" in missing.stderr
+
+
+def test_resume_with_another_model_is_refused_in_one_line(federation: dict) -> None:
+    from pmm_core.config.federation import FederationOptions
+    from pmm_core.federated.global_state import GlobalState, save_global_state
+
+    other = load_training_options(federation["config"])
+    other.model = other.model.model_copy(update={"base_channels": other.model.base_channels * 2})
+    saved = FederationOptions(rounds=2, training=other)
+    (federation["tmp"] / "fed").mkdir()
+    save_global_state(GlobalState(round=1, shared=shared_arrays(build_site_model(other), saved.partition),
+                                  config=saved.model_dump(mode="json")), federation["tmp"] / "fed")
+    result = subprocess.run([PMM, "serve", "--address", f"127.0.0.1:{federation['port']}", "--config",
+                             str(federation["config"]), "--dir", str(federation["tmp"] / "fed"), "--rounds", "2",
+                             "--resume"], env=federation["env"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert "training.model.base_channels was 16 when the federation started and is 8 now" in result.stderr

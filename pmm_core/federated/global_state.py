@@ -41,3 +41,32 @@ def load_global_state(folder: Path) -> GlobalState:
     return GlobalState(round=int(payload["round"]), config=payload["config"],
                        shared={k: v.numpy() for k, v in payload["shared"].items()},
                        mlflow_run_id=payload.get("mlflow_run_id"), site_runs=dict(payload.get("site_runs", {})))
+
+
+# What a resumed federation must share with the saved one: the shared parameters' names and
+# shapes follow from them (the rest, such as the rate or the quorum, may change on purpose).
+RESUME_FIXED = (("training", "model"), ("training", "method"), ("partition",))
+
+
+def _first_difference(saved: Any, now: Any, where: str) -> tuple[str, Any, Any] | None:
+    if isinstance(saved, dict) and isinstance(now, dict):
+        for key in sorted(set(saved) | set(now)):
+            found = _first_difference(saved.get(key), now.get(key), f"{where}.{key}")
+            if found:
+                return found
+        return None
+    return None if saved == now else (where, saved, now)
+
+
+def resume_conflict(saved: dict[str, Any], now: dict[str, Any]) -> str | None:
+    """Why a federation saved with options `saved` cannot continue with `now` (both
+    FederationOptions as JSON): another model, method or partition; None when it can."""
+    for path in RESUME_FIXED:
+        old, new = saved, now
+        for key in path:
+            old, new = (old or {}).get(key), (new or {}).get(key)
+        found = _first_difference(old, new, ".".join(path))
+        if found:
+            where, old_value, new_value = found
+            return f"{where} was {old_value!r} when the federation started and is {new_value!r} now"
+    return None
