@@ -51,6 +51,7 @@ def train(message: Message, context: Context) -> Message:
               f"federation's {options.training.epochs}-epoch schedule")
     spec = LocalRoundSpec(site_dir=site_dir, state_dir=state_dir, options=options.training, partition=options.partition,
                           local_epochs=options.local_epochs, round_label=label, schedule_epoch=schedule_epoch,
+                          round_key=f"{config['federation-uid']}:{server_round}",
                           device=str(node.get("device", "cpu")), progress=False)
     result = run_local_round(spec, received_shared(message), echo=log.write)
     layout = Layout.of(result.shared)  # what this site declares it sends; the server checks it

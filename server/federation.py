@@ -122,7 +122,7 @@ def run_federation(grid: Grid, folder: Path, settings: ServerSettings) -> Server
     strategy.on_final = log.final
     strategy.on_failure = log.failure
     train_config = ConfigRecord({"federation": options.model_dump_json(), "federation-id": settings.name,
-                                 "layout": layout.to_json()})
+                                 "federation-uid": state.uid, "layout": layout.to_json()})
     ok, message = True, ""
     try:
         strategy.start(grid, to_record(state.shared, layout), num_rounds=options.rounds - state.round,

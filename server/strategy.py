@@ -199,7 +199,8 @@ class PmmFedAvg(FedAvg):
             raise FederationStopped(f"round {server_round + self.round_offset}: only {len(sites)} site(s) answered, "
                                     f"fewer than --min-sites {self.min_sites}; the global model of the last "
                                     "completed round is kept")
-        arrays = aggregate_arrayrecords([m.content for m in valid_messages], WEIGHT_KEY)
+        order = sorted(range(len(sites)), key=lambda i: (sites[i].site, i))  # the sum is the same whoever answers first
+        arrays = aggregate_arrayrecords([valid_messages[i].content for i in order], WEIGHT_KEY)
         if not np.isfinite(arrays[PACKED_KEY].numpy()).all():  # never written: --resume must have a good state
             raise FederationStopped(f"round {server_round + self.round_offset}: the averaged global model is not "
                                     "finite; the global model of the last completed round is kept")

@@ -6,6 +6,7 @@ so a resumed federation keeps logging into the same runs.
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,12 +26,14 @@ class GlobalState:
     config: dict[str, Any]                       # FederationOptions as JSON
     mlflow_run_id: str | None = None
     site_runs: dict[str, str] = field(default_factory=dict)
+    # this federation and no other (its name may repeat): sites key their rounds with it
+    uid: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
 
 def save_global_state(state: GlobalState, folder: Path) -> Path:
     path = Path(folder) / GLOBAL_FILE
     save_checkpoint({"round": state.round, "config": state.config, "mlflow_run_id": state.mlflow_run_id,
-                     "site_runs": state.site_runs,
+                     "site_runs": state.site_runs, "uid": state.uid,
                      "shared": {k: torch.from_numpy(np.asarray(v)) for k, v in state.shared.items()}}, path)
     return path
 
@@ -40,7 +43,8 @@ def load_global_state(folder: Path) -> GlobalState:
                               kind="pmm global state")
     return GlobalState(round=int(payload["round"]), config=payload["config"],
                        shared={k: v.numpy() for k, v in payload["shared"].items()},
-                       mlflow_run_id=payload.get("mlflow_run_id"), site_runs=dict(payload.get("site_runs", {})))
+                       mlflow_run_id=payload.get("mlflow_run_id"), site_runs=dict(payload.get("site_runs", {})),
+                       **({"uid": payload["uid"]} if payload.get("uid") else {}))
 
 
 # What a resumed federation must share with the saved one: the shared parameters' names and

@@ -23,7 +23,8 @@ from pmm_core.training.sampling import make_sampler
 from pmm_core.evaluation.validation import validate
 from pmm_core.federated.initial_model import build_site_model
 from pmm_core.federated.partition import PartitionOptions, load_named, personal_state, shared_arrays, trained_groups
-from pmm_core.federated.site_state import SiteState, load_site_state, save_site_state
+from pmm_core.federated.site_state import (BEFORE_FILE, SiteState, keep_state_before_round, load_site_state,
+                                           save_site_state)
 from pmm_core.models.pmm_synth import PMMSynth
 from pmm_core.training.epoch import EpochTotals, run_epoch
 from pmm_core.training.schedule import LearningRateSchedule
@@ -46,6 +47,7 @@ class LocalRoundSpec:
     local_epochs: int
     round_label: str = ""             # recorded in the site's history, e.g. "fed-20261125:3"
     schedule_epoch: int | None = None  # where on the federation's schedule the round starts (the server says)
+    round_key: str = ""               # this round of this federation (its uid): a repeated round is taken back
     personalize_only: bool = False
     device: str = "cpu"
     progress: bool = True
@@ -134,6 +136,12 @@ def run_local_round(spec: LocalRoundSpec, shared: dict[str, np.ndarray] | None,
     model_config = options.model.model_dump(mode="json")
     model = build_site_model(options)
     state = load_site_state(spec.state_dir, site, model_config)
+    if state is not None and spec.round_key and state.history and state.history[-1].get("key") == spec.round_key:
+        echo(f"{site}: round {spec.round_label} was trained for a server that never aggregated it; training it "
+             "again from the state before it")
+        state = load_site_state(spec.state_dir, site, model_config, BEFORE_FILE)
+    else:
+        keep_state_before_round(spec.state_dir, site)
     if state is not None:
         load_named(model, state.personal, spec.partition.personal)
     if shared is not None:
@@ -159,7 +167,7 @@ def run_local_round(spec: LocalRoundSpec, shared: dict[str, np.ndarray] | None,
     metrics |= validation_metrics(model, spec.site_dir, options, device, spec.val_max_cases)[0]
 
     history = (state.history if state is not None else []) + [
-        {"round": spec.round_label, "epochs": spec.local_epochs, "personalize_only": spec.personalize_only,
+        {"round": spec.round_label, "key": spec.round_key, "epochs": spec.local_epochs, "personalize_only": spec.personalize_only,
          "val_mean_psnr": metrics.get("val/mean_psnr"), "time": time.time()}]
     save_site_state(SiteState(site=site, model_config=model_config, personal=personal_state(model.cpu(), spec.partition),
                               optimizer_generator=optimizers.generator.state_dict() if optimizers.generator else None,
