@@ -25,13 +25,15 @@ SITES = [("TTG", 0, (ALL,)), ("TTI", 1, TTI_SUBSETS), ("BraTS", 2, (("T1", "T2",
          ("ISLES", 3, (("FLAIR", "DWI", "ADC"),))]
 
 
-def write_cache(root: Path, size: int, cases: int, slices: int, seed: int = 0) -> list[Path]:
-    """`cases` cases of `slices` slices per site at `size`x`size`; returns the site folders."""
+def write_cache(root: Path, size: int, cases: int, slices: int, seed: int = 0,
+                only: tuple[str, ...] | None = None) -> list[Path]:
+    """`cases` cases of `slices` slices per site at `size`x`size` (`only`: those sites); returns
+    the site folders."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[:size, :size]
     brain = ((yy - size / 2) ** 2 / (0.42 * size) ** 2 + (xx - size / 2) ** 2 / (0.36 * size) ** 2) < 1
     site_dirs = []
-    for name, dataset_id, subsets in SITES:
+    for name, dataset_id, subsets in [site for site in SITES if only is None or site[0] in only]:
         modalities_used = [m for m in ALL if any(m in subset for subset in subsets)]
         site = SiteConfig(name=name, dataset_id=dataset_id, root=root, layout="brats", modalities=modalities_used,
                           preprocess={"crop_size": size})

@@ -239,7 +239,8 @@ def prepared_phantom(tmp_path_factory) -> Path:
 # The phantom-sharing files (demo, phantom) come after two others, so their worker does not sit on
 # the phantom's file lock while the end-to-end test builds it.
 SLOW_FIRST = ("test_federation", "test_experiment_end_to_end", "test_native_size", "test_bench", "test_demo",
-              "test_gpu_check", "test_methods", "test_evaluate_synthesize", "test_train_central", "test_complete", "test_phantom")
+              "test_gpu_check", "test_methods", "test_evaluate_synthesize", "test_train_central", "test_complete", "test_scale",
+              "test_phantom")
 
 
 def pytest_collection_modifyitems(session, config, items) -> None:

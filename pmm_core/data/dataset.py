@@ -8,6 +8,7 @@ less than `min_brain_fraction` of the crop (the skull cap, the neck) are left ou
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -46,6 +47,21 @@ class CaseEntry:
     channels: tuple[int, ...]          # channel index of each stored modality
     availability: tuple[int, ...]
     maps: tuple[AffineMap, ...]        # each stored modality's intensity standardization
+    labelled: bool = False             # the case has a lesion label (label.npy)
+
+
+class OpenCase(NamedTuple):
+    image: np.ndarray                  # memory maps: each holds a file descriptor while open
+    mask: np.ndarray
+    label: np.ndarray | None           # only when lesion maps are asked for and the case has a label
+
+
+# Cases whose memory maps a dataset keeps open at once (least recently used closed first). Each
+# open map holds a file descriptor, so keeping every case open would need 2-3 per case: past the
+# 1,024 of a default Linux login at BraTS size (1,251 cases), in every DataLoader worker. Opening
+# a case again costs a header read and an mmap call (tens of microseconds) against milliseconds
+# for the step that reads the slice.
+OPEN_CASES = 64
 
 
 class SliceDataset(Dataset):
@@ -70,8 +86,7 @@ class SliceDataset(Dataset):
             sizes = ", ".join(f"{site}={size}" for site, size in crop_sizes.items())
             raise PmmError(f"sites were prepared with different crop sizes ({sizes}); prepare them with one --crop-size")
         self.crop_size = next(iter(crop_sizes.values()), 0)
-        self._arrays: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self._labels: dict[int, np.ndarray | None] = {}
+        self._open: OrderedDict[int, OpenCase] = OrderedDict()
 
     def _add_case(self, site_dir: Path, fingerprint: SiteFingerprint, case_id: str, min_brain_fraction: float) -> None:
         folder = case_cache_dir(site_dir, case_id)
@@ -88,6 +103,7 @@ class SliceDataset(Dataset):
             channels=tuple(modality_index(m) for m in meta.modalities),
             availability=availability_vector(meta.modalities),
             maps=tuple(fingerprint.intensity.channel_maps(meta.modalities, meta.intensity)),
+            labelled=meta.has_label,
         )
         position = len(self.cases)
         self.cases.append(entry)
@@ -106,10 +122,22 @@ class SliceDataset(Dataset):
     def group_keys(self) -> list[tuple[int, tuple[int, ...]]]:
         return [self.group_key(i) for i in range(len(self))]
 
-    def _case_arrays(self, position: int) -> tuple[np.ndarray, np.ndarray]:
-        if position not in self._arrays:
-            self._arrays[position] = open_case_arrays(self.cases[position].folder)
-        return self._arrays[position]
+    def _case(self, position: int) -> OpenCase:
+        """The case's memory maps, from the bounded set of open ones (see OPEN_CASES)."""
+        if position in self._open:
+            self._open.move_to_end(position)
+            return self._open[position]
+        entry = self.cases[position]
+        image, mask = open_case_arrays(entry.folder)
+        label = np.load(entry.folder / "label.npy", mmap_mode="r") if self.lesion_maps and entry.labelled else None
+        self._open[position] = OpenCase(image, mask, label)
+        if len(self._open) > OPEN_CASES:
+            self._open.popitem(last=False)   # its maps close (and free their descriptors) with the last reference
+        return self._open[position]
+
+    def __getstate__(self) -> dict:
+        """DataLoader workers start with no maps open (each opens its own, bounded the same way)."""
+        return self.__dict__ | {"_open": OrderedDict()}
 
     def pathology_flags(self) -> np.ndarray:
         """(len,) bool: which slices hold pathology (`pmm_core.data.pathology`), read once per case."""
@@ -122,22 +150,14 @@ class SliceDataset(Dataset):
             flags[indices] = has_pathology(case_lesion_pixels(self.cases[position].folder, slices))
         return flags
 
-    def _lesion(self, position: int, slice_index: int, shape: tuple[int, ...]) -> torch.Tensor:
-        if self.lesion_maps and position not in self._labels:
-            folder = self.cases[position].folder
-            labelled = read_case_meta(folder).has_label
-            self._labels[position] = np.load(folder / "label.npy", mmap_mode="r") if labelled else None
-        label = self._labels.get(position)
-        if label is None:
-            return torch.zeros(shape, dtype=torch.uint8)
-        return torch.from_numpy((np.asarray(label[slice_index]) > 0).astype(np.uint8))
-
     def __getitem__(self, index: int) -> SliceSample:
         position, slice_index = self.slices[index]
         entry = self.cases[position]
-        stored, mask = self._case_arrays(position)
+        stored, mask, label = self._case(position)
         image = np.zeros((NUM_MODALITIES,) + stored.shape[2:], dtype=np.float32)
         image[list(entry.channels)] = standardize_channels(stored[slice_index], list(entry.maps), mask[slice_index])
+        lesion = torch.zeros(stored.shape[2:], dtype=torch.uint8) if label is None else \
+            torch.from_numpy((np.asarray(label[slice_index]) > 0).astype(np.uint8))
         return SliceSample(
             image=torch.from_numpy(image),
             availability=torch.tensor(entry.availability, dtype=torch.float32),
@@ -145,5 +165,5 @@ class SliceDataset(Dataset):
             case_id=entry.case_id,
             slice_index=slice_index,
             brain_mask=torch.from_numpy(mask[slice_index].astype(np.float32)),
-            lesion=self._lesion(position, slice_index, stored.shape[2:]),
+            lesion=lesion,
         )
