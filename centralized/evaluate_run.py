@@ -52,26 +52,25 @@ def run_evaluation(checkpoint: Path, site_dir: Path, tasks: list[Task] | None, s
     csv_path, json_path = write_reports(rows, out, f"{fingerprint.site}_{split}")
     echo(f"written {csv_path} and {json_path}")
 
-    tracker = RunTracker(tracking.experiment, run_name=tracking.run_name or f"evaluate-{fingerprint.site}-{split}",
-                         tracking_uri=tracking.tracking_uri,
-                         tags={"pmm.mode": "evaluate", "pmm.sites": fingerprint.site, "pmm.split": split,
-                               "pmm.checkpoint": str(Path(checkpoint).resolve()),
-                               "pmm.method": trained.options.method,
-                               "pmm.pfm": str(trained.options.model.pfm), "pmm.mcbs": str(trained.options.mcbs)}
-                         | tracking.tags)
-    metrics = {}
-    for protocol in result.protocols:
-        for method in METHODS:
-            metrics |= flat_metrics(split, fingerprint.site, result.summary(protocol), method, protocol)
-    tracker.log_metrics(metrics, step=0)
-    tracker.log_artifact(csv_path, "evaluation")
-    tracker.log_artifact(json_path, "evaluation")
-    if result.examples:
-        import matplotlib.pyplot as plt
+    with RunTracker(tracking.experiment, run_name=tracking.run_name or f"evaluate-{fingerprint.site}-{split}",
+                    tracking_uri=tracking.tracking_uri,
+                    tags={"pmm.mode": "evaluate", "pmm.sites": fingerprint.site, "pmm.split": split,
+                          "pmm.checkpoint": str(Path(checkpoint).resolve()),
+                          "pmm.method": trained.options.method,
+                          "pmm.pfm": str(trained.options.model.pfm), "pmm.mcbs": str(trained.options.mcbs)}
+                    | tracking.tags) as tracker:
+        metrics = {}
+        for protocol in result.protocols:
+            for method in METHODS:
+                metrics |= flat_metrics(split, fingerprint.site, result.summary(protocol), method, protocol)
+        tracker.log_metrics(metrics, step=0)
+        tracker.log_artifact(csv_path, "evaluation")
+        tracker.log_artifact(json_path, "evaluation")
+        if result.examples:
+            import matplotlib.pyplot as plt
 
-        figure = montage_figure(fingerprint.site, result.examples)
-        tracker.log_figure(figure, f"evaluation/{fingerprint.site}_{split}.png")
-        plt.close(figure)
-    tracker.finish()
+            figure = montage_figure(fingerprint.site, result.examples)
+            tracker.log_figure(figure, f"evaluation/{fingerprint.site}_{split}.png")
+            plt.close(figure)
     echo(f"MLflow run {tracker.run_id} in {tracker.uri}")
     return rows

@@ -6,6 +6,8 @@ program calling pmm passes options as they are instead of serialising them.
 """
 from __future__ import annotations
 
+import contextlib
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -66,22 +68,19 @@ def run_central(options: TrainingOptions, site_dirs: list[Path], settings: RunSe
                 tracker.log_params(flatten(options.model_dump(mode="json")) | {"sites": names})
                 for site_dir in site_dirs:
                     tracker.log_artifact(site_dir / "fingerprint.json", f"fingerprints/{site_dir.name}")
-        try:
+        # the run ends FAILED (error, with its line) or KILLED (Ctrl-C, SIGTERM) when training does not finish
+        with tracker if tracker is not None else contextlib.nullcontext():
             trainer = CentralTrainer(options, site_dirs, settings, dist, tracker)
-        except Exception:  # nothing trained (no slices for the method, say): the MLflow run says so
-            if tracker is not None and checkpoint is None:
-                tracker.finish("FAILED")
-            raise
-        if checkpoint is not None:
-            trainer.restore(checkpoint)
-            echo(f"resumed at epoch {trainer.epoch + 1}, step {trainer.global_step}")
-        outcome = trainer.train()
-        if tracker is not None:
-            finish_run(tracker, trainer, outcome.stopped_early)
-            where = "stopped at" if outcome.stopped_early else "finished after"
-            echo(f"{where} step {outcome.global_step}; checkpoints in {settings.run_dir}; "
-                 f"best val PSNR {outcome.best_score:.2f} dB")
-            echo(f"MLflow run {tracker.run_id} in {tracker.uri}; open the UI with: pmm ui")
+            if checkpoint is not None:
+                trainer.restore(checkpoint)
+                echo(f"resumed at epoch {trainer.epoch + 1}, step {trainer.global_step}")
+            outcome = trainer.train()
+            if tracker is not None:
+                finish_run(tracker, trainer, outcome.stopped_early)
+                where = "stopped at" if outcome.stopped_early else "finished after"
+                echo(f"{where} step {outcome.global_step}; checkpoints in {settings.run_dir}; "
+                     f"best val PSNR {outcome.best_score:.2f} dB")
+                echo(f"MLflow run {tracker.run_id} in {tracker.uri}; open the UI with: pmm ui")
         return outcome
     finally:
         dist.close()

@@ -59,13 +59,12 @@ def publish(space: Workspace, section: str, results: dict[str, Any], metrics: di
     (folder / "results.md").write_text(section)
     for file_name, figure in figures.items():
         figure.savefig(folder / file_name, dpi=110, bbox_inches="tight")
-    tracker = RunTracker(MLFLOW_EXPERIMENT, run_name=f"{space.name}-summary", tracking_uri=space.tracking_uri,
-                         tags={"pmm.mode": "experiment", "pmm.experiment": space.name, "pmm.command": command})
-    tracker.log_params(flatten(space.settings.model_dump(mode="json")))
-    tracker.log_metrics(metrics | {f"seconds/{k}": v for k, v in space.timings.items()}, 0)
-    for path in [folder / "results.json", folder / "results.md", *(folder / f for f in figures)]:
-        tracker.log_artifact(path)
-    tracker.finish()
+    with RunTracker(MLFLOW_EXPERIMENT, run_name=f"{space.name}-summary", tracking_uri=space.tracking_uri,
+                    tags={"pmm.mode": "experiment", "pmm.experiment": space.name, "pmm.command": command}) as tracker:
+        tracker.log_params(flatten(space.settings.model_dump(mode="json")))
+        tracker.log_metrics(metrics | {f"seconds/{k}": v for k, v in space.timings.items()}, 0)
+        for path in [folder / "results.json", folder / "results.md", *(folder / f for f in figures)]:
+            tracker.log_artifact(path)
     if doc is not None:
         images = doc.parent / "results"
         images.mkdir(parents=True, exist_ok=True)

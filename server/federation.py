@@ -84,8 +84,8 @@ class FederationLog:
         self.failures.append(text)
         self.parent.set_tags({"pmm.failures": "\n".join(self.failures)[-4000:]})
 
-    def finish(self, ok: bool, message: str = "") -> None:
-        status = "FINISHED" if ok else "FAILED"
+    def finish(self, ok: bool, message: str = "", status: str | None = None) -> None:
+        status = status or ("FINISHED" if ok else "FAILED")
         if message:
             self.parent.set_tags({"pmm.status_message": message[:4000]})
         for tracker in self.children.values():
@@ -131,6 +131,10 @@ def run_federation(grid: Grid, folder: Path, settings: ServerSettings) -> Server
         message = f"federation finished: {state.round} rounds"
     except FederationStopped as exc:
         ok, message = False, str(exc)
+    except BaseException as exc:  # an error or a termination: the runs end FAILED / KILLED, never RUNNING
+        log.finish(False, f"{type(exc).__name__}: {exc}", "KILLED" if isinstance(exc, (KeyboardInterrupt, SystemExit))
+                   else "FAILED")
+        raise
     log.finish(ok, message)
     status = ServerStatus(ok=ok, rounds_done=state.round, message=message, mlflow_run_id=state.mlflow_run_id)
     write_model(status, folder / STATUS_FILE)

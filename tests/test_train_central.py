@@ -3,6 +3,7 @@ MLflow records, the CLI, and two CPU processes under torchrun (gloo)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from pmm_core.config.training import options_with_overrides
 from pmm_core.data.site_caches import site_cache_dirs
 from tracking import TrackingSettings
 from conftest import run_pmm, tiny_training_config
+from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.training.checkpoint import load_checkpoint
 
 
@@ -153,3 +155,22 @@ def test_resume_refuses_a_site_whose_intensity_scale_changed(prepared_sites: Pat
     save_checkpoint(checkpoint, path)
     with pytest.raises(PmmError, match=r"intensity standardization changed since the run started \(percentile then, tissue now"):
         ResumePoint.load(path)
+
+
+def test_a_run_that_fails_mid_training_ends_failed_with_its_error(prepared_sites: Path, tmp_path: Path) -> None:
+    """A val case whose cached image is damaged: the first validation fails, and the MLflow run
+    ends FAILED with the error's line instead of staying RUNNING for ever."""
+    import mlflow
+    from conftest import tiny_training_options
+
+    cache = tmp_path / "cache"
+    shutil.copytree(prepared_sites, cache)
+    val_case = load_fingerprint(cache / "GEN").split["val"][0]
+    (cache / "GEN" / "cases" / val_case / "image.npy").write_bytes(b"not an array")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with pytest.raises(ValueError):
+        run_central(tiny_training_options(1), [cache / "GEN"], RunSettings(run_dir=tmp_path / "run", progress=False),
+                    TrackingSettings(experiment="broken", tracking_uri=uri), echo=lambda _: None)
+    mlflow.set_tracking_uri(uri)
+    runs = mlflow.search_runs(experiment_names=["broken"])
+    assert list(runs["status"]) == ["FAILED"] and runs["tags.pmm.error"].iloc[0].startswith("ValueError: ")

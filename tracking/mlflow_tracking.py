@@ -91,6 +91,7 @@ class RunTracker:
                  tracking_uri: str | None = None, run_id: str | None = None, parent_run_id: str | None = None):
         self.uri = resolve_tracking_uri(tracking_uri)
         self.client = MlflowClient(self.uri)
+        self.finished = False
         if run_id is not None and not self._exists(run_id):
             tags = {**(tags or {}), "pmm.resumed_from_run": run_id}  # resumed against another store
             run_id = None
@@ -142,3 +143,21 @@ class RunTracker:
 
     def finish(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.run_id, status)
+        self.finished = True
+
+    def __enter__(self) -> "RunTracker":
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        """A run ends closed whatever happens inside the block: FINISHED when it returns, KILLED on
+        Ctrl-C or a termination signal, FAILED on an error, whose one line goes into the run."""
+        if getattr(self, "finished", False):
+            return
+        if kind is None:
+            self.finish()
+            return
+        try:
+            self.set_tags({"pmm.error": f"{kind.__name__}: {error}"[:4000]})
+            self.finish("KILLED" if issubclass(kind, (KeyboardInterrupt, SystemExit)) else "FAILED")
+        except Exception:  # the store itself failing must not hide the error that ended the run
+            pass
