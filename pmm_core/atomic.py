@@ -46,11 +46,17 @@ def atomic_folder(path: Path) -> Iterator[Path]:
     try:
         yield temporary
         os.chmod(temporary, 0o777 & ~_umask())
+        # The old folder is renamed away, the new one renamed in, and only then is the old one
+        # deleted: a reader (or a kill) never meets a half-deleted folder at `path`.
+        old = None
         if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
+            old = path.with_name(f".tmp-{path.name}-old-{os.getpid()}")
+            os.rename(path, old)
         elif path.exists() or path.is_symlink():
             path.unlink()
         os.rename(temporary, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise

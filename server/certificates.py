@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
 from pathlib import Path
 
 from cryptography import x509
@@ -37,8 +38,12 @@ def _subject_alternative_names(hosts: list[str]) -> x509.SubjectAlternativeName:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    path.write_bytes(data)
-    path.chmod(0o600)
+    """A private key, created readable by its owner only (never world-readable, even for an
+    instant); an existing file is replaced, not rewritten in place with its old mode."""
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
 
 
 def _pem_key(key) -> bytes:

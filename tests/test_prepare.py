@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from conftest import run_pmm
 from pmm_core.config.site import load_site
@@ -110,3 +112,42 @@ def test_prepare_by_site_name_through_pmm_sites_dir(generic_site: Path, tmp_path
     result = run_pmm("prepare", "--site", "gen", "--quiet", cwd=tmp_path, env={"PMM_SITES_DIR": str(generic_site.parent)})
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "pmm_cache" / "GEN" / "fingerprint.json").is_file()
+
+
+def test_a_second_prepare_of_a_site_waits_for_the_first(generic_site: Path, tmp_path: Path) -> None:
+    """Two `pmm prepare` of one site at once: the second waits for the first's lock (it would
+    otherwise delete the first's temporary case folders as a killed run's leftovers)."""
+    import threading
+
+    from filelock import FileLock
+
+    cache, lines, done = tmp_path / "cache", [], threading.Event()
+    (cache / "GEN").mkdir(parents=True)
+    first = FileLock(str(cache / "GEN" / ".prepare.lock"))
+    first.acquire()
+    second = threading.Thread(target=lambda: (prepare_site(load_site(generic_site), cache, progress=False,
+                                                           log=lines.append), done.set()))
+    second.start()
+    deadline = time.monotonic() + 30
+    while not any(line.startswith("waiting for another `pmm prepare` of site GEN") for line in lines):
+        assert time.monotonic() < deadline, lines
+        time.sleep(0.05)
+    assert not done.is_set()
+    first.release()
+    second.join(120)
+    assert done.is_set() and (cache / "GEN" / "fingerprint.json").is_file()
+
+
+def test_atomic_folder_replaces_a_folder_whole(tmp_path: Path) -> None:
+    from pmm_core.atomic import atomic_folder
+
+    target = tmp_path / "case"
+    target.mkdir()
+    (target / "old.npy").write_text("old")
+    with atomic_folder(target) as temporary:
+        (temporary / "new.npy").write_text("new")
+    assert sorted(p.name for p in target.iterdir()) == ["new.npy"] and list(tmp_path.iterdir()) == [target]
+    with pytest.raises(RuntimeError), atomic_folder(target) as temporary:
+        (temporary / "half.npy").write_text("half")
+        raise RuntimeError("killed mid-write")
+    assert sorted(p.name for p in target.iterdir()) == ["new.npy"] and list(tmp_path.iterdir()) == [target]

@@ -8,21 +8,24 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from filelock import FileLock, Timeout
 from tqdm.auto import tqdm
 
 from pmm_core.config.site import SiteConfig
 from pmm_core.data.cache import cached_meta, case_signature, remove_stale_temporaries, site_cache_dir, write_case
 from pmm_core.data.case import CaseSource
 from pmm_core.data.fingerprint import build_fingerprint, write_fingerprint
-from pmm_core.data.split import freeze_split
 from pmm_core.data.preprocess.pipeline import preprocess_case
 from pmm_core.data.readers import discover_cases, load_case
 from pmm_core.data.records import CaseMeta, SiteFingerprint
+from pmm_core.data.split import freeze_split
 from pmm_core.errors import CaseError
 
 
@@ -75,6 +78,29 @@ def prepare_site(
 ) -> PrepareSummary:
     site_dir = site_cache_dir(cache_root, site.name)
     site_dir.mkdir(parents=True, exist_ok=True)
+    with _only_prepare(site_dir, site.name, log):
+        return _prepare_site(site, site_dir, workers, force, progress, log)
+
+
+@contextmanager
+def _only_prepare(site_dir: Path, name: str, log: Callable[[str], None]) -> Iterator[None]:
+    """One `pmm prepare` of a site at a time: a second one waits (it would delete the first one's
+    temporary case folders as leftovers of a killed run). The lock is released by the system when
+    its holder dies, so a killed prepare never blocks the next."""
+    lock = FileLock(str(site_dir / ".prepare.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log(f"waiting for another `pmm prepare` of site {name} to finish ({site_dir})")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _prepare_site(site: SiteConfig, site_dir: Path, workers: int, force: bool, progress: bool,
+                  log: Callable[[str], None]) -> PrepareSummary:
     remove_stale_temporaries(site_dir)
     sources, problems = discover_cases(site)
     summary = PrepareSummary(site=site.name, cache_dir=site_dir, failed=list(problems))
