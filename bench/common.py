@@ -9,6 +9,8 @@ from typing import Any
 
 import torch
 
+from pmm_core.atomic import write_text_atomic
+
 # results are committed; tests point PMM_BENCH_RESULTS elsewhere so a smoke run never overwrites them
 RESULTS = Path(os.environ.get("PMM_BENCH_RESULTS", Path(__file__).parent / "results"))
 
@@ -38,8 +40,8 @@ def write_results(name: str, payload: dict[str, Any], table: list[str]) -> Path:
     """bench/results/<name>.json plus a markdown table beside it; the table is printed too."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps({"benchmark": name, "machine": machine(), **payload}, indent=2))
-    (RESULTS / f"{name}.md").write_text("\n".join(table) + "\n")
+    write_text_atomic(path, json.dumps({"benchmark": name, "machine": machine(), **payload}, indent=2))
+    write_text_atomic(RESULTS / f"{name}.md", "\n".join(table) + "\n")
     print("\n".join(table))
     print(f"written {path}")
     return path

@@ -11,7 +11,7 @@ import numpy as np
 
 from experiments.settings import MLFLOW_EXPERIMENT
 from experiments.workspace import Workspace
-from pmm_core.atomic import atomic_destination
+from pmm_core.atomic import write_text_atomic
 from tracking import RunTracker, flatten
 
 
@@ -43,8 +43,7 @@ def update_doc(doc: Path, name: str, section: str) -> None:
     pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
     doc.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_destination(doc, ".md") as temporary:
-        Path(temporary).write_text(text)
+    write_text_atomic(doc, text)
 
 
 def publish(space: Workspace, section: str, results: dict[str, Any], metrics: dict[str, float],
@@ -54,9 +53,9 @@ def publish(space: Workspace, section: str, results: dict[str, Any], metrics: di
     folder.mkdir(parents=True, exist_ok=True)
     section = section.rstrip() + f"\n\nCommand: `{command}`. Wall time per step (s): " + \
         ", ".join(f"{k} {v:.0f}" for k, v in space.timings.items()) + ".\n"
-    (folder / "results.json").write_text(json.dumps({"command": command, "settings": space.settings.model_dump(),
+    write_text_atomic(folder / "results.json", json.dumps({"command": command, "settings": space.settings.model_dump(),
                                                      "timings": space.timings, **results}, indent=2))
-    (folder / "results.md").write_text(section)
+    write_text_atomic(folder / "results.md", section)
     for file_name, figure in figures.items():
         figure.savefig(folder / file_name, dpi=110, bbox_inches="tight")
     with RunTracker(MLFLOW_EXPERIMENT, run_name=f"{space.name}-summary", tracking_uri=space.tracking_uri,

@@ -36,6 +36,12 @@ def atomic_destination(path: Path, suffix: str = "") -> Iterator[Path]:
         raise
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """`text` into `path` through a temporary beside it: a reader sees the old file or the new one."""
+    with atomic_destination(path, Path(path).suffix) as temporary:
+        temporary.write_text(text)
+
+
 @contextmanager
 def atomic_folder(path: Path) -> Iterator[Path]:
     """Yield a temporary folder beside `path`; it replaces `path` (and whatever was there) when the

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import ValidationError
 
-from pmm_core.atomic import atomic_destination, atomic_folder
+from pmm_core.atomic import atomic_folder, write_text_atomic
 from pmm_core.config.site import PreprocessOptions
 from pmm_core.data.case import CaseSource
 from pmm_core.data.records import CaseMeta, GridGeometry, NativeImage
@@ -82,8 +82,7 @@ def cached_meta(site_dir: Path, case_id: str, signature: str) -> CaseMeta | None
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    with atomic_destination(path, ".json") as temporary:
-        temporary.write_text(json.dumps(data, indent=2))
+    write_text_atomic(path, json.dumps(data, indent=2))
 
 
 def write_case(site_dir: Path, prepared: PreparedCase, signature: str) -> CaseMeta:

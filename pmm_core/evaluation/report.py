@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pmm_core.evaluation.evaluate import SiteEvaluation, Summary
+from pmm_core.atomic import write_text_atomic
 from pmm_core.evaluation.tasks import metric_key
 
 METHOD_LABELS = {"pmm": "pmm", "match": "baseline: source matched", "linear": "baseline: linear LS",
@@ -104,6 +105,6 @@ def write_reports(rows: list[dict[str, Any]], folder: Path, stem: str) -> tuple[
     writer.writeheader()
     writer.writerows(rows)
     csv_path, json_path = folder / f"{stem}.csv", folder / f"{stem}.json"
-    csv_path.write_text(buffer.getvalue())
-    json_path.write_text(json.dumps(rows, indent=2))
+    write_text_atomic(csv_path, buffer.getvalue())
+    write_text_atomic(json_path, json.dumps(rows, indent=2))
     return csv_path, json_path
