@@ -35,6 +35,10 @@ class ResumePoint:
     def load(cls, path: Path, epochs: int | None = None) -> "ResumePoint":
         checkpoint = load_checkpoint(Path(path))
         config = checkpoint["config"] | ({"epochs": epochs} if epochs is not None else {})
+        if epochs is not None and config.get("decay_start_epoch") is None:
+            # the decay started where the run first put it: a quarter of the new epochs would send
+            # a run already decaying back to the full rate
+            config["decay_start_epoch"] = min(checked_options(checkpoint["config"], str(path)).decay_start, epochs)
         options = checked_options(config, f"{path} with --epochs {epochs}" if epochs is not None else str(path))
         records = checkpoint_sites(checkpoint, Path(path))
         for record in records:  # a site prepared again in another scale would switch the data mid-run
@@ -55,6 +59,11 @@ def run_central(options: TrainingOptions, site_dirs: list[Path], settings: RunSe
     checkpoint = resume.checkpoint if resume is not None else None
     dist = init_distributed()
     try:
+        trained_with = checkpoint.get("world_size", 1) if checkpoint is not None else dist.world_size
+        if trained_with != dist.world_size:  # its batches and per-process RNG streams are split that many ways
+            raise PmmError(f"{resume.path}: this run trained with {trained_with} process(es) and is resumed with "
+                           f"{dist.world_size}; resume it with the same number (torchrun --nproc_per_node "
+                           f"{trained_with}), or start a new run")
         tracker = None
         if dist.is_main:
             names = ",".join(d.name for d in site_dirs)

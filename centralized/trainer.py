@@ -104,6 +104,7 @@ class CentralTrainer:
             "best_score": self.best_score,
             "world_size": self.dist.world_size,
             "rng": {"torch": torch.get_rng_state(), "python": random.getstate(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
                     "conditions": self.dist.gather(self.condition_rng.bit_generator.state)},
             "mlflow_run_id": self.tracker.run_id if self.tracker else None,
         }
@@ -117,6 +118,8 @@ class CentralTrainer:
         self.global_step, self.best_score = checkpoint["global_step"], checkpoint["best_score"]
         torch.set_rng_state(checkpoint["rng"]["torch"])
         random.setstate(checkpoint["rng"]["python"])
+        if checkpoint["rng"].get("cuda") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(checkpoint["rng"]["cuda"])
         states = checkpoint["rng"]["conditions"]
         if len(states) == self.dist.world_size:
             self.condition_rng.bit_generator.state = states[self.dist.rank]

@@ -67,6 +67,8 @@ def test_resume_continues_at_the_same_step_with_identical_state(prepared_sites: 
         assert torch.equal(value, resumed["model"][key]), key
     assert resumed["rng"]["conditions"] == straight["rng"]["conditions"]
     assert resumed["mlflow_run_id"] == first["mlflow_run_id"]  # the same MLflow run goes on
+    # more epochs keep the decay where the run put it (a quarter of 2 epochs: 0), not a quarter of 16
+    assert ResumePoint.load(tmp_path / "killed" / "last.pt", epochs=16).options.decay_start == 0
 
 
 def test_full_run_logs_to_mlflow_and_the_model_loads_back(prepared_sites: Path, config: Path, tmp_path: Path) -> None:
@@ -132,6 +134,10 @@ def test_two_processes_with_torchrun_on_gloo(prepared_sites: Path, config: Path,
     checkpoint = load_checkpoint(tmp_path / "ddp" / "last.pt")
     assert checkpoint["world_size"] == 2 and checkpoint["global_step"] == 3
     assert len(checkpoint["rng"]["conditions"]) == 2
+    alone = run_pmm("train-central", "--resume", str(tmp_path / "ddp"), "--max-steps", "4", "--quiet",
+                    "--tracking-uri", f"sqlite:///{tmp_path / 'ddp.db'}", env=_site_env(prepared_sites))
+    assert alone.returncode == 2 and "Traceback" not in alone.stderr, alone.stderr[-2000:]
+    assert "trained with 2 process(es) and is resumed with 1; resume it with the same number" in alone.stderr
 
 
 def test_resume_against_another_store_starts_a_new_run(prepared_sites: Path, config: Path, tmp_path: Path) -> None:
