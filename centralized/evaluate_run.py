@@ -25,6 +25,11 @@ def run_evaluation(checkpoint: Path, site_dir: Path, tasks: list[Task] | None, s
     device = default_device()
     trained = load_trained_model(checkpoint, device)
     fingerprint = load_fingerprint(site_dir)
+    if not fingerprint.split.get(split):
+        counts = ", ".join(f"{name} {len(cases)}" for name, cases in fingerprint.split.items())
+        raise PmmError(f"site {fingerprint.site}'s {split} split is empty ({fingerprint.num_cases} cases: {counts}): "
+                       f"a site needs 3 cases or more for val and test; add cases and run `pmm prepare --site "
+                       f"{fingerprint.site}` again (new cases join the empty splits), or pass another --split")
     known = trained.site(fingerprint.site)
     if known is None:
         echo(f"note: {checkpoint} was not trained on site {fingerprint.site}; its dataset embedding is untrained "

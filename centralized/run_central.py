@@ -87,8 +87,10 @@ def run_central(options: TrainingOptions, site_dirs: list[Path], settings: RunSe
             if tracker is not None:
                 finish_run(tracker, trainer, outcome.stopped_early)
                 where = "stopped at" if outcome.stopped_early else "finished after"
-                echo(f"{where} step {outcome.global_step}; checkpoints in {settings.run_dir}; "
-                     f"best val PSNR {outcome.best_score:.2f} dB")
+                best = f"best val PSNR {outcome.best_score:.2f} dB" if outcome.best_score > float("-inf") else \
+                    ("no val case could be scored (the val split is empty or none of its cases has a task's "
+                     "modalities), so best.pt is the last epoch's model; add cases and run `pmm prepare` again")
+                echo(f"{where} step {outcome.global_step}; checkpoints in {settings.run_dir}; {best}")
                 echo(f"MLflow run {tracker.run_id} in {tracker.uri}; open the UI with: pmm ui")
         return outcome
     finally:

@@ -102,6 +102,7 @@ class CentralTrainer:
             "scaler": self.optimizers.scaler.state_dict(),
             "epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
             "best_score": self.best_score,
+            "best_by": "val PSNR" if self.best_score > float("-inf") else "last epoch (nothing to validate)",
             "world_size": self.dist.world_size,
             "rng": {"torch": torch.get_rng_state(), "python": random.getstate(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
@@ -193,7 +194,9 @@ class CentralTrainer:
     def _validate_and_checkpoint(self) -> None:
         score = self.validate() if self.dist.is_main else 0.0
         score = self.dist.gather(score)[0]
-        improved = score > self.best_score
+        # nothing to validate (an empty val split, or no val case with a task's modalities):
+        # best.pt follows the last epoch, so it is never missing or stale (the run says so)
+        improved = score > self.best_score or score == self.best_score == float("-inf")
         if improved:
             self.best_score = score
         self.save("last")

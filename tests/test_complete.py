@@ -186,7 +186,8 @@ def _series(tmp_path: Path, trained: dict, name: str = "T1") -> Path:
     return write_acquired_series(image, tmp_path / name, Acquisition("P", generate_uid(), 1, name, generate_uid()))
 
 
-def test_dicom_folders_that_are_not_one_clean_series_are_refused_with_one_line(trained: dict, tmp_path: Path) -> None:
+def test_dicom_folders_that_are_not_one_clean_series_are_refused_with_one_line(trained: dict, tmp_path: Path,
+                                                                               capfd) -> None:
     two = _series(tmp_path, trained, "two")
     other = _series(tmp_path, trained, "other")
     for index, path in enumerate(sorted(other.iterdir())[:3]):
@@ -206,11 +207,18 @@ def test_dicom_folders_that_are_not_one_clean_series_are_refused_with_one_line(t
     sr.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
     sr.file_meta.MediaStorageSOPClassUID, sr.file_meta.MediaStorageSOPInstanceUID = sr.SOPClassUID, sr.SOPInstanceUID
     sr.save_as(report / "SR0001.dcm", enforce_file_format=True)
-    with pytest.raises(CaseError, match=r"SR0001.dcm: a DICOM Basic Text SR Storage object, not an image slice"):
-        read_volume(report)
+    (report / "manifest.txt").write_text("exported by PACS\n")   # what exports put beside the slices
+    (report / "thumbnail.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a dicom")
+    clean = read_volume(_series(tmp_path, trained, "clean"))
+    with_extras = read_volume(report)                              # the same slices, the extras skipped
+    assert np.array_equal(sitk.GetArrayFromImage(with_extras), sitk.GetArrayFromImage(clean))
+    captured = capfd.readouterr().err
+    assert "SR0001.dcm: a DICOM Basic Text SR Storage object, not an image slice" in captured
+    assert "manifest.txt: not a DICOM file; skipped" in captured and "thumbnail.jpg: not a DICOM file; skipped" in captured
 
     (tmp_path / "empty").mkdir()
-    with pytest.raises(CaseError, match=r"empty: holds no DICOM file"):
+    (tmp_path / "empty" / "readme.txt").write_text("no images here")
+    with pytest.raises(CaseError, match=r"empty: holds no DICOM image slice"):
         read_volume(tmp_path / "empty")
 
     out = tmp_path / "o.nii.gz"

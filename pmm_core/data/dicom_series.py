@@ -7,19 +7,22 @@ Before any pixel is decoded every file's header is read (pydicom, pixels skipped
 otherwise surface as a wrong volume or an ITK error deep in registration is one line naming the
 folder or file:
 
-- no DICOM file, or files of several series (SeriesInstanceUID) in one folder;
-- a file that is not DICOM, or a DICOM object that is not an image (a report, a presentation state);
+- no DICOM image, or files of several series (SeriesInstanceUID) in one folder;
 - slices with different orientations or matrices, two slices at one position, or gaps between
   slice positions that differ by more than 10 % (a missing slice, a mixed-up export), which a
   series reader would silently stretch over.
 
-The slices are sorted along the slice normal (not by file name or InstanceNumber, which
+A file that is not DICOM (a text manifest, a thumbnail, a DICOMDIR) or a DICOM object that is
+not an image slice (a report, a presentation state) is skipped with a note on stderr, as
+dcm2niix and SimpleITK's series reader skip it: scanners and PACS export such files beside the
+slices. The slices are sorted along the slice normal (not by file name or InstanceNumber, which
 exporters do not keep consistent), and SimpleITK reads them in that order, applying each slice's
 rescale slope and intercept. The sorted headers are kept (`DicomSeries.headers`), because a
 synthetic series written beside the real one takes its patient, study and geometry from them.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,19 +61,22 @@ def _candidate_files(folder: Path) -> list[Path]:
                   and p.name.upper() != "DICOMDIR")
 
 
-def _header(path: Path) -> pydicom.Dataset:
+def _header(path: Path) -> pydicom.Dataset | None:
+    """The slice's header, or None (with a note) for a file beside the slices that is not one."""
     try:
         header = pydicom.dcmread(str(path), stop_before_pixels=True)
     except InvalidDicomError:
-        raise CaseError(f"{path}: not a DICOM file; leave only the series' DICOM files in its folder") from None
+        print(f"note: {path}: not a DICOM file; skipped", file=sys.stderr)
+        return None
     except (OSError, EOFError, ValueError, TypeError) as exc:
         raise CaseError(f"{path}: corrupt or unreadable DICOM ({type(exc).__name__}: {exc})") from None
     missing = [k for k in ("Rows", "Columns", "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing",
                            "SeriesInstanceUID") if k not in header]
     if missing:
         kind = getattr(getattr(header, "SOPClassUID", None), "name", "unknown SOP class")
-        raise CaseError(f"{path}: a DICOM {kind} object, not an image slice (it has no {', '.join(missing)}); "
-                        "remove it from the series folder")
+        print(f"note: {path}: a DICOM {kind} object, not an image slice (no {', '.join(missing)}); skipped",
+              file=sys.stderr)
+        return None
     return header
 
 
@@ -82,10 +88,10 @@ def _normal(header: pydicom.Dataset) -> np.ndarray:
 def scan_series(folder: Path) -> DicomSeries:
     """The folder's one series, sorted and checked (see the module docstring for what is refused)."""
     folder = Path(folder)
-    files = _candidate_files(folder)
+    read = [(f, _header(f)) for f in _candidate_files(folder)]
+    files, headers = [f for f, h in read if h is not None], [h for _, h in read if h is not None]
     if not files:
-        raise CaseError(f"{folder}: holds no DICOM file; give a folder with one series' slices")
-    headers = [_header(f) for f in files]
+        raise CaseError(f"{folder}: holds no DICOM image slice; give a folder with one series' slices")
     series = {}
     for header in headers:
         series.setdefault(str(header.SeriesInstanceUID), header)

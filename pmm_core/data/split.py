@@ -47,7 +47,8 @@ def extend_splits(known: dict[str, list[str]], case_ids: list[str], options: Spl
     """`known` with every case of `case_ids` it lacks added, none of its own moved.
 
     A new case (in a seeded order) joins the split whose count is furthest below its share of
-    all cases so far (train on a tie), so the fractions hold as a site grows. With nothing known
+    all cases so far (train on a tie), so the fractions hold as a site grows; from three cases
+    on an empty val or test split is filled first. With nothing known
     yet this is `assign_splits`."""
     if not any(known.values()):
         return assign_splits(case_ids, options)
@@ -59,7 +60,10 @@ def extend_splits(known: dict[str, list[str]], case_ids: list[str], options: Spl
               "test": options.test_fraction}
     for case in new:
         total = sum(len(cases) for cases in splits.values()) + 1
-        chosen = max(SPLITS, key=lambda name: shares[name] * total - len(splits[name]))
+        empty = [name for name in ("test", "val") if shares[name] > 0 and not splits[name]]
+        # from three cases on val and test hold one each, as in a first draw (a site that began too small)
+        chosen = empty[0] if total >= 3 and empty else \
+            max(SPLITS, key=lambda name: shares[name] * total - len(splits[name]))
         splits[chosen].append(case)
     return {name: sorted(cases) for name, cases in splits.items()}
 
