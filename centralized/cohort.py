@@ -64,6 +64,11 @@ def synthesize_cohort(trained: TrainedModel, site: SiteConfig, cohort_root: Path
         if finished_output(out, trained, target, scale):
             summary.reused.append(out)
             continue
+        refusal = trained.case_refusal(sorted(source.files), [target])
+        if refusal:  # checked before the case is read: a pix2pix model without its sources here
+            summary.failed.append((source.case_id, refusal))
+            (bar.write if progress else log)(f"skipped {source.case_id}: {refusal}")
+            continue
         try:
             record = load_case(source, cohort)
             summary.written.append(synthesize_record(trained, site, record, target, out, batch_size,

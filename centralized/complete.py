@@ -163,6 +163,11 @@ def complete_site(trained: TrainedModel, site: SiteConfig, out: Path, options: C
             summary.finished.append(source.case_id)
             summary.synthesized += _entries(source.case_id, missing, Path(out))
             continue
+        refusal = trained.case_refusal(sorted(source.files), list(missing))
+        if refusal:  # a pix2pix model lacks its task's sources in this case: that case's failure
+            summary.failed.append((source.case_id, refusal))
+            (bar.write if progress else log)(f"skipped {source.case_id}: {refusal}")
+            continue
         try:
             syntheses = []
             if missing:  # everything that can fail runs before anything of the case is written

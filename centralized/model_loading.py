@@ -40,6 +40,16 @@ class TrainedModel:
             raise PmmError(reason)
         return tuple(sources)
 
+    def case_refusal(self, available: list[str], targets: list[str]) -> str | None:
+        """Why this model cannot synthesize `targets` for a case holding `available` (checked
+        before the case is read, so a cohort reports that case and goes on), or None."""
+        for target in targets:
+            try:
+                self.usable_sources(available, target)
+            except PmmError as exc:
+                return str(exc)
+        return None
+
     def site(self, name: str) -> SiteRecord | None:
         return next((s for s in self.sites if s.name.lower() == name.lower()), None)
 

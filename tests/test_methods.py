@@ -189,3 +189,25 @@ def test_pix2pix_refuses_another_task_with_one_line(peers: dict) -> None:
         options_with_overrides(None, task=(("T1",), "T1C"))
     with pytest.raises(PmmError, match="--no-pfm is PMM-Synth's ablation"):
         options_with_overrides(None, method="mmgan", no_pfm=True)
+
+
+def test_a_cohort_case_pix2pix_cannot_serve_is_that_cases_failure(peers: dict, tmp_path: Path) -> None:
+    """`pmm complete` with the T1->T1C pix2pix model on a cohort where one case lacks T1 as well:
+    that case is reported and skipped before it is read, the others are completed, the manifest
+    is written (before, the model's refusal stopped the whole cohort)."""
+    cohort, out = tmp_path / "cohort", tmp_path / "completed"
+    for case in sorted((peers["data"] / "BraTS").glob("BraTS2021_*")):   # the 2021 naming: *_t1ce, *_t1
+        for path in case.iterdir():
+            if "_t1ce" in path.name or (case.name.endswith("1") and "_t1." in path.name):
+                continue  # T1C missing everywhere; T1 too in the cases whose id ends in 1
+            (cohort / case.name).mkdir(parents=True, exist_ok=True)
+            (cohort / case.name / path.name).symlink_to(path)
+    without_t1 = sorted(c.name for c in cohort.iterdir() if c.name.endswith("1"))
+    assert without_t1 and len(without_t1) < len(list(cohort.iterdir()))
+    result = run_pmm("complete", "--checkpoint", str(peers["runs"]["pix2pix"]), "--site", "brats", "--cohort",
+                     str(cohort), "--targets", "T1C", "--out", str(out), env=peers["env"])
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    manifest = json.loads((out / "pmm_completion.json").read_text())
+    assert sorted({entry["Case"] for entry in manifest["SynthesizedFiles"]}) == \
+        sorted(c.name for c in cohort.iterdir() if c.name not in without_t1)
+    assert f"skipped {without_t1[0]}: " in result.stdout + result.stderr
