@@ -137,6 +137,7 @@ def synthesize_target(trained: TrainedModel, inputs: ModelInputs, target: str, b
     if target in inputs.sources:
         raise PmmError(f"--target {target} is also an --input; choose a modality you do not have")
     prepared, known = inputs.prepared, inputs.known
+    scale = output_scale_description(known, target, intensity_range)  # refuses a scale the site cannot give first
     sources = trained.usable_sources(list(inputs.sources), target)
     device = next(trained.model.parameters()).device
     synthesis = synthesize_slices(trained.model, inputs.volume, task_condition(list(sources)),
@@ -146,7 +147,7 @@ def synthesize_target(trained: TrainedModel, inputs: ModelInputs, target: str, b
     synthesis = synthesis * (prepared.mask > 0)
     on_reference = sitk.Resample(_grid_image(prepared.geometry, synthesis), inputs.reference, sitk.Transform(),
                                  sitk.sitkLinear, 0.0, sitk.sitkFloat32)
-    return Synthesis(target, inputs, sources, on_reference, output_scale_description(known, target, intensity_range))
+    return Synthesis(target, inputs, sources, on_reference, scale)
 
 
 def write_synthesis(synthesis: Synthesis, trained: TrainedModel, site: SiteConfig, out: Path,
@@ -199,6 +200,10 @@ def output_scale_description(known: SiteRecord, target: str, intensity_range: Ou
     """What the sidecar says of the intensities: the scale and the mapping that produced it."""
     if intensity_range == "unit":
         return f"model [0, 1] ({known.intensity.scheme} standardization of site {known.name}), brain-masked"
+    if target not in known.intensity.modalities:  # the paper's cross-site promise: a target the site never acquired
+        raise PmmError(f"site {known.name} never acquired {target}, so there is no scanner scale of its {target} to "
+                       f"write the synthesis in; add --range unit to write it in the model's [0, 1] scale (the "
+                       f"sidecar says so), e.g. to compare with {target} from another site")
     typical = known.intensity.scale(target).typical
     return (f"scanner units: the inverse of site {known.name}'s {known.intensity.scheme} standardization "
             f"with its typical {target} volume (healthy-tissue level {typical.anchor:g}), brain-masked")
@@ -211,7 +216,8 @@ def synthesize(trained: TrainedModel, site: SiteConfig, inputs: dict[str, Path],
     target = canonical_modality(target)
     if target in inputs:
         raise PmmError(f"--target {target} is also an --input; choose a modality you do not have")
-    trained_site(trained, site)  # fail on an unknown site or task before reading anything
+    # fail on an unknown site, task or output scale before reading anything
+    output_scale_description(trained_site(trained, site), target, intensity_range)
     trained.usable_sources(list(inputs), target)
     try:
         record = CaseRecord(case_id=out.name, images={m: read_volume(p) for m, p in inputs.items()},

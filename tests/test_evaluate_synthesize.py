@@ -133,6 +133,22 @@ def test_synthesize_writes_the_target_in_the_inputs_space(trained: dict, tmp_pat
     assert json.loads((out.parent / "flair_unit.json").read_text())["IntensityScale"].startswith("model [0, 1]")
 
 
+def test_a_target_the_site_never_acquired_is_written_in_the_models_scale(trained: dict, tmp_path: Path) -> None:
+    """GEN has no T1C; the model learned T1C from BraTS. Without a scanner scale for GEN's T1C the
+    command says what to do, and with --range unit it writes the synthesis, labelled so."""
+    t1, t2 = _case_files(trained)
+    common = ["synthesize", "--checkpoint", str(trained["checkpoint"]), "--site", "gen", "--input", f"T1={t1}",
+              "--input", f"T2={t2}", "--target", "T1C"]
+    refused = run_pmm(*common, "--out", str(tmp_path / "t1c.nii.gz"), env=trained["env"])
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "site GEN never acquired T1C" in refused.stderr and "add --range unit" in refused.stderr
+    assert "run `pmm prepare`" not in refused.stderr          # no re-run of prepare could help
+    written = run_pmm(*common, "--out", str(tmp_path / "t1c.nii.gz"), "--range", "unit", env=trained["env"])
+    assert written.returncode == 0, written.stderr[-2000:]
+    sidecar = json.loads((tmp_path / "t1c.json").read_text())
+    assert sidecar["Synthetic"] is True and sidecar["IntensityScale"].startswith("model [0, 1]")
+
+
 def test_cohort_synthesis_fills_every_case_once_and_skips_a_bad_one(trained: dict, tmp_path: Path) -> None:
     cohort = tmp_path / "cohort"
     shutil.copytree(trained["data"] / "GEN", cohort)
