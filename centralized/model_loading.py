@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 from pydantic import ValidationError
 
-from pmm_core.config.training import TrainingOptions
+from pmm_core.config.training import TrainingOptions, checked_options
 from pmm_core.data.records import SiteRecord
 from pmm_core.errors import PmmError
 from pmm_core.methods import Method, build_method_model, method_of
@@ -56,7 +56,8 @@ class TrainedModel:
 
 def load_trained_model(path: Path, device: torch.device) -> TrainedModel:
     checkpoint = load_checkpoint(path)
-    options = TrainingOptions.model_validate(checkpoint["config"])
+    # options another pmm version wrote (a key since renamed or removed): one line, not a traceback
+    options = checked_options(checkpoint["config"], f"{path} (written by another version of pmm?)")
     model = build_method_model(options)
     try:
         model.load_state_dict(checkpoint["model"])

@@ -33,7 +33,11 @@ class ResumePoint:
 
     @classmethod
     def load(cls, path: Path, epochs: int | None = None) -> "ResumePoint":
-        checkpoint = load_checkpoint(Path(path))
+        # a model without its training state (a federated site's model.pt, an exported model) is
+        # refused by name rather than failing in the middle of restoring it
+        checkpoint = load_checkpoint(Path(path), required=("model", "config", "optimizer_generator", "global_step",
+                                                           "rng"),
+                                     kind="training checkpoint (a run's last.pt or best.pt)")
         config = checkpoint["config"] | ({"epochs": epochs} if epochs is not None else {})
         if epochs is not None and config.get("decay_start_epoch") is None:
             # the decay started where the run first put it: a quarter of the new epochs would send

@@ -7,7 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from pmm_core.config.federation import FederationOptions
+from pmm_core.config.toml_loading import describe_validation_error
 from pmm_core.errors import PmmError
 from pmm_core.federated.global_state import load_global_state
 from pmm_core.federated.local_round import LocalRoundSpec, run_local_round
@@ -18,8 +21,14 @@ def personalize(site_cache: Path, global_model: Path | None, state_dir: Path, ep
     if global_model is None:
         raise PmmError("--personalize-only needs --global-model: the global.pt in the federation server's --dir")
     path = Path(global_model)
+    if path.is_file() and path.name != "global.pt":
+        raise PmmError(f"--global-model {path}: give the federation's global.pt (or the server's --dir holding it), "
+                       "not a site's model.pt or a run's checkpoint")
     state = load_global_state(path.parent if path.name == "global.pt" else path)
-    options = FederationOptions.model_validate(state.config)
+    try:
+        options = FederationOptions.model_validate(state.config)
+    except ValidationError as exc:  # saved by another version of pmm
+        raise PmmError(describe_validation_error(path, exc) + " (written by another version of pmm?)") from None
     spec = LocalRoundSpec(site_dir=site_cache, state_dir=state_dir, options=options.training, partition=options.partition,
                           local_epochs=epochs, round_label=f"personalize:{state.round}", personalize_only=True,
                           device=device)

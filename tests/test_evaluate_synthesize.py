@@ -228,3 +228,25 @@ def test_ui_serves_its_page_and_stops_cleanly(trained: dict) -> None:
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=30)
     assert code in (0, -signal.SIGTERM, 128 + signal.SIGTERM)
+
+
+def test_checkpoints_of_the_wrong_kind_or_version_are_one_line(trained: dict, tmp_path: Path) -> None:
+    """A checkpoint whose options another pmm version wrote, a model without training state given
+    to --resume, a run's checkpoint given as a federation's global model: one line each."""
+    import torch
+
+    saved = torch.load(trained["checkpoint"], map_location="cpu", weights_only=False)
+    older = tmp_path / "older.pt"
+    torch.save(saved | {"config": saved["config"] | {"renamed_option": 1}}, older)
+    model_only = tmp_path / "run" / "model.pt"        # what a federated site's model.pt holds
+    model_only.parent.mkdir()
+    torch.save({k: saved[k] for k in ("model", "config", "sites")}, model_only)
+    for args, message in (
+            (["evaluate", "--checkpoint", str(older), "--site", "gen"], "(written by another version of pmm?)"),
+            (["train-central", "--resume", str(model_only)],
+             "not a training checkpoint (a run's last.pt or best.pt) (no optimizer_generator, global_step, rng inside)"),
+            (["client", "--site", "gen", "--personalize-only", "--global-model", str(trained["checkpoint"]),
+              "--state-dir", str(tmp_path / "state")], "give the federation's global.pt")):
+        result = run_pmm(*args, env=trained["env"])
+        assert result.returncode == 2 and "Traceback" not in result.stderr, (args, result.stderr[-2000:])
+        assert message in result.stderr, result.stderr

@@ -151,3 +151,45 @@ def test_atomic_folder_replaces_a_folder_whole(tmp_path: Path) -> None:
         (temporary / "half.npy").write_text("half")
         raise RuntimeError("killed mid-write")
     assert sorted(p.name for p in target.iterdir()) == ["new.npy"] and list(tmp_path.iterdir()) == [target]
+
+
+def _pool_workers(pid: int) -> list[int]:
+    """`pid`'s child processes that are multiprocessing workers (not its resource tracker), from /proc."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.append(int(child))
+            except OSError:
+                continue
+    return found
+
+
+def test_a_killed_preparation_worker_fails_its_cases_by_name_and_keeps_the_rest(tmp_path: Path) -> None:
+    """The kernel kills a `pmm prepare` worker (as its OOM killer would): the cases it had not
+    finished fail with a line saying what happened, the command still writes the fingerprint of
+    what is cached, and a second run prepares only what is missing."""
+    import os
+    import signal
+    import threading
+
+    from conftest import write_generic_site
+
+    site = load_site(write_generic_site(tmp_path, cases=4))
+    cache, result = tmp_path / "cache", {}
+    worker = threading.Thread(target=lambda: result.update(summary=prepare_site(site, cache, workers=2, progress=False,
+                                                                               log=lambda _: None)))
+    worker.start()
+    deadline = time.monotonic() + 60
+    while not (workers := _pool_workers(os.getpid())):
+        assert time.monotonic() < deadline, "no preparation process started"
+        time.sleep(0.02)
+    os.kill(workers[0], signal.SIGKILL)   # while it starts or prepares its first case
+    worker.join(300)
+    summary = result["summary"]
+    assert summary.failed and all("a preparation process died before this case was done" in reason
+                                  for _, reason in summary.failed)
+    assert (cache / "GEN" / "fingerprint.json").is_file() == bool(summary.prepared)
+    again = prepare_site(site, cache, workers=1, progress=False, log=lambda _: None)
+    assert not again.failed and sorted(again.reused) == sorted(summary.prepared)

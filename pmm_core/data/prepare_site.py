@@ -10,6 +10,7 @@ import multiprocessing
 import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,7 +145,13 @@ def _prepare_site(site: SiteConfig, site_dir: Path, workers: int, force: bool, p
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_limit_threads, initargs=(threads,)) as pool:
             futures = {pool.submit(_safe_prepare, site, s, site_dir, sig): s for s, sig in todo}
             for future in as_completed(futures):
-                record(futures[future], *future.result())
+                try:
+                    record(futures[future], *future.result())
+                except BrokenProcessPool:  # a worker was killed (the kernel's OOM killer, say): every
+                    # case not yet done fails by name; the cached ones and the fingerprint stay
+                    record(futures[future], "failed", "a preparation process died before this case was done "
+                           "(killed for lack of memory?); cases already cached are kept: run `pmm prepare` "
+                           "again, with fewer --workers")
     bar.close()
 
     if metas:
