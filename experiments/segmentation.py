@@ -9,6 +9,11 @@ test split three ways:
   missing modality's files removed, the full PMM-Synth model (trained on all four sites)
   synthesizing it into a completed copy in the site's native layout, and that copy prepared like
   any site (`segmentation_completion`).
+
+`[extra] synthesis` names the training recipes whose models fill the gap, one "synthesized"
+column each: `paper` (the paper's recipe) and any variant of `pmm experiment pathology` (its
+models are shared: one run trains them once). The table also says what fraction of the Dice the
+missing modality costs each synthesis recovers: (synthesized - missing) / (all real - missing).
 """
 from __future__ import annotations
 
@@ -24,18 +29,19 @@ from monai.networks.nets import UNet
 
 from centralized.model_loading import default_device, load_trained_model
 from experiments.report import grouped_bars, publish
+from experiments.pathology import VARIANTS, variant_setup
 from experiments.segmentation_completion import completed_cases
 from experiments.segmentation_data import channels, label_targets, labelled_cases
 from experiments.settings import MLFLOW_EXPERIMENT
 from experiments.variants import train_central
 from experiments.workspace import SITE_NAMES, Workspace
 from pmm_core.data.case_volume import CaseVolume
+from pmm_core.errors import PmmError
 from tracking import RunTracker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-WAYS = {"real": "all real", "missing": "missing", "synthesized": "synthesized"}
 
 
 @dataclass(frozen=True)
@@ -78,11 +84,10 @@ def train_unet(space: Workspace, label: str, cases: list[CaseVolume], inputs: tu
                strides=(2, 2, 2), num_res_units=1)
     optimizer = torch.optim.Adam(net.parameters(), 1e-3)
     loss_fn = DiceCELoss(sigmoid=True, batch=True)
-    tracker = RunTracker(MLFLOW_EXPERIMENT, run_name=f"{space.name}/{label}", tracking_uri=space.tracking_uri,
-                         tags={"pmm.mode": "experiment-unet", "pmm.experiment": space.name})
-    tracker.log_params({"inputs": ",".join(inputs), "classes": ",".join(classes), "epochs": epochs,
-                        "train_slices": len(images)})
-    with space.timed(label):
+    with RunTracker(MLFLOW_EXPERIMENT, run_name=f"{space.name}/{label}", tracking_uri=space.tracking_uri,
+                    tags={"pmm.mode": "experiment-unet", "pmm.experiment": space.name}) as tracker, space.timed(label):
+        tracker.log_params({"inputs": ",".join(inputs), "classes": ",".join(classes), "epochs": epochs,
+                            "train_slices": len(images)})
         for epoch in range(epochs):
             net.train()
             losses, order = [], rng.permutation(len(images))
@@ -94,7 +99,6 @@ def train_unet(space: Workspace, label: str, cases: list[CaseVolume], inputs: tu
                 optimizer.step()
                 losses.append(loss.item())
             tracker.log_metrics({"train/loss": float(np.mean(losses))}, epoch + 1)
-    tracker.finish()
     return net.eval()
 
 
@@ -107,9 +111,20 @@ def case_dice(net: UNet, image: np.ndarray, label: np.ndarray, classes: dict[str
     return compute_dice(as_volume(prediction), as_volume(truth), ignore_empty=False)[0].numpy()
 
 
+def ways(rows: list[dict]) -> list[str]:
+    """The columns in order: "all real", "missing", then one "synthesized" per recipe."""
+    return list(dict.fromkeys(r["column"] for r in rows))
+
+
 def dice_cell(rows: list[dict], site: str, name: str) -> dict[str, dict]:
-    """short way name (real / missing / synthesized) -> that row of one site's class."""
-    return {r["way"].split(" ")[-1]: r for r in rows if r["site"] == site and r["class"] == name}
+    """column ("all real", "missing", "synthesized" or "synthesized (<recipe>)") -> that row of one site's class."""
+    return {r["column"]: r for r in rows if r["site"] == site and r["class"] == name}
+
+
+def recovered(found: dict[str, dict], column: str) -> float | None:
+    """The fraction of the Dice the missing modality costs that `column`'s synthesis gives back."""
+    cost = found["all real"]["dice_mean"] - found["missing"]["dice_mean"]
+    return (found[column]["dice_mean"] - found["missing"]["dice_mean"]) / cost if cost > 1e-6 else None
 
 
 def figure(rows: list[dict]):
@@ -117,8 +132,8 @@ def figure(rows: list[dict]):
     groups = [(site, name) for site, task in TASKS.items() for name in task.classes]
     fig, ax = plt.subplots(figsize=(8, 3.5))
     grouped_bars(ax, [f"{site} {name}" for site, name in groups],
-                 {label: [dice_cell(rows, *g)[way]["dice_mean"] for g in groups] for way, label in WAYS.items()},
-                 {label: [dice_cell(rows, *g)[way]["dice_std"] for g in groups] for way, label in WAYS.items()})
+                 {way: [dice_cell(rows, *g)[way]["dice_mean"] for g in groups] for way in ways(rows)},
+                 {way: [dice_cell(rows, *g)[way]["dice_std"] for g in groups] for way in ways(rows)})
     ax.set_ylabel("test Dice")
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8)
@@ -126,11 +141,29 @@ def figure(rows: list[dict]):
     return fig
 
 
+def synthesis_models(space: Workspace) -> dict[str, Path]:
+    """recipe -> its checkpoint: `full` for the paper's recipe, `pathology-<variant>` otherwise
+    (the labels and settings of `pmm experiment pathology`, so either experiment reuses the other's)."""
+    recipes = list(space.settings.extra.get("synthesis", ["paper"]))
+    if unknown := [r for r in recipes if r not in VARIANTS]:
+        raise PmmError(f"[extra] synthesis: unknown recipe {unknown[0]!r}; choose from {', '.join(VARIANTS)}")
+    models = {}
+    for recipe in recipes:
+        if recipe == "paper":
+            models[recipe] = train_central(space, "full", list(SITE_NAMES))
+        else:
+            pathology, data = variant_setup(space, recipe)
+            models[recipe] = train_central(space, f"pathology-{recipe}", list(SITE_NAMES), data=data,
+                                           options=space.settings.training_options(pathology=pathology))
+    return models
+
+
 def run(space: Workspace, doc: Path | None, command: str) -> Path:
     space.prepare()
     s = space.settings
     epochs = int(s.extra.get("unet_epochs", 20))
-    synthesis = load_trained_model(train_central(space, "full", list(SITE_NAMES)), default_device())
+    models = synthesis_models(space)
+    column = {r: "synthesized" if len(models) == 1 else f"synthesized ({r})" for r in models}
     rows, metrics = [], {}
     for site, task in TASKS.items():
         site_dir = space.site_dir(site)
@@ -138,35 +171,44 @@ def run(space: Workspace, doc: Path | None, command: str) -> Path:
         without = tuple(m for m in task.inputs if m != task.missing)
         real_net = train_unet(space, f"unet-{site}-all", train, task.inputs, task.classes, epochs, s.seed)
         missing_net = train_unet(space, f"unet-{site}-without-{task.missing}", train, without, task.classes, epochs, s.seed)
-        scores = {"all real": [], f"{task.missing} missing": [], f"{task.missing} synthesized": []}
-        with space.timed(f"complete-{site}"):
-            completed = {c.case_id: c for c in completed_cases(synthesis, space.phantom / "sites" / f"{site.lower()}.toml",
-                                                               site_dir, task.inputs, task.missing,
-                                                               space.runs / "completion" / site)}
-        for case in test:
-            scores["all real"].append(case_dice(real_net, channels(case.volume, task.inputs), case.label, task.classes))
-            scores[f"{task.missing} missing"].append(case_dice(missing_net, channels(case.volume, without), case.label,
-                                                               task.classes))
-            filled = completed[case.case_id]
-            scores[f"{task.missing} synthesized"].append(case_dice(real_net, channels(filled.volume, task.inputs),
-                                                                   filled.label, task.classes))
-        for way, values in scores.items():
+        scores = {("all real", "all real"): [case_dice(real_net, channels(c.volume, task.inputs), c.label, task.classes)
+                                             for c in test],
+                  ("missing", f"{task.missing} missing"): [case_dice(missing_net, channels(c.volume, without), c.label,
+                                                                     task.classes) for c in test]}
+        for recipe, checkpoint in models.items():
+            work = space.runs / "completion" / (site if recipe == "paper" else f"{recipe}/{site}")
+            with space.timed(f"complete-{site}" + ("" if recipe == "paper" else f"-{recipe}")):
+                completed = {c.case_id: c for c in completed_cases(
+                    load_trained_model(checkpoint, default_device()), space.phantom / "sites" / f"{site.lower()}.toml",
+                    site_dir, task.inputs, task.missing, work)}
+            filled = [completed[c.case_id] for c in test]
+            scores[(column[recipe], f"{task.missing} {column[recipe]}")] = [
+                case_dice(real_net, channels(f.volume, task.inputs), f.label, task.classes) for f in filled]
+        for (name_of_column, way), values in scores.items():
             values = np.asarray(values)
             for index, name in enumerate(task.classes):
-                rows.append({"site": site, "class": name, "way": way, "dice_mean": float(values[:, index].mean()),
-                             "dice_std": float(values[:, index].std()), "cases": len(values)})
-                metrics[f"{site}/{name}/{way.replace(' ', '_')}/dice"] = float(values[:, index].mean())
+                rows.append({"site": site, "class": name, "way": way, "column": name_of_column,
+                             "dice_mean": float(values[:, index].mean()), "dice_std": float(values[:, index].std()),
+                             "cases": len(values)})
+                metrics[f"{site}/{name}/{way.replace(' ', '_').replace('(', '').replace(')', '')}/dice"] = \
+                    float(values[:, index].mean())
+    columns = ways(rows)
     section = [f"## Downstream segmentation (paper Fig. 2c){space.title_suffix}", "",
                f"MONAI 2D U-Nets ({epochs} epochs; batch Dice + cross-entropy, a third of every batch from "
                f"labelled slices) on the phantom's training split, Dice on its test split "
                f"(mean ± std over cases). Synthesis: the full PMM-Synth model trained on all four sites "
-               f"({s.epochs} epochs), filling the missing modality of the test cases with `pmm complete`'s code "
-               f"(completed copy in the site's layout and scanner scale, then prepared like any site).", "", "| site | class | all real | missing | synthesized |", "|---|---|---|---|---|"]
+               f"({s.epochs} epochs; recipes: {', '.join(models)}, see `pmm experiment pathology`), filling the "
+               f"missing modality of the test cases with `pmm complete`'s code (completed copy in the site's layout "
+               f"and scanner scale, then prepared like any site). In brackets: the fraction of the Dice the missing "
+               f"modality costs that the synthesis recovers.", "",
+               "| site | class | " + " | ".join(columns) + " |", "|---" * (len(columns) + 2) + "|"]
     for site, task in TASKS.items():
         for name in task.classes:
             found = dice_cell(rows, site, name)
-            section.append(f"| {site} | {name} | " + " | ".join(
-                f"{found[w]['dice_mean']:.3f} ± {found[w]['dice_std']:.3f}" for w in WAYS) + " |")
+            cells = [f"{found[w]['dice_mean']:.3f} ± {found[w]['dice_std']:.3f}" for w in columns]
+            cells = [cell + (f" ({share:.0%})" if w.startswith("synthesized") and (share := recovered(found, w))
+                             is not None else "") for w, cell in zip(columns, cells)]
+            section.append(f"| {site} | {name} | " + " | ".join(cells) + " |")
     section += ["", "Missing modality: " + ", ".join(f"{site} {task.missing}" for site, task in TASKS.items()) + ".",
                 "", f"![segmentation Dice](results/{space.name}.png)"]
     path = publish(space, "\n".join(section), {"rows": rows}, metrics, {f"{space.name}.png": figure(rows)}, doc, command)

@@ -32,6 +32,7 @@ unet_epochs = 2
 peer_sites = ["BraTS"]
 peer_tasks = 1
 variants = ["paper", "all"]
+synthesis = ["paper", "all"]
 """
 
 
@@ -50,7 +51,9 @@ def test_segmentation_then_tables_share_the_phantom_and_the_full_model(prepared_
     assert "| BraTS | ET |" in result.stdout and "| ISLES | infarct |" in result.stdout
     runs = out / "tiny"
     rows = json.loads((runs / "segmentation" / "results.json").read_text())["rows"]
-    assert {(r["site"], r["way"]) for r in rows} >= {("BraTS", "T1C synthesized"), ("ISLES", "DWI missing")}
+    assert {(r["site"], r["way"]) for r in rows} >= {("BraTS", "T1C synthesized (paper)"), ("ISLES", "DWI missing"),
+                                                     ("ISLES", "DWI synthesized (all)")}
+    assert "| site | class | all real | missing | synthesized (paper) | synthesized (all) |" in result.stdout
     assert all(0.0 <= r["dice_mean"] <= 1.0 for r in rows)
     manifest = json.loads((runs / "segmentation" / "completion" / "BraTS" / "completed" / "pmm_completion.json").read_text())
     assert manifest["SynthesizedFiles"] and {f["Modality"] for f in manifest["SynthesizedFiles"]} == {"T1C"}  # pmm complete
@@ -80,7 +83,7 @@ def test_segmentation_then_tables_share_the_phantom_and_the_full_model(prepared_
     result = run_pmm("experiment", "pathology", *common, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert f"full: reusing {runs / 'segmentation' / 'full'}" in result.stdout  # the paper's recipe
-    assert "pathology-all: training on TTG, TTI, BraTS, ISLES" in result.stdout
+    assert f"pathology-all: reusing {runs / 'segmentation' / 'pathology-all'}" in result.stdout  # trained once
     assert (runs / "phantom-3-0" / "cache-headroom-0.5" / "BraTS" / "cases").is_symlink()
     results = json.loads((runs / "pathology" / "results.json").read_text())
     lesion = [r for r in results["rows"] if r["site"] == "BraTS" and r["protocol"] == "common" and r["method"] == "pmm"]

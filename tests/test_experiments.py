@@ -114,9 +114,11 @@ def test_an_unfinished_run_is_not_reused(tmp_path: Path) -> None:
 
 
 def test_segmentation_figure_has_a_bar_per_class_and_way(tmp_path: Path) -> None:
-    rows = [{"site": site, "class": name, "way": way, "dice_mean": 0.5, "dice_std": 0.1, "cases": 2}
+    rows = [{"site": site, "class": name, "way": way, "column": column, "dice_mean": 0.5, "dice_std": 0.1, "cases": 2}
             for site, task in TASKS.items() for name in task.classes
-            for way in ("all real", f"{task.missing} missing", f"{task.missing} synthesized")]
+            for column, way in (("all real", "all real"), ("missing", f"{task.missing} missing"),
+                                ("synthesized (paper)", f"{task.missing} synthesized (paper)"),
+                                ("synthesized (all)", f"{task.missing} synthesized (all)"))]
     fig = segmentation_figure(rows)
     bars = [patch for patch in fig.axes[0].patches]
     assert len(bars) == len(rows)
