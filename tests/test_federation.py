@@ -64,6 +64,18 @@ def _stop(*processes: subprocess.Popen) -> None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
+def _wait_for(condition, message: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if condition():
+                return
+        except (OSError, RuntimeError, EOFError, KeyError):  # a file not there yet, or being replaced
+            pass
+        assert time.monotonic() < deadline, message
+        time.sleep(0.05)
+
+
 def _finish(server: subprocess.Popen, timeout: float = 300) -> tuple[int, str]:
     output, _ = server.communicate(timeout=timeout)
     return server.returncode, output
@@ -100,7 +112,16 @@ def test_tls_federation_sends_only_shared_parameters_and_resumes(federation: dic
         after_one = {site: _personal(fed, site) for site in ("BraTS", "ISLES")}
         assert not torch.equal(after_one["BraTS"]["embedding.mlp.0.weight"], after_one["ISLES"]["embedding.mlp.0.weight"])
 
-        # the server is restarted and resumes at round 2; the running SuperNodes reconnect by themselves
+        # the server is restarted for round 2 and killed (-9) while the sites train it; the running
+        # SuperNodes reconnect by themselves to the server resumed after that, which asks for round 2
+        # again: each site starts it from the state it kept from before, not from its unaggregated round
+        server = _serve(fed, "--rounds", "2", "--min-sites", "2", "--resume", *tls)
+        brats_log = fed["tmp"] / "state" / "BraTS" / "client.log"
+        _wait_for(lambda: "round fed:2: training" in brats_log.read_text(), "BraTS never started round 2")
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(30)
+        _wait_for(lambda: any(h["round"] == "fed:2" for h in torch.load(
+            fed["tmp"] / "state" / "BraTS" / "state.pt", weights_only=True)["history"]), "BraTS never saved round 2")
         server = _serve(fed, "--rounds", "2", "--min-sites", "2", "--resume", *tls)
         code, output = _finish(server)
         assert code == 0, output[-3000:]
@@ -140,7 +161,8 @@ def test_tls_federation_sends_only_shared_parameters_and_resumes(federation: dic
     assert sorted(entry["round"] for entry in final) == [1, 1, 2, 2]  # both server runs ended with it
     assert all(entry["arrays"] == {} and entry["parameters"] == {} for entry in final)
     site_log = (fed["tmp"] / "state" / "BraTS" / "client.log").read_text()
-    assert site_log.count("training") == 2
+    assert site_log.count(": training 1 local epoch") == 3  # round 1, round 2 for the killed server, round 2 again
+    assert "round fed:2 was trained for a server that never aggregated it; training it again" in site_log
     # the resumed round 2 starts where the federation's schedule is, whatever the site counted before
     assert "round fed:2: training 1 local epoch(s) from epoch 1 of the federation's 2-epoch schedule" in site_log
     assert "must be registered" in (fed["tmp"] / "state" / "GEN" / "supernode.log").read_text()
