@@ -8,7 +8,6 @@ less than `min_brain_fraction` of the crop (the skull cap, the neck) are left ou
 """
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -17,11 +16,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from pmm_core.data.cache import case_cache_dir, open_case_arrays, read_case_meta
+from pmm_core.data.cache import case_cache_dir, read_case_meta
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.data.intensity import AffineMap, standardize_channels
 from pmm_core.data.pathology import case_lesion_pixels, has_pathology
 from pmm_core.data.records import SiteFingerprint
+from pmm_core.data.slice_reader import SliceReader
 from pmm_core.errors import PmmError
 from pmm_core.modalities import NUM_MODALITIES, availability_vector, modality_index
 
@@ -50,20 +50,6 @@ class CaseEntry:
     labelled: bool = False             # the case has a lesion label (label.npy)
 
 
-class OpenCase(NamedTuple):
-    image: np.ndarray                  # memory maps: each holds a file descriptor while open
-    mask: np.ndarray
-    label: np.ndarray | None           # only when lesion maps are asked for and the case has a label
-
-
-# Cases whose memory maps a dataset keeps open at once (least recently used closed first). Each
-# open map holds a file descriptor, so keeping every case open would need 2-3 per case: past the
-# 1,024 of a default Linux login at BraTS size (1,251 cases), in every DataLoader worker. Opening
-# a case again costs a header read and an mmap call (tens of microseconds) against milliseconds
-# for the step that reads the slice.
-OPEN_CASES = 64
-
-
 class SliceDataset(Dataset):
     """Slices of the given split of one or more prepared sites (only of the cases that have every
     `required` modality: a pix2pix model trains on the cases that have its task)."""
@@ -86,7 +72,7 @@ class SliceDataset(Dataset):
             sizes = ", ".join(f"{site}={size}" for site, size in crop_sizes.items())
             raise PmmError(f"sites were prepared with different crop sizes ({sizes}); prepare them with one --crop-size")
         self.crop_size = next(iter(crop_sizes.values()), 0)
-        self._open: OrderedDict[int, OpenCase] = OrderedDict()
+        self._reader = SliceReader()   # no file stays open between reads (see slice_reader)
 
     def _add_case(self, site_dir: Path, fingerprint: SiteFingerprint, case_id: str, min_brain_fraction: float) -> None:
         folder = case_cache_dir(site_dir, case_id)
@@ -122,23 +108,6 @@ class SliceDataset(Dataset):
     def group_keys(self) -> list[tuple[int, tuple[int, ...]]]:
         return [self.group_key(i) for i in range(len(self))]
 
-    def _case(self, position: int) -> OpenCase:
-        """The case's memory maps, from the bounded set of open ones (see OPEN_CASES)."""
-        if position in self._open:
-            self._open.move_to_end(position)
-            return self._open[position]
-        entry = self.cases[position]
-        image, mask = open_case_arrays(entry.folder)
-        label = np.load(entry.folder / "label.npy", mmap_mode="r") if self.lesion_maps and entry.labelled else None
-        self._open[position] = OpenCase(image, mask, label)
-        if len(self._open) > OPEN_CASES:
-            self._open.popitem(last=False)   # its maps close (and free their descriptors) with the last reference
-        return self._open[position]
-
-    def __getstate__(self) -> dict:
-        """DataLoader workers start with no maps open (each opens its own, bounded the same way)."""
-        return self.__dict__ | {"_open": OrderedDict()}
-
     def pathology_flags(self) -> np.ndarray:
         """(len,) bool: which slices hold pathology (`pmm_core.data.pathology`), read once per case."""
         flags = np.zeros(len(self), dtype=bool)
@@ -153,17 +122,18 @@ class SliceDataset(Dataset):
     def __getitem__(self, index: int) -> SliceSample:
         position, slice_index = self.slices[index]
         entry = self.cases[position]
-        stored, mask, label = self._case(position)
-        image = np.zeros((NUM_MODALITIES,) + stored.shape[2:], dtype=np.float32)
-        image[list(entry.channels)] = standardize_channels(stored[slice_index], list(entry.maps), mask[slice_index])
-        lesion = torch.zeros(stored.shape[2:], dtype=torch.uint8) if label is None else \
-            torch.from_numpy((np.asarray(label[slice_index]) > 0).astype(np.uint8))
+        stored = self._reader.read(entry.folder / "image.npy", slice_index)
+        mask = self._reader.read(entry.folder / "mask.npy", slice_index)
+        image = np.zeros((NUM_MODALITIES,) + stored.shape[1:], dtype=np.float32)
+        image[list(entry.channels)] = standardize_channels(stored, list(entry.maps), mask)
+        lesion = torch.from_numpy((self._reader.read(entry.folder / "label.npy", slice_index) > 0).astype(np.uint8)) \
+            if self.lesion_maps and entry.labelled else torch.zeros(stored.shape[1:], dtype=torch.uint8)
         return SliceSample(
             image=torch.from_numpy(image),
             availability=torch.tensor(entry.availability, dtype=torch.float32),
             dataset_id=torch.tensor(entry.dataset_id, dtype=torch.int64),
             case_id=entry.case_id,
             slice_index=slice_index,
-            brain_mask=torch.from_numpy(mask[slice_index].astype(np.float32)),
+            brain_mask=torch.from_numpy(mask.astype(np.float32)),
             lesion=lesion,
         )
