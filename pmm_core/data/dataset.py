@@ -8,7 +8,7 @@ less than `min_brain_fraction` of the crop (the skull cap, the neck) are left ou
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -48,6 +48,14 @@ class CaseEntry:
     availability: tuple[int, ...]
     maps: tuple[AffineMap, ...]        # each stored modality's intensity standardization
     labelled: bool = False             # the case has a lesion label (label.npy)
+    # the case's files as strings, made once: a read per slice should not rebuild paths
+    image_file: str = field(init=False)
+    mask_file: str = field(init=False)
+    label_file: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        for name in ("image", "mask", "label"):
+            object.__setattr__(self, f"{name}_file", str(self.folder / f"{name}.npy"))
 
 
 class SliceDataset(Dataset):
@@ -122,11 +130,11 @@ class SliceDataset(Dataset):
     def __getitem__(self, index: int) -> SliceSample:
         position, slice_index = self.slices[index]
         entry = self.cases[position]
-        stored = self._reader.read(entry.folder / "image.npy", slice_index)
-        mask = self._reader.read(entry.folder / "mask.npy", slice_index)
+        stored = self._reader.read(entry.image_file, slice_index)
+        mask = self._reader.read(entry.mask_file, slice_index)
         image = np.zeros((NUM_MODALITIES,) + stored.shape[1:], dtype=np.float32)
         image[list(entry.channels)] = standardize_channels(stored, list(entry.maps), mask)
-        lesion = torch.from_numpy((self._reader.read(entry.folder / "label.npy", slice_index) > 0).astype(np.uint8)) \
+        lesion = torch.from_numpy((self._reader.read(entry.label_file, slice_index) > 0).astype(np.uint8)) \
             if self.lesion_maps and entry.labelled else torch.zeros(stored.shape[1:], dtype=torch.uint8)
         return SliceSample(
             image=torch.from_numpy(image),

@@ -47,14 +47,14 @@ class SliceReader:
     """Reads slices of cached arrays, each file's layout parsed once per process."""
 
     def __init__(self) -> None:
-        self._layouts: dict[Path, NpyLayout] = {}
+        self._layouts: dict[Path | str, NpyLayout] = {}
 
-    def layout(self, path: Path) -> NpyLayout:
+    def layout(self, path: Path | str) -> NpyLayout:
         if path not in self._layouts:
             self._layouts[path] = NpyLayout.of(path)
         return self._layouts[path]
 
-    def read(self, path: Path, index: int) -> np.ndarray:
+    def read(self, path: Path | str, index: int) -> np.ndarray:
         """Slice `index` (along the first axis) of the array in `path`."""
         layout = self.layout(path)
         size = layout.slice_bytes
