@@ -42,7 +42,7 @@ def random_batch(batch_size: int, size: int) -> SliceSample:
                        availability=torch.ones(batch_size, NUM_MODALITIES),
                        dataset_id=torch.zeros(batch_size, dtype=torch.long), case_id=["random"] * batch_size,
                        slice_index=torch.zeros(batch_size, dtype=torch.long), brain_mask=torch.ones(batch_size, size, size),
-                       lesion=torch.zeros(batch_size, size, size, dtype=torch.uint8))
+                       lesion=torch.zeros(batch_size, size, size))
 
 
 def child(batch_size: int, size: int, model: str) -> dict:

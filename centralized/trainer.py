@@ -73,7 +73,8 @@ class CentralTrainer:
         self.method = self.recipe.method
         self.dataset = SliceDataset(self.site_dirs, "train", options.min_brain_fraction,
                                     required=self.method.required(options),
-                                    lesion_maps=options.pathology.lesion_weight > 0)
+                                    lesion_maps=options.pathology.lesion_weight > 0,
+                                    compartments=options.pathology.lesion_compartments)
         if len(self.dataset) == 0:
             needed = self.method.required(options)
             raise PmmError(f"no training slices{' of cases with ' + ', '.join(needed) if needed else ''} in "

@@ -11,8 +11,13 @@ protocol, beside the source-matched and multi-source linear maps fitted on the t
 - `oversampling`: `[pathology] oversampling` (slices with pathology drawn that many times as often);
 - `lesion-weight`: `[pathology] lesion_weight` (L1 inside the lesion label counts 1 + w times);
 - `headroom`: the sites' `[preprocess] intensity_headroom` (the learned bound raised by that fraction);
-- `all`: the three together.
-`[extra] variants` runs a subset (the test runs `paper` and `all`).
+- `all`: the three together;
+- `sampling-weight`: oversampling and the lesion weight, without headroom;
+- `balanced`: those two with the weight spread equally over the label's compartments
+  (`[pathology] lesion_compartments = "balanced"`: the enhancing rim as much as the oedema).
+`[extra] variants` runs a subset (the test runs `paper` and `all`). Beside them, pix2pix (its own
+paper's recipe, one model per labelled site and lesion task, the runs `pmm experiment tables` trains
+under the same labels) in the tables and the montages; `[extra] pix2pix = false` leaves it out.
 """
 from __future__ import annotations
 
@@ -25,30 +30,33 @@ from experiments.cache_variants import variant_cache
 from experiments.report import grouped_bars, publish
 from experiments.scoring import evaluation, task_value, variant_rows
 from experiments.tables import describe_model
-from experiments.variants import train_central
+from experiments.variants import peer_options, train_central
 from experiments.workspace import SITE_NAMES, Workspace
 from pmm_core.config.model import PathologyOptions
 from pmm_core.evaluation.montage import montage_figure
-from pmm_core.evaluation.tasks import parse_task
+from pmm_core.errors import PmmError
+from pmm_core.evaluation.tasks import metric_key, parse_task
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-VARIANTS = ("paper", "oversampling", "lesion-weight", "headroom", "all")
+VARIANTS = ("paper", "oversampling", "lesion-weight", "headroom", "all", "sampling-weight", "balanced")
+PARTS = {"paper": set(), "oversampling": {"sampling"}, "lesion-weight": {"weight"}, "headroom": {"headroom"},
+         "all": {"sampling", "weight", "headroom"}, "sampling-weight": {"sampling", "weight"},
+         "balanced": {"sampling", "weight", "balanced"}}
+PEER = "pix2pix"
 LESION_TARGETS = ("T1C", "FLAIR", "DWI")  # the sequences acquired for their lesion
 DEFAULTS = {"oversampling": 4.0, "lesion_weight": 5.0, "headroom": 0.5}
 
 
 def variant_setup(space: Workspace, variant: str) -> tuple[PathologyOptions, str]:
     """(the variant's pathology options, the phantom cache it reads)."""
-    extra = DEFAULTS | space.settings.extra
-    sampling = variant in ("oversampling", "all")
-    weighting = variant in ("lesion-weight", "all")
-    options = PathologyOptions(oversampling=extra["oversampling"] if sampling else 1.0,
-                               lesion_weight=extra["lesion_weight"] if weighting else 0.0)
-    roomy = variant in ("headroom", "all")
-    data = variant_cache(space, f"headroom-{extra['headroom']}", {"intensity_headroom": extra["headroom"]}) if roomy \
-        else "cache"
+    extra, parts = DEFAULTS | space.settings.extra, PARTS[variant]
+    options = PathologyOptions(oversampling=extra["oversampling"] if "sampling" in parts else 1.0,
+                               lesion_weight=extra["lesion_weight"] if "weight" in parts else 0.0,
+                               lesion_compartments="balanced" if "balanced" in parts else "pooled")
+    data = variant_cache(space, f"headroom-{extra['headroom']}", {"intensity_headroom": extra["headroom"]}) \
+        if "headroom" in parts else "cache"
     return options, data
 
 
@@ -79,6 +87,8 @@ def _db(value: float | None, digits: int = 2) -> str:
 
 
 def site_lines(rows: list[dict], site: str, variants: list[str]) -> list[str]:
+    """One site's lesion table: a column per variant (pix2pix, where trained, among them; its
+    BraSyn cell is "–" since it has only the lesion tasks, not the site's)."""
     tasks = lesion_tasks(rows, site)
     if not tasks:
         return []
@@ -91,7 +101,8 @@ def site_lines(rows: list[dict], site: str, variants: list[str]) -> list[str]:
         cells.append(f"{_db(_value(rows, 'common', 'paper', site, task, method, 'psnr_lesion_mean'))} "
                      f"({_db(_value(rows, 'common', 'paper', site, task, method, 'contrast_mean'))})")
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
-    lines.append("| BraSyn PSNR, site average | " + " | ".join(_db(brasyn_average(rows, site, v)) for v in variants)
+    lines.append("| BraSyn PSNR, site average | " + " | ".join(
+                 _db(brasyn_average(rows, site, v)) if v != PEER else "–" for v in variants)
                  + f" | {_db(brasyn_average(rows, site, 'paper', 'linear'))} |")
     return lines + [""]
 
@@ -102,7 +113,8 @@ def lesion_wins(rows: list[dict], variant: str) -> tuple[int, int]:
     for site in SITE_NAMES:
         for task in lesion_tasks(rows, site):
             ours = _value(rows, "common", variant, site, task, "pmm", "psnr_lesion_mean")
-            theirs = _value(rows, "common", variant, site, task, fitted(task), "psnr_lesion_mean")
+            theirs = _value(rows, "common", "paper" if variant == PEER else variant, site, task, fitted(task),
+                            "psnr_lesion_mean")
             if ours is not None and theirs is not None:
                 total += 1
                 won += ours > theirs
@@ -126,6 +138,39 @@ def figure(rows: list[dict], variants: list[str]):
     return fig
 
 
+def lesion_peers(space: Workspace, rows: list[dict]) -> dict[str, list[Path]]:
+    """site -> pix2pix checkpoints, one per lesion task of a site whose paper rows score a lesion
+    (a site without labels has nothing to compare there); each trained on the site alone, with
+    the label `pmm experiment tables` gives it, so the two experiments share the runs."""
+    models: dict[str, list[Path]] = {}
+    extra = space.settings.extra
+    for site in [s for s in SITE_NAMES if s in extra.get("peer_sites", SITE_NAMES)]:  # as `tables` limits them
+        scored = [t for t in lesion_tasks(rows, site)
+                  if _value(rows, "common", "paper", site, t, "pmm", "psnr_lesion_mean") is not None]
+        scored = scored[:extra.get("peer_tasks")]
+        for task in map(parse_task, scored):
+            label = f"pix2pix-{site}-{metric_key(task.name)}"
+            try:
+                models.setdefault(site, []).append(
+                    train_central(space, label, [site], options=peer_options(space, "pix2pix", task)))
+            except PmmError as exc:
+                space.echo(f"{label}: left out ({exc})")
+    return models
+
+
+def score_variant(space: Workspace, variant: str, models: list[tuple[str, Path]], data: str,
+                  rows: list[dict], examples: dict[str, dict[str, list]]) -> None:
+    """Adds the test rows (common window and BraSyn) and lesion montage slices of one variant's
+    models, given as (site, checkpoint): the linear maps come with every variant but pix2pix."""
+    with space.timed(f"evaluation-{variant}"):
+        for site, checkpoint in models:
+            result = evaluation(checkpoint, space.phantom / data / site, baselines=variant != PEER,
+                                protocols=("common", "brasyn"))
+            rows += [r | {"variant": variant} for r in variant_rows(result, "pmm")]
+            examples.setdefault(site, {}).setdefault(variant, []).extend(
+                e for e in result.examples if parse_task(e.task).target in LESION_TARGETS)
+
+
 def run(space: Workspace, doc: Path | None, command: str) -> Path:
     space.prepare()
     variants = [v for v in VARIANTS if v in space.settings.extra.get("variants", VARIANTS)]
@@ -136,13 +181,11 @@ def run(space: Workspace, doc: Path | None, command: str) -> Path:
         label = "full" if variant == "paper" else f"pathology-{variant}"
         options = space.settings.training_options(pathology=pathology)
         checkpoint = train_central(space, label, list(SITE_NAMES), data=data, options=options)
-        with space.timed(f"evaluation-{variant}"):
-            for site in SITE_NAMES:
-                result = evaluation(checkpoint, space.phantom / data / site, baselines=True,
-                                    protocols=("common", "brasyn"))
-                rows += [r | {"variant": variant} for r in variant_rows(result, "pmm")]
-                examples.setdefault(site, {})[variant] = [e for e in result.examples
-                                                          if parse_task(e.task).target in LESION_TARGETS]
+        score_variant(space, variant, [(site, checkpoint) for site in SITE_NAMES], data, rows, examples)
+    if "paper" in variants and space.settings.extra.get("pix2pix", True):
+        peers = [(site, checkpoint) for site, checkpoints in lesion_peers(space, rows).items() for checkpoint in checkpoints]
+        score_variant(space, PEER, peers, "cache", rows, examples)
+        variants.append(PEER)
     s, extra = space.settings, DEFAULTS | space.settings.extra
     means = {v: mean_lesion_psnr(rows, v) for v in variants}
     wins = {v: lesion_wins(rows, v) for v in variants}
@@ -158,7 +201,7 @@ def run(space: Workspace, doc: Path | None, command: str) -> Path:
     section += ["| variant | mean lesion PSNR (dB) | tasks where the lesion beats the linear map |", "|---|---|---|"]
     section += [f"| {v} | {_db(means[v])} | {wins[v][0]} of {wins[v][1]} |" for v in variants]
     montages = {f"{space.name}-{site}.png": montage_figure(site, found[variants[0]], variants[0],
-                                                           {v: found[v] for v in variants[1:]})
+                                                           {v: found[v] for v in variants[1:] if v in found})
                 for site, found in examples.items() if found.get(variants[0])}
     section += ["", f"Highest mean lesion PSNR: **{best}**." if best else "", "",
                 f"![pathology](results/{space.name}.png)", "",

@@ -74,14 +74,24 @@ def train_unet(space: Workspace, label: str, cases: list[CaseVolume], inputs: tu
     Small lesions (a phantom infarct is about 0.1% of a case's voxels, on 5 of its 25 slices)
     collapse a plain U-Net to predicting nothing, so two standard remedies apply to every site:
     the Dice term is computed over the whole batch (`batch=True`), and, as nnU-Net does, a third
-    of every batch is drawn from slices that hold a label (foreground oversampling)."""
+    of every batch is drawn from slices that hold a label (foreground oversampling).
+    A finished U-Net is kept as `<runs>/<label>.pt` and reused while its cases and settings are
+    the same, so a rerun with another synthesis recipe trains only what is new."""
+    net = UNet(spatial_dims=2, in_channels=len(inputs), out_channels=len(classes), channels=(16, 32, 64, 128),
+               strides=(2, 2, 2), num_res_units=1)
+    signature = {"inputs": list(inputs), "classes": {k: list(v) for k, v in classes.items()}, "epochs": epochs,
+                 "seed": seed, "cases": [c.case_id for c in cases]}
+    kept = space.runs / f"{label}.pt"
+    if kept.is_file() and (found := torch.load(kept, weights_only=True))["signature"] == signature:
+        space.echo(f"{label}: reusing {kept} (same cases and settings)")
+        space.timings[label] = found["seconds"]
+        net.load_state_dict(found["state"])
+        return net.eval()
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     images = np.concatenate([channels(c.volume, inputs) for c in cases])
     targets = np.concatenate([label_targets(c.label, classes) for c in cases])
     foreground = np.flatnonzero(targets.reshape(len(targets), -1).any(axis=1))
-    net = UNet(spatial_dims=2, in_channels=len(inputs), out_channels=len(classes), channels=(16, 32, 64, 128),
-               strides=(2, 2, 2), num_res_units=1)
     optimizer = torch.optim.Adam(net.parameters(), 1e-3)
     loss_fn = DiceCELoss(sigmoid=True, batch=True)
     with RunTracker(MLFLOW_EXPERIMENT, run_name=f"{space.name}/{label}", tracking_uri=space.tracking_uri,
@@ -99,6 +109,10 @@ def train_unet(space: Workspace, label: str, cases: list[CaseVolume], inputs: tu
                 optimizer.step()
                 losses.append(loss.item())
             tracker.log_metrics({"train/loss": float(np.mean(losses))}, epoch + 1)
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    partial = kept.with_suffix(".partial")
+    torch.save({"signature": signature, "seconds": space.timings[label], "state": net.state_dict()}, partial)
+    partial.replace(kept)  # a run killed while saving leaves no half-written U-Net to reuse
     return net.eval()
 
 

@@ -87,7 +87,9 @@ def test_segmentation_then_tables_share_the_phantom_and_the_full_model(prepared_
     assert (runs / "phantom-3-0" / "cache-headroom-0.5" / "BraTS" / "cases").is_symlink()
     results = json.loads((runs / "pathology" / "results.json").read_text())
     lesion = [r for r in results["rows"] if r["site"] == "BraTS" and r["protocol"] == "common" and r["method"] == "pmm"]
-    assert {r["variant"] for r in lesion} == {"paper", "all"} and all(r["psnr_lesion_mean"] > 0 for r in lesion)
+    assert {r["variant"] for r in lesion} == {"paper", "all", "pix2pix"} and all(r["psnr_lesion_mean"] > 0 for r in lesion)
+    assert f"pix2pix-BraTS-T1_to_T1C: reusing {runs / 'tables' / 'pix2pix-BraTS-T1_to_T1C'}" in result.stdout
+    assert "| task | paper | all | pix2pix | linear map (paper's scale) |" in result.stdout
     assert "| variant | mean lesion PSNR (dB) |" in result.stdout
     assert (runs / "pathology" / "pathology-BraTS.png").stat().st_size > 1000  # the largest lesion, every variant
 

@@ -54,6 +54,31 @@ def test_pathology_flags_and_lesion_maps_come_from_the_labels(prepared_sites: Pa
     assert make_sampler(dataset, tiny_training_options(1)).weights is None
 
 
+def test_balanced_compartments_give_each_part_of_the_label_an_equal_share(prepared_phantom: Path) -> None:
+    """Glioma labels (necrosis 1, oedema 2, enhancing 4): under `balanced` every compartment's
+    voxels together weigh the same and the lesion as a whole weighs what `pooled` gives it."""
+    site = prepared_phantom / "cache" / "BraTS"
+    pooled = SliceDataset([site], split=None, lesion_maps=True)
+    balanced = SliceDataset([site], split=None, lesion_maps=True, compartments="balanced")
+    totals, voxels, pooled_total = Counter(), Counter(), 0.0
+    for i in range(len(balanced)):
+        label = np.asarray(balanced._reader.read(balanced.cases[balanced.slices[i][0]].label_file, balanced.slices[i][1]))
+        inside = balanced[i].brain_mask.numpy() > 0
+        shares = balanced[i].lesion.numpy()
+        assert set(np.unique(pooled[i].lesion.numpy())) <= {0.0, 1.0} and np.array_equal(pooled[i].lesion.numpy() > 0, label > 0)
+        pooled_total += float(pooled[i].lesion.numpy()[inside].sum())
+        for value in (1, 2, 4):
+            totals[value] += float(shares[inside & (label == value)].sum())
+            voxels[value] += int((inside & (label == value)).sum())
+    present = [v for v in (1, 2, 4) if voxels[v]]
+    assert len(present) >= 2 and len({voxels[v] for v in present}) == len(present)  # parts of unequal size
+    for value in present:
+        assert totals[value] == pytest.approx(pooled_total / len(present), rel=1e-3)
+    smallest = min(present, key=lambda v: voxels[v])
+    assert balanced[int(np.argmax([(np.asarray(balanced._reader.read(balanced.cases[p].label_file, z)) == smallest).sum()
+                                   for p, z in balanced.slices]))].lesion.max() > 1  # a small part counts more
+
+
 def test_lesion_weighted_l1_is_the_paper_l1_without_weights_and_counts_the_lesion_more() -> None:
     truth = torch.zeros(1, 1, 8, 8)
     prediction = truth.clone()

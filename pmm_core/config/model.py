@@ -2,6 +2,8 @@
 (192x192, 64 base channels, two down-samplings, nine residual blocks) to a tiny test model."""
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -38,12 +40,17 @@ class PathologyOptions(BaseModel):
     - `lesion_weight`: the synthesis and reconstruction L1 of a pixel inside the lesion label
       counts 1 + `lesion_weight` times (each image's weighted mean); 0 is the paper's plain L1.
       Only cases with a label are weighted; every method's L1 takes it (PMM-Synth, pix2pix, MM-GAN).
+    - `lesion_compartments`: how that weight is spread over a label's compartments: `pooled`
+      (every lesion voxel alike) or `balanced` (each compartment, e.g. oedema, enhancing rim and
+      necrosis, an equal share over the site's training split; `pmm_core.data.compartments`).
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     oversampling: float = Field(1.0, ge=1.0, le=100.0, description="draw weight of a slice with pathology (1: paper)")
     lesion_weight: float = Field(0.0, ge=0.0, le=1000.0, description="extra L1 weight inside the lesion label (0: paper)")
+    lesion_compartments: Literal["pooled", "balanced"] = Field(
+        "pooled", description="the lesion weight per voxel alike (pooled) or per label compartment alike (balanced)")
 
 
 class ConditionOptions(BaseModel):

@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from pmm_core.data.cache import case_cache_dir, read_case_meta
+from pmm_core.data.compartments import CompartmentRule, compartment_shares, label_counts
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.data.intensity import AffineMap, standardize_channels
 from pmm_core.data.pathology import case_lesion_pixels, has_pathology
@@ -35,7 +36,8 @@ class SliceSample(NamedTuple):
     case_id: str
     slice_index: int
     brain_mask: torch.Tensor     # (H, W) float32 in {0, 1}
-    lesion: torch.Tensor         # (H, W) uint8 in {0, 1}: the lesion label (all 0 unless asked for and labelled)
+    lesion: torch.Tensor         # (H, W) float32: each lesion voxel's share of the lesion weight (0 outside the
+                                 # lesion; all 0 unless asked for and labelled; `pmm_core.data.compartments`)
 
 
 @dataclass(frozen=True)
@@ -63,9 +65,12 @@ class SliceDataset(Dataset):
     `required` modality: a pix2pix model trains on the cases that have its task)."""
 
     def __init__(self, site_dirs: list[Path], split: str | None = "train", min_brain_fraction: float = 0.05,
-                 required: tuple[str, ...] = (), lesion_maps: bool = False):
+                 required: tuple[str, ...] = (), lesion_maps: bool = False,
+                 compartments: CompartmentRule = "pooled"):
         """`lesion_maps`: each sample carries its slice of the case's lesion label (the
-        lesion-weighted loss); otherwise that field is zeros and no label file is opened."""
+        lesion-weighted loss), each voxel as its compartment's share (`compartments`: every
+        lesion voxel 1, or each compartment of a site's label an equal share); otherwise that
+        field is zeros and no label file is opened."""
         self.required, self.lesion_maps = required, lesion_maps
         self.cases: list[CaseEntry] = []
         self.slices: list[tuple[int, int]] = []   # (case position, slice index)
@@ -81,6 +86,9 @@ class SliceDataset(Dataset):
             raise PmmError(f"sites were prepared with different crop sizes ({sizes}); prepare them with one --crop-size")
         self.crop_size = next(iter(crop_sizes.values()), 0)
         self._reader = SliceReader()   # no file stays open between reads (see slice_reader)
+        self._shares = {dataset_id: compartment_shares(compartments, self._label_counts(dataset_id)
+                                                       if compartments == "balanced" else None)
+                        for dataset_id in {c.dataset_id for c in self.cases}} if lesion_maps else {}
 
     def _add_case(self, site_dir: Path, fingerprint: SiteFingerprint, case_id: str, min_brain_fraction: float) -> None:
         folder = case_cache_dir(site_dir, case_id)
@@ -127,6 +135,22 @@ class SliceDataset(Dataset):
             flags[indices] = has_pathology(case_lesion_pixels(self.cases[position].folder, slices))
         return flags
 
+    def _label_counts(self, dataset_id: int) -> np.ndarray:
+        """Voxels per label value inside the brain, over this dataset's slices of one site."""
+        def stacks():
+            for position, slices in self._slices_by_case().items():
+                entry = self.cases[position]
+                if entry.dataset_id == dataset_id and entry.labelled:
+                    yield (np.load(entry.label_file, mmap_mode="r")[slices],
+                           np.load(entry.mask_file, mmap_mode="r")[slices])
+        return label_counts(stacks())
+
+    def _slices_by_case(self) -> dict[int, list[int]]:
+        by_case: dict[int, list[int]] = {}
+        for position, slice_index in self.slices:
+            by_case.setdefault(position, []).append(slice_index)
+        return by_case
+
     def __getitem__(self, index: int) -> SliceSample:
         position, slice_index = self.slices[index]
         entry = self.cases[position]
@@ -134,8 +158,8 @@ class SliceDataset(Dataset):
         mask = self._reader.read(entry.mask_file, slice_index)
         image = np.zeros((NUM_MODALITIES,) + stored.shape[1:], dtype=np.float32)
         image[list(entry.channels)] = standardize_channels(stored, list(entry.maps), mask)
-        lesion = torch.from_numpy((self._reader.read(entry.label_file, slice_index) > 0).astype(np.uint8)) \
-            if self.lesion_maps and entry.labelled else torch.zeros(stored.shape[1:], dtype=torch.uint8)
+        lesion = torch.from_numpy(self._shares[entry.dataset_id][self._reader.read(entry.label_file, slice_index)]) \
+            if self.lesion_maps and entry.labelled else torch.zeros(stored.shape[1:], dtype=torch.float32)
         return SliceSample(
             image=torch.from_numpy(image),
             availability=torch.tensor(entry.availability, dtype=torch.float32),

@@ -97,7 +97,8 @@ def _train_epochs(model: PMMSynth, optimizers: Optimizers, spec: LocalRoundSpec,
     options = spec.options
     schedule, schedule_start = round_schedule(spec, first_epoch)
     dataset = SliceDataset([spec.site_dir], "train", options.min_brain_fraction,
-                           required=recipe.method.required(options), lesion_maps=options.pathology.lesion_weight > 0)
+                           required=recipe.method.required(options), lesion_maps=options.pathology.lesion_weight > 0,
+                           compartments=options.pathology.lesion_compartments)
     if len(dataset) == 0:
         raise ValueError(f"site {site}: no training slices in {spec.site_dir}")
     sampler = make_sampler(dataset, options)
