@@ -21,7 +21,7 @@ from pmm_core.config.site import load_site
 from pmm_core.data.prepare_site import prepare_site
 from pmm_core.evaluation.evaluate import evaluate_site
 from pmm_core.evaluation.protocols import PROTOCOLS
-from pmm_core.evaluation.tasks import default_tasks
+from pmm_core.tasks import default_tasks
 from pmm_core.models import build_model
 from pmm_core.phantom.federation import write_federation
 

@@ -26,13 +26,13 @@ import torch
 
 from bench.common import write_results
 from bench.phantom_sites import phantom_sites
-from centralized.demo import demo_training_options
+from pmm.centralized.demo import demo_training_options
 from pmm_core.config.federation import FederationOptions
 from pmm_core.config.toml_loading import toml_text
 from pmm_core.config.training import TrainingOptions
 from pmm_core.federated.local_round import LocalRoundSpec, build_site_model, run_local_round
 from pmm_core.federated.partition import PartitionOptions, personal_state, shared_arrays
-from pmm_core.processes import free_port
+from pmm.runtime.processes import free_port
 
 PMM = str(Path(sys.executable).parent / "pmm")
 PAPER_ARGS = ["--sites", "TTG,TTI,BraTS,ISLES", "--rounds", "3"]  # python -m bench --paper

@@ -101,8 +101,8 @@ def _site_dirs(work: Path) -> list[Path]:
 
 def ddp_training(work: Path, steps: int, tiny: bool) -> None:
     """What torchrun runs: the centralized trainer (no MLflow) for `steps` steps."""
-    from centralized.distributed import init_distributed
-    from centralized.trainer import CentralTrainer, RunSettings
+    from pmm.centralized.distributed import init_distributed
+    from pmm.centralized.trainer import CentralTrainer, RunSettings
 
     args = SimpleNamespace(batch=4 if tiny else 16, tiny=tiny, model="small" if tiny else "paper")
     dist = init_distributed()
@@ -130,12 +130,12 @@ def torchrun(args, work: Path) -> dict:
 
 def train(args, work: Path, results: dict) -> dict:
     """The full model for `--train-minutes` (steps from the measured rate), then the test split scored."""
-    from centralized.distributed import init_distributed
-    from centralized.trainer import CentralTrainer, RunSettings
+    from pmm.centralized.distributed import init_distributed
+    from pmm.centralized.trainer import CentralTrainer, RunSettings
     from pmm_core.evaluation.evaluate import evaluate_site
     from pmm_core.evaluation.lesion_quality import lesion_and_brain_psnr
     from pmm_core.evaluation.report import evaluation_rows
-    from pmm_core.evaluation.tasks import default_tasks
+    from pmm_core.tasks import default_tasks
     from pmm_core.data.fingerprint import load_fingerprint
 
     measured = results.get("precision", {}).get("rows", [{}])

@@ -32,7 +32,7 @@ from pmm_core.data.dataset import SliceDataset
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.data.samplers import MCBSBatchSampler
 from pmm_core.evaluation.evaluate import evaluate_site, synthesize_slices
-from pmm_core.evaluation.tasks import default_tasks
+from pmm_core.tasks import default_tasks
 from pmm_core.data.case_volume import load_case_volume
 from pmm_core.modalities import MODALITIES
 from pmm_core.training.conditions import task_condition

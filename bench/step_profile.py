@@ -23,7 +23,8 @@ from bench.training_speed import default_device, model_options
 from pmm_core.config.training import TrainingOptions
 from pmm_core.methods import method_of
 from pmm_core.modalities import availability_vector
-from pmm_core.training.step import StepRecipe, build_optimizers, train_step
+from pmm_core.methods.recipe import StepRecipe
+from pmm_core.training.step import build_optimizers, train_step
 
 HOST_READS = "aten::_local_scalar_dense"
 

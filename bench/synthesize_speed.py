@@ -80,8 +80,8 @@ def stage_seconds(root: Path, toml: Path, target: str) -> dict[str, float]:
     stage, the model over all slices, resampling back and writing (the cohort form's per-patient work)."""
     import torch
 
-    from centralized.model_loading import load_trained_model
-    from centralized.synthesize import synthesize_record
+    from pmm.inference.model_loading import load_trained_model
+    from pmm.inference.synthesize import synthesize_record
     from pmm_core.config.site import load_site
     from pmm_core.data.preprocess.pipeline import StageTimes, preprocess_case
     from pmm_core.data.readers import discover_cases, load_case

@@ -15,7 +15,7 @@ from pathlib import Path
 from bench.common import write_results
 from bench.training_speed import model_options
 from pmm_core.models import build_model
-from tracking.mlflow_tracking import model_requirements
+from pmm.tracking.mlflow_tracking import model_requirements
 
 
 def log_seconds(model, uri: str, requirements: list[str] | None) -> float:

@@ -19,7 +19,8 @@ from pmm_core.config.model import ModelOptions
 from pmm_core.config.training import TrainingOptions
 from pmm_core.models import build_model
 from pmm_core.models.pmm_synth import PMMSynth
-from pmm_core.training.step import StepRecipe, batch_step, build_optimizers
+from pmm_core.methods.recipe import StepRecipe, batch_step
+from pmm_core.training.step import build_optimizers
 
 # The demo's model (a few minutes of CPU get somewhere) and the paper's (34 M parameters; about 2.6 s per batch-1 step at 192x192 on 2 CPU cores).
 SMALL = dict(base_channels=16, residual_blocks=3, embedding_dim=64, modulation_hidden=32,

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from centralized.evaluate_run import run_evaluation
-from centralized.run_central import run_central
-from centralized.trainer import RunSettings
+from pmm.inference.evaluate_run import run_evaluation
+from pmm.centralized.run_central import run_central
+from pmm.centralized.trainer import RunSettings
 from pmm_core.config.model import ModelOptions
 from pmm_core.config.toml_loading import toml_text
 from pmm_core.config.training import TrainingOptions
@@ -22,7 +22,7 @@ from pmm_core.data.site_caches import site_cache_dirs
 from pmm_core.errors import PmmError
 from pmm_core.evaluation.report import BASELINES, format_table
 from pmm_core.phantom.prepared import SITE_FILES, build_phantom_federation, mark_ready, phantom_ready
-from tracking import TrackingSettings
+from pmm.tracking import TrackingSettings
 
 DEMO_MODEL = ModelOptions(base_channels=16, residual_blocks=3, embedding_dim=64, modulation_hidden=32,
                           discriminator_channels=16, discriminator_layers=3)

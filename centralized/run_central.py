@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from centralized.distributed import init_distributed
-from centralized.model_loading import checkpoint_sites
-from centralized.trainer import CentralTrainer, RunSettings, TrainOutcome
+from pmm.centralized.distributed import init_distributed
+from pmm.inference.model_loading import checkpoint_sites
+from pmm.centralized.trainer import CentralTrainer, RunSettings, TrainOutcome
 from pmm_core.config.training import TrainingOptions, checked_options
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.errors import PmmError
 from pmm_core.training.checkpoint import load_checkpoint
-from tracking import RunTracker, TrackingSettings, flatten
+from pmm.tracking import RunTracker, TrackingSettings, flatten
 
 
 @dataclass

@@ -17,7 +17,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch.utils.data import DataLoader
 
-from centralized.distributed import DistributedContext
+from pmm.centralized.distributed import DistributedContext
 from pmm_core.config.training import TrainingOptions
 from pmm_core.data.dataset import SliceDataset
 from pmm_core.data.fingerprint import load_fingerprint
@@ -29,10 +29,11 @@ from pmm_core.evaluation.validation import validate
 from pmm_core.training.checkpoint import save_checkpoint
 from pmm_core.training.epoch import run_epoch
 from pmm_core.training.schedule import LearningRateSchedule
-from pmm_core.training.step import StepRecipe, batch_step, build_optimizers
+from pmm_core.methods.recipe import StepRecipe, batch_step
+from pmm_core.training.step import build_optimizers
 
 if TYPE_CHECKING:  # MLflow is imported by whoever makes the tracker: a run without one never loads it
-    from tracking import RunTracker
+    from pmm.tracking import RunTracker
 
 CHECKPOINT_FORMAT = 1
 

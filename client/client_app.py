@@ -14,7 +14,7 @@ import torch
 from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
-from client.site_log import SiteLog
+from pmm.client.site_log import SiteLog
 from pmm_core.config.federation import FederationOptions
 from pmm_core.federated.local_round import LocalRoundSpec, run_local_round, validation_metrics
 from pmm_core.federated.packing import PACKED_KEY, Layout, pack, unpack

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.errors import PmmError
-from pmm_core.processes import ManagedProcess, check_transport, environment_tool, free_port, split_address
+from pmm.runtime.processes import ManagedProcess, check_transport, environment_tool, free_port, split_address
 
 
 def node_config(site: str, cache: Path, state: Path, device: str, threads: int = 0) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from pmm_core.config.federation import FederationOptions
-from pmm_core.config.toml_loading import describe_validation_error
+from pmm_core.config.validation import validation_message
 from pmm_core.errors import PmmError
 from pmm_core.federated.global_state import load_global_state
 from pmm_core.federated.local_round import LocalRoundSpec, run_local_round
@@ -28,7 +28,7 @@ def personalize(site_cache: Path, global_model: Path | None, state_dir: Path, ep
     try:
         options = FederationOptions.model_validate(state.config)
     except ValidationError as exc:  # saved by another version of pmm
-        raise PmmError(describe_validation_error(path, exc) + " (written by another version of pmm?)") from None
+        raise PmmError(validation_message(path, exc, hint="written by another version of pmm?")) from None
     spec = LocalRoundSpec(site_dir=site_cache, state_dir=state_dir, options=options.training, partition=options.partition,
                           local_epochs=epochs, round_label=f"personalize:{state.round}", personalize_only=True,
                           device=device)

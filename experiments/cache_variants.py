@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from experiments.workspace import SITE_NAMES, Workspace
+from pmm.experiments.workspace import SITE_NAMES, Workspace
 from pmm_core.config.site import load_site
 from pmm_core.data.cache import case_cache_dir, read_case_meta
 from pmm_core.data.fingerprint import build_fingerprint, load_fingerprint, write_fingerprint

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import matplotlib
 
-from experiments.report import grouped_bars, publish
-from experiments.scoring import score, site_average
-from experiments.tables import describe_model
-from experiments.variants import train_central
-from experiments.workspace import SITE_NAMES, Workspace
+from pmm.experiments.report import grouped_bars, publish
+from pmm.experiments.scoring import score, site_average
+from pmm.experiments.tables import describe_model
+from pmm.experiments.variants import train_central
+from pmm.experiments.workspace import SITE_NAMES, Workspace
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

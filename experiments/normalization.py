@@ -16,14 +16,14 @@ from pathlib import Path
 
 import matplotlib
 
-from experiments.cache_variants import variant_cache
-from experiments.report import grouped_bars, publish
-from experiments.scoring import score, site_average, task_value
-from experiments.tables import describe_model
-from experiments.variants import train_central
-from experiments.workspace import SITE_NAMES, Workspace
+from pmm.experiments.cache_variants import variant_cache
+from pmm.experiments.report import grouped_bars, publish
+from pmm.experiments.scoring import score, site_average, task_value
+from pmm.experiments.tables import describe_model
+from pmm.experiments.variants import train_central
+from pmm.experiments.workspace import SITE_NAMES, Workspace
 from pmm_core.data.intensity import SCHEMES
-from pmm_core.evaluation.tasks import parse_task
+from pmm_core.tasks import parse_task
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

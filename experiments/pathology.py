@@ -26,16 +26,16 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
-from experiments.cache_variants import variant_cache
-from experiments.report import grouped_bars, publish
-from experiments.scoring import evaluation, task_value, variant_rows
-from experiments.tables import describe_model
-from experiments.variants import peer_options, train_central
-from experiments.workspace import SITE_NAMES, Workspace
+from pmm.experiments.cache_variants import variant_cache
+from pmm.experiments.report import grouped_bars, publish
+from pmm.experiments.scoring import evaluation, task_value, variant_rows
+from pmm.experiments.tables import describe_model
+from pmm.experiments.variants import peer_options, train_central
+from pmm.experiments.workspace import SITE_NAMES, Workspace
 from pmm_core.config.model import PathologyOptions
 from pmm_core.evaluation.montage import montage_figure
 from pmm_core.errors import PmmError
-from pmm_core.evaluation.tasks import metric_key, parse_task
+from pmm_core.tasks import metric_key, parse_task
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from experiments.settings import MLFLOW_EXPERIMENT
-from experiments.workspace import Workspace
+from pmm.experiments.settings import MLFLOW_EXPERIMENT
+from pmm.experiments.workspace import Workspace
 from pmm_core.atomic import write_text_atomic
-from tracking import RunTracker, flatten
+from pmm.tracking import RunTracker, flatten
 
 
 def cell(row: dict | None) -> str:

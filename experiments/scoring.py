@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from centralized.model_loading import default_device, load_trained_model
+from pmm.inference.model_loading import default_device, load_trained_model
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.evaluation.evaluate import SiteEvaluation, evaluate_site
 from pmm_core.evaluation.report import evaluation_rows
-from pmm_core.evaluation.tasks import default_tasks
+from pmm_core.tasks import default_tasks
 
 
 def evaluation(checkpoint: Path, site_dir: Path, baselines: bool = False, split: str = "test",

@@ -27,17 +27,17 @@ from monai.losses import DiceCELoss
 from monai.metrics import compute_dice
 from monai.networks.nets import UNet
 
-from centralized.model_loading import default_device, load_trained_model
-from experiments.report import grouped_bars, publish
-from experiments.pathology import VARIANTS, variant_setup
-from experiments.segmentation_completion import completed_cases
-from experiments.segmentation_data import channels, label_targets, labelled_cases
-from experiments.settings import MLFLOW_EXPERIMENT
-from experiments.variants import train_central
-from experiments.workspace import SITE_NAMES, Workspace
+from pmm.inference.model_loading import default_device, load_trained_model
+from pmm.experiments.report import grouped_bars, publish
+from pmm.experiments.pathology import VARIANTS, variant_setup
+from pmm.experiments.segmentation_completion import completed_cases
+from pmm.experiments.segmentation_data import channels, label_targets, labelled_cases
+from pmm.experiments.settings import MLFLOW_EXPERIMENT
+from pmm.experiments.variants import train_central
+from pmm.experiments.workspace import SITE_NAMES, Workspace
 from pmm_core.data.case_volume import CaseVolume
 from pmm_core.errors import PmmError
-from tracking import RunTracker
+from pmm.tracking import RunTracker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from centralized.complete import CompletionOptions, case_files, complete_site
-from centralized.model_loading import TrainedModel
-from experiments.segmentation_data import labelled_cases
+from pmm.inference.complete import CompletionOptions, case_files, complete_site
+from pmm.inference.model_loading import TrainedModel
+from pmm.experiments.segmentation_data import labelled_cases
 from pmm_core.atomic import link_file
 from pmm_core.config.site import load_site
 from pmm_core.data.case_volume import CaseVolume

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pmm_core.config.validation import validation_message
 from pmm_core.config.model import ModelOptions
 from pmm_core.config.training import PrecisionName, TrainingOptions
 from pmm_core.errors import PmmError
@@ -58,5 +59,4 @@ def load_settings(name: str, quick: bool, path: Path | None = None) -> Experimen
     try:
         return ExperimentSettings.model_validate(raw)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        raise PmmError(f"{path}: {'.'.join(map(str, error['loc']))}: {error['msg']}") from None
+        raise PmmError(validation_message(path, exc)) from None

@@ -16,13 +16,13 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
-from experiments.report import cell, grouped_bars, publish
-from experiments.scoring import score, site_average, task_value
-from experiments.variants import peer_options, train_central, train_federated
-from experiments.workspace import SITE_NAMES, Workspace
+from pmm.experiments.report import cell, grouped_bars, publish
+from pmm.experiments.scoring import score, site_average, task_value
+from pmm.experiments.variants import peer_options, train_central, train_federated
+from pmm.experiments.workspace import SITE_NAMES, Workspace
 from pmm_core.config.model import ModelOptions
 from pmm_core.errors import PmmError
-from pmm_core.evaluation.tasks import PAPER_TASKS, metric_key, parse_task
+from pmm_core.tasks import PAPER_TASKS, metric_key, parse_task
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -12,18 +12,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from centralized.run_central import run_central
-from centralized.trainer import RunSettings
-from experiments.settings import MLFLOW_EXPERIMENT
-from experiments.workspace import Workspace
+from pmm.centralized.run_central import run_central
+from pmm.centralized.trainer import RunSettings
+from pmm.experiments.settings import MLFLOW_EXPERIMENT
+from pmm.experiments.workspace import Workspace
 from pmm_core.config.methods import MMGANOptions, Pix2PixOptions
 from pmm_core.config.training import TrainingOptions
-from pmm_core.evaluation.tasks import Task
+from pmm_core.tasks import Task
 from pmm_core.methods import method_of
 from pmm_core.errors import PmmError
-from server.settings import build_server_settings
-from server.simulate import simulate
-from tracking import TrackingSettings
+from pmm.server.settings import build_server_settings
+from pmm.simulation.simulate import simulate
+from pmm.tracking import TrackingSettings
 
 
 def chosen_checkpoint(run_dir: Path) -> Path:

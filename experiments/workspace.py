@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from pmm_core.phantom.prepared import ensure_phantom_federation
-from experiments.settings import ExperimentSettings
+from pmm.experiments.settings import ExperimentSettings
 
 SITE_NAMES = ("TTG", "TTI", "BraTS", "ISLES")
 

@@ -18,7 +18,7 @@ def certs(
 
     Give `ca.pem` and `nodes/SITE.key` to each site (`pmm client --root-certificates ca.pem --key SITE.key`); start the server with `pmm serve --certificates DIR [--require-node-auth]`.
     """
-    from server.certificates import make_certificates
+    from pmm.server.certificates import make_certificates
 
     written = make_certificates(out, list(host), list(node))
     for path in written:

@@ -26,13 +26,13 @@ def client(
 
     The site's dataset embedding (and, by default, its discriminators) never leave --state-dir/SITE. Logs: --state-dir/SITE/client.log and supernode.log.
     """
-    from client.launcher import restart_supernode_until_stopped, start_supernode
+    from pmm.client.launcher import restart_supernode_until_stopped, start_supernode
     from pmm_core.data.cache import default_cache_root
     from pmm_core.data.site_caches import site_cache_dirs
 
     (cache,) = site_cache_dirs([site], cache_dir or default_cache_root())
     if personalize_only:
-        from client.personalize import personalize
+        from pmm.client.personalize import personalize
 
         personalize(cache, global_model, state_dir, epochs, device, typer.echo)
         return

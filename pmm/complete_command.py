@@ -6,6 +6,7 @@ from pathlib import Path
 import typer
 
 from pmm.errors import reports_errors
+from pmm.text_inputs import OutputFormatChoice, OutputRangeChoice
 from pmm_core.errors import PmmError
 
 
@@ -17,8 +18,8 @@ def complete(
     targets: str = typer.Option(None, "--targets", help="Comma-separated modalities to fill where a case lacks them, e.g. T1C,FLAIR (default: every modality of the site the model can synthesize)."),
     split: str = typer.Option(None, "--split", help="Only the cases of this split (train, val or test) of the model's training data for the site."),
     cohort: Path = typer.Option(None, "--cohort", help="Complete this folder, laid out like the site (a new batch of patients), instead of the site's own root."),
-    out_format: str = typer.Option("nifti", "--out-format", help="'nifti', or 'dicom' (generic sites whose cases are DICOM series folders): each synthesized series in its case's study and geometry, ImageType DERIVED\\SECONDARY, SeriesDescription starting with SYNTHETIC."),
-    intensity_range: str = typer.Option("scanner", "--range", help="'scanner': the site's scanner scale (the inverse of its intensity standardization, with the site's typical volume of that modality); 'unit': the model's [0, 1] scale."),
+    out_format: OutputFormatChoice = typer.Option("nifti", "--out-format", help="'nifti', or 'dicom' (generic sites whose cases are DICOM series folders): each synthesized series in its case's study and geometry, ImageType DERIVED\\SECONDARY, SeriesDescription starting with SYNTHETIC."),
+    intensity_range: OutputRangeChoice = typer.Option("scanner", "--range", help="'scanner': the site's scanner scale (the inverse of its intensity standardization, with the site's typical volume of that modality); 'unit': the model's [0, 1] scale."),
     copy_files: bool = typer.Option(False, "--copy", help="Copy the real files instead of linking them (a copy that can be moved to another machine)."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Slices synthesised at once."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
@@ -27,14 +28,11 @@ def complete(
 
     Real files are linked (or with --copy copied), never rewritten. Every synthesized file is labelled: header description (DICOM: ImageType and SeriesDescription), a JSON sidecar with "Synthetic": true, and an entry in OUT/pmm_completion.json. Finished cases are skipped when the command runs again; a failing case is reported, leaves nothing behind, and makes the exit status 1.
     """
-    from centralized.complete import CompletionOptions, complete_site
-    from centralized.model_loading import default_device, load_trained_model
+    from pmm.inference.complete import CompletionOptions, complete_site
+    from pmm.inference.model_loading import default_device, load_trained_model
     from pmm_core.config.site import find_site_file, load_site
 
-    if intensity_range not in ("scanner", "unit"):
-        raise PmmError(f"--range {intensity_range!r}: use 'scanner' or 'unit'")
-    if out_format not in ("nifti", "dicom"):
-        raise PmmError(f"--out-format {out_format!r}: use 'nifti' or 'dicom'")
+    intensity_range, out_format = intensity_range.value, out_format.value
     if cohort is not None and not cohort.is_dir():
         raise PmmError(f"{cohort}: --cohort folder not found")
     chosen = None

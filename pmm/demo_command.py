@@ -18,6 +18,6 @@ def demo(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """Run the whole pipeline on the embedded phantom federation and print the results table next to the linear baselines."""
-    from centralized.demo import run_demo
+    from pmm.centralized.demo import run_demo
 
     run_demo(out, cases_per_site, epochs, seed, tracking_uri, progress=not quiet, echo=typer.echo)

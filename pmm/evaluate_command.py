@@ -28,12 +28,12 @@ def evaluate(
     from pmm.text_inputs import protocol_names
     from pmm_core.data.cache import default_cache_root
     from pmm_core.data.site_caches import site_cache_dirs
-    from pmm_core.evaluation.tasks import parse_task
-    from tracking.settings import TrackingSettings
+    from pmm_core.tasks import parse_task
+    from pmm.tracking.settings import TrackingSettings
 
     (site_dir,) = site_cache_dirs([site], cache_dir or default_cache_root())  # a wrong site fails before torch loads
     tasks = [parse_task(t) for t in task or []]
-    from centralized.evaluate_run import run_evaluation
+    from pmm.inference.evaluate_run import run_evaluation
 
     run_evaluation(checkpoint, site_dir, tasks, split, out,
                    TrackingSettings(experiment=experiment, tracking_uri=tracking_uri), batch_size, echo=typer.echo,

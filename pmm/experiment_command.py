@@ -33,7 +33,7 @@ def experiment(
     (Fig. 2c: U-Net Dice with a modality real, missing or synthesized), normalization (the full
     model trained with each intensity scheme, scored in one common window), pathology (the
     options beyond the paper that reach the lesion, alone and together, scored inside it)."""
-    from experiments.runner import run_experiment
+    from pmm.experiments.runner import run_experiment
 
     command = "pmm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     run_experiment(name, quick, out, doc, tracking_uri, command, typer.echo, settings)

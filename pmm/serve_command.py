@@ -36,9 +36,9 @@ def serve(
 
     Sites join with `pmm client --site NAME --server HOST:PORT`. The global state is saved after every round in --dir; `--resume` continues after a crash. The learning-rate schedule spans rounds x local epochs and the server tells each site where a round starts on it, so a site's state folder can serve any number of federations. Any non-loopback address needs --certificates (or an explicit --insecure).
     """
-    from server.launcher import TlsFiles, serve as run_serve
+    from pmm.server.launcher import TlsFiles, serve as run_serve
     from pmm_core.config.training import load_training_options
-    from server.settings import build_server_settings
+    from pmm.server.settings import build_server_settings
 
     settings = build_server_settings(folder, rounds, min_sites, name=name, local_epochs=local_epochs,
                                      expected_sites=expected_sites, training=load_training_options(config),

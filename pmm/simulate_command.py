@@ -33,8 +33,8 @@ def simulate(
     from pmm.text_inputs import site_names
     from pmm_core.config.training import load_training_options
     from pmm_core.data.site_caches import site_cache_dirs
-    from server.settings import build_server_settings
-    from server.simulate import simulate as run_simulate
+    from pmm.server.settings import build_server_settings
+    from pmm.simulation.simulate import simulate as run_simulate
 
     caches = site_cache_dirs(site_names(sites), cache_dir or default_cache_root())
     settings = build_server_settings(folder, rounds, min_sites or len(caches), local_epochs=local_epochs,

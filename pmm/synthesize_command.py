@@ -6,6 +6,7 @@ from pathlib import Path
 import typer
 
 from pmm.errors import reports_errors
+from pmm.text_inputs import OutputFormatChoice, OutputRangeChoice
 from pmm_core.errors import PmmError
 
 
@@ -18,28 +19,25 @@ def synthesize(
     input: list[str] = typer.Option(None, "--input", help="One patient: MODALITY=FILE or MODALITY=DIR (a folder holding one DICOM series), repeat for each sequence you have, e.g. --input T1=t1.nii.gz --input T2=dicom/T2_TSE."),
     cohort: Path = typer.Option(None, "--cohort", help="A whole cohort: a folder of cases laid out like the site (its layout and file globs); each case gets --target from all it has."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Slices synthesised at once."),
-    intensity_range: str = typer.Option("scanner", "--range", help="'scanner': intensities mapped back to the site's scanner scale (the inverse of its intensity standardization); 'unit': the model's [0, 1] scale."),
-    out_format: str = typer.Option("nifti", "--out-format", help="'nifti', or 'dicom': a new DICOM series (one file per slice) in the reference input's study and geometry, ImageType DERIVED\\SECONDARY, SeriesDescription starting with SYNTHETIC; the reference input must be a DICOM series."),
+    intensity_range: OutputRangeChoice = typer.Option("scanner", "--range", help="'scanner': intensities mapped back to the site's scanner scale (the inverse of its intensity standardization); 'unit': the model's [0, 1] scale."),
+    out_format: OutputFormatChoice = typer.Option("nifti", "--out-format", help="'nifti', or 'dicom': a new DICOM series (one file per slice) in the reference input's study and geometry, ImageType DERIVED\\SECONDARY, SeriesDescription starting with SYNTHETIC; the reference input must be a DICOM series."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Synthesise --target from the given inputs: the site's preprocessing, the model slice by slice, and the result put back on the reference input's full grid (brain-masked, float32, in the site's scanner scale or with --range unit the model's [0, 1] scale).
 
     Each output is labelled synthetic in its NIfTI header and in a JSON sidecar beside it. With --cohort the model is loaded once for all cases, finished outputs are kept, and a failing case is reported and skipped (exit status 1 at the end).
     """
-    from centralized.model_loading import default_device, load_trained_model
+    from pmm.inference.model_loading import default_device, load_trained_model
     from pmm_core.config.site import find_site_file, load_site
 
     if bool(input) == (cohort is not None):
         raise PmmError("give either --input MODALITY=FILE (one patient) or --cohort DIR (every case in DIR), not both")
-    if intensity_range not in ("scanner", "unit"):
-        raise PmmError(f"--range {intensity_range!r}: use 'scanner' or 'unit'")
-    if out_format not in ("nifti", "dicom"):
-        raise PmmError(f"--out-format {out_format!r}: use 'nifti' or 'dicom'")
+    intensity_range, out_format = intensity_range.value, out_format.value
     if cohort is not None and out_format != "nifti":
         raise PmmError("--out-format dicom is for one patient (--input); for a whole site use `pmm complete --out-format dicom`")
     site_config = load_site(find_site_file(site))
     if cohort is not None:
-        from centralized.cohort import synthesize_cohort
+        from pmm.inference.cohort import synthesize_cohort
 
         if not cohort.is_dir():
             raise PmmError(f"{cohort}: --cohort folder not found")
@@ -51,8 +49,8 @@ def synthesize(
         if summary.failed:
             raise typer.Exit(1)
         return
-    from centralized.synthesize import parse_inputs
-    from centralized.synthesize import synthesize as run_synthesis
+    from pmm.inference.synthesize import parse_inputs
+    from pmm.inference.synthesize import synthesize as run_synthesis
 
     inputs = parse_inputs(input)
     trained = load_trained_model(checkpoint, default_device())

@@ -1,5 +1,7 @@
-"""Text a user types that the library takes typed: the CLI turns it into lists here."""
+"""Text a user types that the library takes typed: the CLI turns it into lists and choices here."""
 from __future__ import annotations
+
+from enum import Enum
 
 from pmm_core.errors import PmmError
 
@@ -21,3 +23,17 @@ def protocol_names(text: str) -> tuple[str, ...]:
     if unknown or not names:
         raise PmmError(f"--protocols {text!r}: choose from {', '.join(PROTOCOLS)}")
     return names
+
+
+class OutputRangeChoice(str, Enum):
+    """`--range`: what a synthesis is written in (pmm_core.data.intensity.OutputRange)."""
+
+    scanner = "scanner"
+    unit = "unit"
+
+
+class OutputFormatChoice(str, Enum):
+    """`--out-format`: a NIfTI file, or a DICOM series in the reference input's study."""
+
+    nifti = "nifti"
+    dicom = "dicom"

@@ -39,15 +39,15 @@ def train_central(
     from pmm_core.config.training import options_with_overrides
     from pmm_core.data.cache import default_cache_root
     from pmm_core.data.site_caches import site_cache_dirs
-    from pmm_core.evaluation.tasks import parse_task
-    from tracking.settings import TrackingSettings
+    from pmm_core.tasks import parse_task
+    from pmm.tracking.settings import TrackingSettings
 
     point = None
     if resume and (method or task):
         raise PmmError("--resume continues a run with its own method; drop --method and --task")
     if resume:
-        from centralized.run_central import ResumePoint
-        from centralized.runs import resolve_checkpoint
+        from pmm.centralized.run_central import ResumePoint
+        from pmm.centralized.runs import resolve_checkpoint
 
         point = ResumePoint.load(resolve_checkpoint(resume), epochs)
         options, site_dirs, run_dir = point.options, point.site_dirs, run_dir or point.path.parent
@@ -60,11 +60,11 @@ def train_central(
         options = options_with_overrides(config, epochs, batch_size, no_pfm, no_mcbs, method,
                                          (parsed.sources, parsed.target) if parsed else None)
         site_dirs = site_cache_dirs(site_names(sites), cache_dir or default_cache_root())  # before torch loads
-        from centralized.runs import default_run_dir
+        from pmm.centralized.runs import default_run_dir
 
         run_dir = run_dir or default_run_dir(site_dirs)
-    from centralized.run_central import run_central  # torch, MLflow: once the arguments are good
-    from centralized.trainer import RunSettings
+    from pmm.centralized.run_central import run_central  # torch, MLflow: once the arguments are good
+    from pmm.centralized.trainer import RunSettings
 
     settings = RunSettings(run_dir=run_dir, max_steps=max_steps, checkpoint_every=checkpoint_every, progress=not quiet)
     run_central(options, site_dirs, settings, TrackingSettings(experiment=experiment, tracking_uri=tracking_uri),

@@ -13,6 +13,6 @@ def ui(
     tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlflow.db)."),
 ) -> None:
     """Serve the MLflow UI (one worker, job execution off) to compare centralized and federated runs side by side."""
-    from tracking.ui import serve_ui
+    from pmm.tracking.ui import serve_ui
 
     serve_ui(host, port, tracking_uri, echo=typer.echo)

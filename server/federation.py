@@ -15,10 +15,10 @@ from pmm_core.federated.global_state import GlobalState, load_global_state, save
 from pmm_core.federated.initial_model import build_site_model
 from pmm_core.federated.packing import PACKED_KEY, Layout, pack, unpack
 from pmm_core.federated.partition import shared_arrays
-from server.settings import STATUS_FILE, ServerSettings, ServerStatus, write_model
-from server.strategy import FederationStopped, PmmFedAvg, SiteReply
-from tracking import RunTracker
-from tracking.mlflow_tracking import flatten
+from pmm.server.settings import STATUS_FILE, ServerSettings, ServerStatus, write_model
+from pmm.server.strategy import FederationStopped, PmmFedAvg, SiteReply
+from pmm.tracking import RunTracker
+from pmm.tracking.mlflow_tracking import flatten
 
 
 AUDIT_FILE = "messages.jsonl"

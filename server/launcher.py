@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pmm_core.errors import PmmError
-from pmm_core.processes import ManagedProcess, check_transport, environment_tool, run_tool, split_address, wait_for_port
-from server.settings import STATUS_FILE, ServerSettings, ServerStatus, read_status, write_model
+from pmm.runtime.processes import ManagedProcess, check_transport, environment_tool, run_tool, split_address, wait_for_port
+from pmm.server.settings import STATUS_FILE, ServerSettings, ServerStatus, read_status, write_model
 
 APP_PYPROJECT = """[build-system]
 requires = ["hatchling"]
@@ -34,8 +34,8 @@ packages = ["."]
 publisher = "pmm"
 
 [tool.flwr.app.components]
-serverapp = "server.server_app:app"
-clientapp = "client.client_app:app"
+serverapp = "pmm.server.server_app:app"
+clientapp = "pmm.client.client_app:app"
 
 [tool.flwr.app.config]
 federation-dir = "{folder}"

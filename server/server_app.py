@@ -7,8 +7,8 @@ from pathlib import Path
 from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 
-from server.federation import run_federation
-from server.settings import read_settings
+from pmm.server.federation import run_federation
+from pmm.server.settings import read_settings
 
 app = ServerApp()
 

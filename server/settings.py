@@ -9,11 +9,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from pmm_core.config.validation import validation_message
 from pmm_core.atomic import atomic_destination
 from pmm_core.config.federation import FederationOptions
 from pmm_core.config.training import TrainingOptions
 from pmm_core.errors import PmmError
-from pmm_core.federated.partition import PartitionOptions
+from pmm_core.config.partition import PartitionOptions
 
 SETTINGS_FILE = "federation.json"
 STATUS_FILE = "status.json"
@@ -53,7 +54,7 @@ def build_server_settings(folder: Path, rounds: int, min_sites: int, *, name: st
                                     wait_timeout_s=wait_timeout, partition=PartitionOptions(shared=tuple(shared)),
                                     training=training or TrainingOptions())
     except ValidationError as exc:
-        raise PmmError(f"federation options: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
+        raise PmmError(validation_message("federation options", exc)) from None
     return ServerSettings(federation=options, name=name or Path(folder).resolve().name, resume=resume,
                           experiment=experiment, tracking_uri=tracking_uri)
 

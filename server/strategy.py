@@ -24,7 +24,7 @@ from flwr.serverapp import Grid
 from flwr.serverapp.strategy import FedAvg
 
 from pmm_core.federated.packing import PACKED_KEY, Layout
-from server.flower_internals import aggregate_arrayrecords
+from pmm.server.flower_internals import aggregate_arrayrecords
 
 WEIGHT_KEY = "num-examples"
 

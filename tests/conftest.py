@@ -132,7 +132,7 @@ def write_isles_site(root: Path, cases: int = 3) -> Path:
 
 
 FLOWER_TOOLS = ("flower-superlink", "flower-supernode", "flower-superexec", "flwr-serverapp", "flwr-clientapp",
-                "pmm_core.process_guard")
+                "pmm.runtime.process_guard")
 
 
 # every process this test session starts inherits this tag in its environment, so the final check

@@ -14,15 +14,15 @@ import SimpleITK as sitk
 from pydicom.dataset import Dataset
 from pydicom.uid import BasicTextSRStorage, generate_uid
 
-from centralized.run_central import run_central
-from centralized.trainer import RunSettings
+from pmm.centralized.run_central import run_central
+from pmm.centralized.trainer import RunSettings
 from conftest import run_pmm, tiny_training_options, write_site_toml
 from pmm_core.config.site import load_site
 from pmm_core.data.nifti_io import read_volume
 from pmm_core.data.readers import discover_cases
 from pmm_core.errors import CaseError
 from pmm_core.phantom.dicom_export import Acquisition, write_acquired_series
-from tracking import TrackingSettings
+from pmm.tracking import TrackingSettings
 
 
 @pytest.fixture(scope="module")

@@ -72,7 +72,7 @@ def test_training_options_defaults_are_the_papers(tmp_path: Path) -> None:
 
 
 def test_federation_settings_declare_what_is_shared(tmp_path: Path) -> None:
-    from server.settings import build_server_settings
+    from pmm.server.settings import build_server_settings
 
     config = tmp_path / "training.toml"
     config.write_text("epochs = 3\nbatch_size = 2\n")

@@ -14,11 +14,11 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from centralized.run_central import run_central
-from centralized.trainer import RunSettings
+from pmm.centralized.run_central import run_central
+from pmm.centralized.trainer import RunSettings
 from conftest import PMM, run_pmm, tiny_training_options
 from pmm_core.data.fingerprint import load_fingerprint, write_fingerprint
-from tracking import TrackingSettings
+from pmm.tracking import TrackingSettings
 from synthetic import write_modality
 
 

@@ -107,7 +107,7 @@ def test_segmentation_then_tables_share_the_phantom_and_the_full_model(prepared_
 
 
 def _check_the_federation(folder: Path, uri: str) -> None:
-    """The tables' federated variant is `pmm simulate`'s own code (server.simulate) over real Flower
+    """The tables' federated variant is `pmm simulate`'s own code (pmm.simulation) over real Flower
     processes: every site sent the same shared parameters and nothing personal, each got its model,
     and MLflow holds one federation run with a child per site."""
     import mlflow

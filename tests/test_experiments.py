@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from conftest import run_pmm
-from experiments.report import update_doc
-from experiments.segmentation import TASKS, figure as segmentation_figure, oversample_foreground
-from experiments.settings import experiment_names, load_settings
-from experiments.tables import claims, task_pairs
-from experiments.variants import finished_run, run_signature, train_central, variant_options
-from experiments.workspace import Workspace
+from pmm.experiments.report import update_doc
+from pmm.experiments.segmentation import TASKS, figure as segmentation_figure, oversample_foreground
+from pmm.experiments.settings import experiment_names, load_settings
+from pmm.experiments.tables import claims, task_pairs
+from pmm.experiments.variants import finished_run, run_signature, train_central, variant_options
+from pmm.experiments.workspace import Workspace
 from pmm_core.config.model import ModelOptions
 from pmm_core.errors import PmmError
 
@@ -132,7 +132,7 @@ def test_own_settings_file_replaces_the_experiments_config(tmp_path: Path) -> No
     assert load_settings("tables", quick=False, path=own).model == ModelOptions(base_channels=64)
     assert load_settings("tables", quick=True, path=own).epochs == 2
     own.write_text("epochs = 0\n")
-    with pytest.raises(PmmError, match=r"gpu.toml: epochs: Input should be greater than or equal to 1"):
+    with pytest.raises(PmmError, match=r"gpu.toml: key 'epochs': Input should be greater than or equal to 1"):
         load_settings("tables", quick=False, path=own)
     with pytest.raises(PmmError, match="missing.toml: cannot read the settings"):
         load_settings("tables", quick=False, path=tmp_path / "missing.toml")

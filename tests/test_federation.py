@@ -22,7 +22,7 @@ from conftest import PMM, run_pmm, tiny_training_config
 from pmm_core.config.training import load_training_options
 from pmm_core.federated.local_round import build_site_model
 from pmm_core.federated.partition import PartitionOptions, shared_arrays
-from pmm_core.processes import free_port
+from pmm.runtime.processes import free_port
 
 CASE_MARKERS = ("case0", "BraTS2021_", "sub-strokecase")  # case ids of the test sites
 

@@ -11,7 +11,7 @@ ADAPTER = "server/flower_internals.py"
 
 
 def test_weighted_average_of_array_records_is_fedavg() -> None:
-    from server.flower_internals import aggregate_arrayrecords
+    from pmm.server.flower_internals import aggregate_arrayrecords
 
     replies = [RecordDict({"arrays": ArrayRecord({"shared": Array(np.full(4, value, np.float32))}),
                            "metrics": MetricRecord({"num-examples": weight})}) for value, weight in ((1.0, 1), (4.0, 3))]
@@ -22,7 +22,7 @@ def test_weighted_average_of_array_records_is_fedavg() -> None:
 def test_wire_bytes_count_what_a_record_carries() -> None:
     """What `wire_bytes` sums for a message, here for its content (a Message needs a running ServerApp);
     it walks public members of Flower's records, so a change there shows here too."""
-    from server.strategy import wire_bytes
+    from pmm.server.strategy import wire_bytes
 
     vector = np.zeros(10_000, np.float32)
     content = RecordDict({"arrays": ArrayRecord({"shared": Array(vector)}), "config": ConfigRecord({"x": 1})})

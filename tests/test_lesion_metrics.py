@@ -11,7 +11,7 @@ from pmm_core.evaluation.evaluate import MethodScore, _example
 from pmm_core.evaluation.lesion import contrast_ratio, lesion_region, region_psnr
 from pmm_core.evaluation.protocols import TruthView, score_protocol
 from pmm_core.evaluation.report import format_table, table_rows
-from pmm_core.evaluation.tasks import parse_task
+from pmm_core.tasks import parse_task
 
 
 def _brain_with_lesion() -> tuple[np.ndarray, np.ndarray, np.ndarray]:

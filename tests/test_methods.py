@@ -102,10 +102,10 @@ def _peer_config(tmp_path: Path, method: str) -> Path:
 def peers(prepared_sites: Path, tmp_path_factory) -> dict:
     """An MM-GAN model trained by `pmm train-central --method mmgan` and a pix2pix (T1->T1C) one by
     the same options and trainer in this process, both on the test BraTS."""
-    from centralized.run_central import run_central
-    from centralized.trainer import RunSettings
+    from pmm.centralized.run_central import run_central
+    from pmm.centralized.trainer import RunSettings
     from pmm_core.config.training import options_with_overrides
-    from tracking import TrackingSettings
+    from pmm.tracking import TrackingSettings
 
     folder = tmp_path_factory.mktemp("peers")
     env = {"PMM_SITES_DIR": str(prepared_sites.parent / "sites"), "PMM_CACHE_DIR": str(prepared_sites)}
@@ -123,11 +123,11 @@ def peers(prepared_sites: Path, tmp_path_factory) -> dict:
 
 
 def test_peer_checkpoints_evaluate_and_synthesize_through_the_shared_code(peers: dict) -> None:
-    from centralized.evaluate_run import run_evaluation
-    from centralized.model_loading import load_trained_model
-    from centralized.synthesize import synthesize
+    from pmm.inference.evaluate_run import run_evaluation
+    from pmm.inference.model_loading import load_trained_model
+    from pmm.inference.synthesize import synthesize
     from pmm_core.config.site import find_site_file, load_site
-    from tracking import TrackingSettings
+    from pmm.tracking import TrackingSettings
 
     env, folder = peers["env"], peers["folder"]
     result = run_pmm("evaluate", "--checkpoint", str(peers["runs"]["pix2pix"]), "--site", "brats", "--out",
@@ -160,9 +160,9 @@ def test_peer_checkpoints_evaluate_and_synthesize_through_the_shared_code(peers:
 
 
 def test_pix2pix_refuses_another_task_with_one_line(peers: dict) -> None:
-    from centralized.evaluate_run import run_evaluation
+    from pmm.inference.evaluate_run import run_evaluation
     from pmm_core.config.training import options_with_overrides
-    from pmm_core.evaluation.tasks import parse_task
+    from pmm_core.tasks import parse_task
 
     checkpoint, env = peers["runs"]["pix2pix"], peers["env"]
     t1 = next((peers["data"] / "BraTS" / "BraTS2021_00001").glob("*_t1.nii.gz"))
@@ -175,9 +175,9 @@ def test_pix2pix_refuses_another_task_with_one_line(peers: dict) -> None:
         run_evaluation(checkpoint, Path(env["PMM_CACHE_DIR"]) / "BraTS", [parse_task("T2->FLAIR")], echo=lambda _: None)
     import mlflow
 
-    from centralized.run_central import run_central
-    from centralized.trainer import RunSettings
-    from tracking import TrackingSettings
+    from pmm.centralized.run_central import run_central
+    from pmm.centralized.trainer import RunSettings
+    from pmm.tracking import TrackingSettings
 
     lacking = options_with_overrides(None, method="pix2pix", task=(("T1",), "DWI"))  # BraTS has no DWI
     with pytest.raises(PmmError, match="no training slices of cases with T1, DWI"):

@@ -9,7 +9,7 @@ from pmm_core.config.model import ModelOptions
 from pmm_core.federated.packing import PACKED_KEY, Layout, pack, unpack
 from pmm_core.federated.partition import PartitionOptions, shared_arrays
 from pmm_core.models import build_model
-from server.strategy import check_reply, describe_reply
+from pmm.server.strategy import check_reply, describe_reply
 
 TINY = ModelOptions(base_channels=4, residual_blocks=1, embedding_dim=8, modulation_hidden=8, encoding_dim=8,
                     discriminator_channels=4, discriminator_layers=1)

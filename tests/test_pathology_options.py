@@ -19,7 +19,8 @@ from pmm_core.data.samplers import MCBSBatchSampler
 from pmm_core.models import build_model
 from pmm_core.training.losses import l1_per_image
 from pmm_core.training.sampling import make_sampler
-from pmm_core.training.step import StepRecipe, batch_step, build_optimizers
+from pmm_core.methods.recipe import StepRecipe, batch_step
+from pmm_core.training.step import build_optimizers
 
 KEYS = [("a", 0)] * 10 + [("b", 1)] * 6
 

@@ -11,7 +11,8 @@ from pmm_core.models import build_model
 from pmm_core.training.conditions import task_condition
 from pmm_core.training.losses import LossMasks
 from pmm_core.training.precision import cpu_has_native_bfloat16, resolve_precision
-from pmm_core.training.step import StepRecipe, build_optimizers, train_step
+from pmm_core.methods.recipe import StepRecipe
+from pmm_core.training.step import build_optimizers, train_step
 
 TINY = ModelOptions(base_channels=4, residual_blocks=1, embedding_dim=8, modulation_hidden=8, encoding_dim=8,
                     discriminator_channels=4, discriminator_layers=2)

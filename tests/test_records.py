@@ -57,7 +57,7 @@ def test_centralized_and_federated_validation_are_one(prepared_sites: Path) -> N
 
 
 def test_a_checkpoint_without_the_sites_intensity_scale_is_one_clear_line(tmp_path: Path) -> None:
-    from centralized.model_loading import load_trained_model
+    from pmm.inference.model_loading import load_trained_model
     from pmm_core.training.checkpoint import save_checkpoint
 
     options = tiny_training_options(1)

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from pmm_core.config.federation import FederationOptions
 from pmm_core.config.training import TrainingOptions
 from pmm_core.federated.local_round import LocalRoundSpec, round_schedule
-from pmm_core.federated.partition import PartitionOptions
+from pmm_core.config.partition import PartitionOptions
 from pmm_core.training.schedule import LearningRateSchedule
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from centralized.run_central import run_central
-from centralized.trainer import RunSettings
+from pmm.centralized.run_central import run_central
+from pmm.centralized.trainer import RunSettings
 from conftest import run_pmm, tiny_training_options, write_generic_site
 from pmm_core.config.site import load_site
 from pmm_core.data.prepare_site import prepare_site
 from pmm_core.training.checkpoint import load_checkpoint
-from tracking import TrackingSettings
+from pmm.tracking import TrackingSettings
 
 
 def test_a_two_case_site_trains_says_why_nothing_validates_and_refuses_an_empty_test_split(tmp_path: Path) -> None:

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from centralized.run_central import ResumePoint, run_central
-from centralized.runs import resolve_checkpoint
-from centralized.trainer import RunSettings
+from pmm.centralized.run_central import ResumePoint, run_central
+from pmm.centralized.runs import resolve_checkpoint
+from pmm.centralized.trainer import RunSettings
 from pmm_core.config.training import options_with_overrides
 from pmm_core.data.site_caches import site_cache_dirs
-from tracking import TrackingSettings
+from pmm.tracking import TrackingSettings
 from conftest import run_pmm, tiny_training_config
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.training.checkpoint import load_checkpoint

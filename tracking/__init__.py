@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracking.settings import TrackingSettings
+from pmm.tracking.settings import TrackingSettings
 
 _MLFLOW_NAMES = ("RunTracker", "flatten", "resolve_tracking_uri")
 
@@ -18,7 +18,7 @@ __all__ = ["RunTracker", "TrackingSettings", "flatten", "resolve_tracking_uri"]
 
 def __getattr__(name: str) -> Any:
     if name in _MLFLOW_NAMES:
-        from tracking import mlflow_tracking
+        from pmm.tracking import mlflow_tracking
 
         return getattr(mlflow_tracking, name)
     raise AttributeError(f"module 'tracking' has no attribute {name!r}")

@@ -8,7 +8,7 @@ import socket
 import sys
 
 from pmm_core.errors import PmmError
-from tracking.mlflow_tracking import resolve_tracking_uri
+from pmm.tracking.mlflow_tracking import resolve_tracking_uri
 
 
 def check_port_free(host: str, port: int) -> None:

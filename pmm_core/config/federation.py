@@ -18,7 +18,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pmm_core.config.training import TrainingOptions
-from pmm_core.federated.partition import PartitionOptions
+from pmm_core.config.partition import PartitionOptions
 
 
 class FederationOptions(BaseModel):

@@ -7,6 +7,7 @@ grid.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import Literal
@@ -17,6 +18,8 @@ from pmm_core.config.registration import RegistrationOptions
 from pmm_core.config.toml_loading import load_toml_model
 from pmm_core.errors import PmmError
 from pmm_core.modalities import MODALITIES, canonical_modality
+
+SHIPPED_SITES = "pmm.sites"  # the package the shipped site files are installed as
 
 Layout = Literal["generic", "brats", "isles2022"]
 IntensityScheme = Literal["tissue", "percentile"]  # what each means: pmm_core.data.intensity
@@ -177,20 +180,32 @@ class SiteConfig(BaseModel):
 
 
 def load_site(path: Path) -> SiteConfig:
-    """Load and validate a site TOML; relative paths resolve against its folder."""
+    """Load and validate a site TOML; relative paths resolve against its folder (a shipped site
+    file's against ./sites, where a copy of it would be: see `shipped_sites_dir`)."""
     path = Path(path).resolve()
-    site = load_toml_model(path, SiteConfig, context={"base_dir": path.parent})
+    shipped = shipped_sites_dir()
+    base = Path.cwd() / "sites" if shipped is not None and path.parent == shipped.resolve() else path.parent
+    site = load_toml_model(path, SiteConfig, context={"base_dir": base})
     site.source = path
     return site
 
 
+def shipped_sites_dir() -> Path | None:
+    """The folder of the site files installed with pmm (the `pmm.sites` package: the repository's
+    sites/ in a source checkout). Found by name, not imported: pmm_core sits below pmm."""
+    spec = importlib.util.find_spec(SHIPPED_SITES)
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    return Path(locations[0]) if locations else None
+
+
 def default_site_dirs() -> list[Path]:
-    """Folders searched for `--site NAME`: $PMM_SITES_DIR, ./sites, then the project's sites/."""
+    """Folders searched for `--site NAME`: $PMM_SITES_DIR, ./sites, then the site files pmm ships."""
     dirs = []
     if os.environ.get("PMM_SITES_DIR"):
         dirs.extend(Path(p) for p in os.environ["PMM_SITES_DIR"].split(os.pathsep) if p)
     dirs.append(Path.cwd() / "sites")
-    dirs.append(Path(__file__).resolve().parents[2] / "sites")
+    if (shipped := shipped_sites_dir()) is not None:
+        dirs.append(shipped)
     return dirs
 
 

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import tomli_w
 from pydantic import BaseModel, ValidationError
 
+from pmm_core.config.validation import validation_message
 from pmm_core.errors import PmmError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -33,23 +34,13 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise PmmError(f"{path}: cannot read: {exc.strerror}") from None
 
 
-def describe_validation_error(path: Path, exc: ValidationError) -> str:
-    """One line listing every bad key as `key.sub: message`."""
-    parts = []
-    for error in exc.errors():
-        key = ".".join(str(item) for item in error["loc"]) or "(top level)"
-        message = error["msg"].removeprefix("Value error, ")
-        parts.append(f"key '{key}': {message}")
-    return f"{path}: " + "; ".join(parts)
-
-
 def load_toml_model(path: Path, model: type[ModelT], context: dict[str, Any] | None = None) -> ModelT:
     """Validate a TOML file against `model`; `context` reaches the model's validators."""
     data = read_toml(path)
     try:
         return model.model_validate(data, context=context)
     except ValidationError as exc:
-        raise PmmError(describe_validation_error(Path(path), exc)) from None
+        raise PmmError(validation_message(Path(path), exc)) from None
 
 
 def toml_text(model: BaseModel, header: str = "") -> str:

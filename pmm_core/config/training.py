@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from pmm_core.config.validation import validation_message
 from pmm_core.config.methods import MethodName, MMGANOptions, Pix2PixOptions
 from pmm_core.config.model import ConditionOptions, LossWeights, ModelOptions, PathologyOptions
 from pmm_core.config.toml_loading import load_toml_model
@@ -124,6 +125,4 @@ def checked_options(data: dict, source: str) -> TrainingOptions:
     try:
         return TrainingOptions.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"])
-        raise PmmError(f"{source}: {where + ': ' if where else ''}{error['msg'].removeprefix('Value error, ')}") from None
+        raise PmmError(validation_message(source, exc, first_only=True)) from None

@@ -142,16 +142,22 @@ def _prepare_site(site: SiteConfig, site_dir: Path, workers: int, force: bool, p
     else:
         threads = max(1, (os.cpu_count() or 1) // workers)
         context = multiprocessing.get_context("spawn")
+        died = ("failed", "a preparation process died before this case was done (killed for lack of memory?); "
+                "cases already cached are kept: run `pmm prepare` again, with fewer --workers")
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_limit_threads, initargs=(threads,)) as pool:
-            futures = {pool.submit(_safe_prepare, site, s, site_dir, sig): s for s, sig in todo}
+            futures, unsent = {}, []
+            for source, signature in todo:
+                try:
+                    futures[pool.submit(_safe_prepare, site, source, site_dir, signature)] = source
+                except BrokenProcessPool:  # a worker died while the cases were still being handed out
+                    unsent.append(source)
             for future in as_completed(futures):
                 try:
                     record(futures[future], *future.result())
                 except BrokenProcessPool:  # a worker was killed (the kernel's OOM killer, say): every
-                    # case not yet done fails by name; the cached ones and the fingerprint stay
-                    record(futures[future], "failed", "a preparation process died before this case was done "
-                           "(killed for lack of memory?); cases already cached are kept: run `pmm prepare` "
-                           "again, with fewer --workers")
+                    record(futures[future], *died)  # case not yet done fails by name; the cached ones stay
+            for source in unsent:
+                record(source, *died)
     bar.close()
 
     if metas:

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from pmm_core.config.validation import validation_message
 from pmm_core.data.intensity import SiteStandardization, VolumeIntensity
 from pmm_core.errors import PmmError
 
@@ -139,6 +140,4 @@ def read_record(path: Path, kind: type[RecordType]) -> RecordType:
     try:
         return kind.model_validate_json(Path(path).read_text())
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"]) or "(file)"
-        raise PmmError(f"{path}: {where}: {error['msg']}; run `pmm prepare` again for this site") from None
+        raise PmmError(validation_message(path, exc, first_only=True, hint="run `pmm prepare` again for this site")) from None

@@ -22,7 +22,7 @@ from pmm_core.data.intensity import SiteStandardization
 from pmm_core.evaluation.baselines import MAX_FIT_CASES, NormalEquations, apply_fit, least_squares_fit
 from pmm_core.evaluation.lesion import lesion_region
 from pmm_core.evaluation.protocols import PROTOCOLS, CaseScore, TruthView, score_protocol
-from pmm_core.evaluation.tasks import Task
+from pmm_core.tasks import Task
 from pmm_core.modalities import MODALITIES
 from pmm_core.training.conditions import task_condition
 from pmm_core.training.precision import Precision, resolve_precision

@@ -15,7 +15,7 @@ from typing import Any
 
 from pmm_core.evaluation.evaluate import SiteEvaluation, Summary
 from pmm_core.atomic import write_text_atomic
-from pmm_core.evaluation.tasks import metric_key
+from pmm_core.tasks import metric_key
 
 METHOD_LABELS = {"pmm": "pmm", "match": "baseline: source matched", "linear": "baseline: linear LS",
                  "oracle": "ceiling: linear on truth"}

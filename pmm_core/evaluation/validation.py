@@ -21,7 +21,7 @@ from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.evaluation.evaluate import Example, evaluate_site
 from pmm_core.training.precision import resolve_precision
 from pmm_core.evaluation.report import flat_metrics
-from pmm_core.evaluation.tasks import default_tasks
+from pmm_core.tasks import default_tasks
 from pmm_core.methods import method_of
 
 

@@ -28,7 +28,8 @@ from pmm_core.federated.site_state import (BEFORE_FILE, SiteState, keep_state_be
 from pmm_core.models.pmm_synth import PMMSynth
 from pmm_core.training.epoch import EpochTotals, run_epoch
 from pmm_core.training.schedule import LearningRateSchedule
-from pmm_core.training.step import Optimizers, StepRecipe, batch_step, build_optimizers
+from pmm_core.methods.recipe import StepRecipe, batch_step
+from pmm_core.training.step import Optimizers, build_optimizers
 
 
 @dataclass

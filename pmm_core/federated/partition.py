@@ -1,45 +1,16 @@
-"""Which parameters travel and which stay at the site.
-
-The unit is a named parameter group of pmm_core.models.parameter_groups (embedding, modulation,
-generator, discriminators). The paper's PMM-Synth shares the backbone and the modulation MLPs
-and keeps each site's dataset embedding at home; discriminators stay at the site by default
-(they judge that site's images). pFLSynth-style variants keep `modulation` personal too, or
-share the discriminators. Names are checked here, once, so a typo is a clear error.
-"""
+"""Which parameters travel and which stay at the site: the arrays of a model split by the
+federation's `PartitionOptions` (pmm_core.config.partition, where the option and the group
+names are declared and checked)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from pmm_core.models.parameter_groups import GROUP_NAMES, parameter_groups
+from pmm_core.config.partition import GROUP_NAMES, PartitionOptions
+from pmm_core.models.parameter_groups import parameter_groups
 from pmm_core.models.pmm_synth import PMMSynth
-
-
-class PartitionOptions(BaseModel):
-    """`shared` groups travel to the server and are averaged; every other group stays personal."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    shared: tuple[str, ...] = Field(("generator", "modulation"), description="parameter groups averaged by the server")
-
-    @field_validator("shared")
-    @classmethod
-    def _known_groups(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [name for name in value if name not in GROUP_NAMES]
-        if unknown:
-            raise ValueError(f"unknown parameter group {unknown[0]!r}; groups are {', '.join(GROUP_NAMES)}")
-        if "embedding" in value:
-            raise ValueError("'embedding' is each site's own dataset embedding and cannot be shared")
-        if "generator" not in value:
-            raise ValueError("the 'generator' backbone must be shared, or there is nothing to federate")
-        return tuple(dict.fromkeys(value))
-
-    @property
-    def personal(self) -> tuple[str, ...]:
-        return tuple(name for name in GROUP_NAMES if name not in self.shared)
 
 
 def trained_groups(partition: PartitionOptions, personalize_only: bool) -> tuple[str, ...]:

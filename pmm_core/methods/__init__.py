@@ -4,10 +4,11 @@ from __future__ import annotations
 from torch import nn
 
 from pmm_core.config.training import TrainingOptions
-from pmm_core.methods.method import Condition, Method, Objective
+from pmm_core.methods.method import Condition, Method
 from pmm_core.methods.mmgan import MMGAN_METHOD
 from pmm_core.methods.pix2pix import PIX2PIX
 from pmm_core.methods.pmm_synth import PMM_SYNTH
+from pmm_core.training.objective import Objective
 
 METHODS: dict[str, Method] = {m.name: m for m in (PMM_SYNTH, PIX2PIX, MMGAN_METHOD)}
 

@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from pmm_core.config.training import TrainingOptions
-from pmm_core.evaluation.tasks import Task
-from pmm_core.training.losses import LossMasks
+from pmm_core.tasks import Task
+from pmm_core.training.objective import Objective
 
 
 @dataclass(frozen=True)
@@ -28,18 +28,6 @@ class Condition:
 
     sc: torch.Tensor
     outputs: torch.Tensor | None = None
-
-
-# (model, prediction, truth, sources, masks) -> {"g", "syn", "rec", "adv"}: the generator's losses
-GeneratorLosses = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor, LossMasks], dict[str, torch.Tensor]]
-# (model, prediction, truth, sources, masks) -> L_D
-DiscriminatorLoss = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor, LossMasks], torch.Tensor]
-
-
-@dataclass(frozen=True)
-class Objective:
-    generator: GeneratorLosses
-    discriminator: DiscriminatorLoss
 
 
 def _every_task(options: TrainingOptions, tasks: list[Task]) -> list[Task]:

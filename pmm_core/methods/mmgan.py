@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from pmm_core.config.training import TrainingOptions
-from pmm_core.methods.method import Condition, Method, Objective
+from pmm_core.methods.method import Condition, Method
+from pmm_core.training.objective import Objective
 from pmm_core.modalities import NUM_MODALITIES
 from pmm_core.models.mmgan import MMGAN
 from pmm_core.training.losses import LossMasks, l1_per_image, weighted_mean

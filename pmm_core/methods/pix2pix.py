@@ -16,9 +16,9 @@ import torch
 
 from pmm_core.config.model import LossWeights
 from pmm_core.config.training import TrainingOptions
-from pmm_core.evaluation.tasks import Task
-from pmm_core.methods.method import Condition, Method, Objective
-from pmm_core.methods.pmm_synth import selective_objective
+from pmm_core.tasks import Task
+from pmm_core.methods.method import Condition, Method
+from pmm_core.training.objective import Objective, selective_objective
 from pmm_core.modalities import MODALITIES, NUM_MODALITIES
 from pmm_core.models.pix2pix import Pix2Pix, pix2pix_refusal
 from pmm_core.training.conditions import task_condition

@@ -5,23 +5,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pmm_core.config.model import LossWeights
 from pmm_core.config.training import TrainingOptions
-from pmm_core.methods.method import Condition, Method, Objective
+from pmm_core.methods.method import Condition, Method
 from pmm_core.models.pmm_synth import PMMSynth
 from pmm_core.training.conditions import sample_condition
-from pmm_core.training.losses import discriminator_loss, generator_losses
+from pmm_core.training.objective import Objective, selective_objective
 
 
 def _condition(availability: torch.Tensor, rng: np.random.Generator, options: TrainingOptions,
                epochs_done: float) -> Condition:
     return Condition(sample_condition(availability, rng, options.conditions.scenario_probability))
-
-
-def selective_objective(weights: LossWeights) -> Objective:
-    """pmm's selective losses with `weights` (PMM-Synth's; pix2pix's with rec 0 and its one target)."""
-    return Objective(lambda model, prediction, truth, sources, masks:
-                     generator_losses(model, prediction, truth, sources, masks, weights), discriminator_loss)
 
 
 def _objective(options: TrainingOptions) -> Objective:

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from torch import nn
 
+from pmm_core.config.partition import GROUP_NAMES
 from pmm_core.models.modulation import FeatureModulation
 from pmm_core.models.pmm_synth import PMMSynth
-
-GROUP_NAMES = ("embedding", "modulation", "generator", "discriminators")
 
 
 def parameter_groups(model: PMMSynth) -> dict[str, dict[str, nn.Parameter]]:

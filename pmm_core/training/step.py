@@ -1,10 +1,10 @@
 """One training step (pix2pix order: generator update, then discriminator update).
 
-The centralized trainer, the federated client and the benchmarks all call `batch_step` (a
-loader batch: the options' method draws its condition, then `train_step` with that method's
-losses) with a `StepRecipe` they build once: the method, its objective and the precision
-(pmm_core.training.precision: bfloat16 autocast and channels-last where the hardware gains from
-them, float16 with loss scaling on older GPUs, float32 otherwise or on request).
+`train_step` takes an `Objective` (pmm_core.training.objective) and knows no method: the
+centralized trainer, the federated client and the benchmarks reach it through
+`pmm_core.methods.recipe.batch_step`, where the method draws the batch's condition, with the
+precision (pmm_core.training.precision: bfloat16 autocast and channels-last where the hardware
+gains from them, float16 with loss scaling on older GPUs, float32 otherwise or on request).
 
 A step never waits for the accelerator until it is done: which streams and discriminators run is
 decided on the host from the CPU copies of the batch's availability and condition, and the five
@@ -16,15 +16,12 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from pmm_core.config.model import LossWeights
-from pmm_core.config.training import TrainingOptions
-from pmm_core.methods import Method, Objective, method_of
-from pmm_core.methods.pmm_synth import selective_objective
 from pmm_core.models.parameter_groups import GROUP_NAMES, parameter_groups
 from pmm_core.training.losses import LossMasks
+from pmm_core.training.objective import Objective, selective_objective
 from pmm_core.training.precision import Precision, resolve_precision
 
 GENERATOR_GROUPS = ("embedding", "modulation", "generator")
@@ -84,23 +81,6 @@ def _frozen(module: torch.nn.Module) -> Iterator[None]:
     finally:
         for parameter, flag in flags:
             parameter.requires_grad_(flag)
-
-
-@dataclass(frozen=True)
-class StepRecipe:
-    """What a trainer fixes once and every step reuses: the method (how a batch's condition is
-    drawn), its objective (built once, not per step), its options and the precision."""
-
-    method: Method
-    objective: Objective
-    options: TrainingOptions
-    precision: Precision
-
-    @classmethod
-    def of(cls, options: TrainingOptions, device: torch.device | str) -> "StepRecipe":
-        method = method_of(options)
-        return cls(method, method.objective(options), options,
-                   resolve_precision(options.precision, options.channels_last, device))
 
 
 def train_step(model: torch.nn.Module, optimizers: Optimizers, image: torch.Tensor, availability: torch.Tensor,
@@ -164,19 +144,3 @@ def train_step(model: torch.nn.Module, optimizers: Optimizers, image: torch.Tens
     values = torch.stack([losses["g"], losses["syn"], losses["rec"], losses["adv"], loss_d.to(losses["g"])])
     g, syn, rec, adv, d = values.detach().float().tolist()  # the step's one wait for the device
     return {"loss/g": g, "loss/syn": syn, "loss/rec": rec, "loss/adv": adv, "loss/d": d}
-
-
-def batch_step(model: torch.nn.Module, optimizers: Optimizers, batch, condition_rng: np.random.Generator,
-               recipe: StepRecipe, device: torch.device, epochs_done: float = 0.0,
-               synchronize: Callable[[Iterable[torch.nn.Parameter]], None] | None = None) -> dict[str, float]:
-    """One loader batch (collated `SliceSample`s: image, availability, dataset_id): the recipe's
-    method draws its synthesis condition from the batch's availability (MM-GAN's curriculum from
-    `epochs_done`), then the batch trains on `device` with that method's losses. Every trainer
-    steps through here, so all of them draw conditions from the same rule and the same RNG stream."""
-    condition = recipe.method.condition(batch.availability, condition_rng, recipe.options, epochs_done)
-    weight = recipe.options.pathology.lesion_weight
-    pixels = 1.0 + weight * batch.lesion[:, None].float() if weight > 0 else None
-    return train_step(model, optimizers, batch.image.to(device, non_blocking=True), batch.availability,
-                      batch.dataset_id.to(device, non_blocking=True), condition.sc, recipe.options.losses,
-                      precision=recipe.precision, synchronize=synchronize, outputs=condition.outputs,
-                      objective=recipe.objective, pixel_weights=pixels)

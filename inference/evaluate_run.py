@@ -4,15 +4,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from centralized.model_loading import default_device, load_trained_model
+from pmm.inference.model_loading import default_device, load_trained_model
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.errors import PmmError
 from pmm_core.evaluation.evaluate import METHODS, evaluate_site
 from pmm_core.evaluation.montage import montage_figure
 from pmm_core.evaluation.protocols import PROTOCOLS
 from pmm_core.evaluation.report import evaluation_rows, flat_metrics, format_table, write_reports
-from pmm_core.evaluation.tasks import Task, default_tasks
-from tracking import RunTracker, TrackingSettings
+from pmm_core.tasks import Task, default_tasks
+from pmm.tracking import RunTracker, TrackingSettings
 
 
 def run_evaluation(checkpoint: Path, site_dir: Path, tasks: list[Task] | None, split: str = "test",

@@ -22,14 +22,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Collection
 from typing import Literal
 
 import nibabel as nib
 import numpy as np
 import SimpleITK as sitk
 
-from centralized.labelling import derivation_text, pmm_version, synthetic_description, write_sidecar
-from centralized.model_loading import TrainedModel
+from pmm.inference.labelling import derivation_text, pmm_version, synthetic_description, write_sidecar
+from pmm.inference.model_loading import TrainedModel
 from pmm_core.config.site import SiteConfig
 from pmm_core.data.case import CaseRecord
 from pmm_core.data.intensity import OutputRange, standardize_channels
@@ -131,11 +132,16 @@ def model_inputs(trained: TrainedModel, site: SiteConfig, record: CaseRecord) ->
     return ModelInputs(record, prepared, volume, known)
 
 
+def refuse_target_among_inputs(target: str, inputs: Collection[str]) -> None:
+    """A synthesis of a modality the case already has is a mistake, not a request: one line."""
+    if target in inputs:
+        raise PmmError(f"--target {target} is also an --input; choose a modality you do not have")
+
+
 def synthesize_target(trained: TrainedModel, inputs: ModelInputs, target: str, batch_size: int = 16,
                       intensity_range: OutputRange = "scanner") -> Synthesis:
     """`target` from every modality the case has, put back on the reference input's full grid."""
-    if target in inputs.sources:
-        raise PmmError(f"--target {target} is also an --input; choose a modality you do not have")
+    refuse_target_among_inputs(target, inputs.sources)
     prepared, known = inputs.prepared, inputs.known
     scale = output_scale_description(known, target, intensity_range)  # refuses a scale the site cannot give first
     sources = trained.usable_sources(list(inputs.sources), target)
@@ -190,8 +196,7 @@ def synthesize_record(trained: TrainedModel, site: SiteConfig, record: CaseRecor
                       batch_size: int = 16, intensity_range: OutputRange = "scanner",
                       out_format: OutputFormat = "nifti") -> Path:
     """Synthesise `target` for one loaded case from all its images and write it with its sidecar."""
-    if target in record.images:
-        raise PmmError(f"--target {target} is also an --input; choose a modality you do not have")
+    refuse_target_among_inputs(target, record.images)
     synthesis = synthesize_target(trained, model_inputs(trained, site, record), target, batch_size, intensity_range)
     return write_synthesis(synthesis, trained, site, out, out_format)
 
@@ -214,8 +219,7 @@ def synthesize(trained: TrainedModel, site: SiteConfig, inputs: dict[str, Path],
                out_format: OutputFormat = "nifti") -> Path:
     """The single-patient form: `inputs` maps modality → NIfTI file or DICOM series folder."""
     target = canonical_modality(target)
-    if target in inputs:
-        raise PmmError(f"--target {target} is also an --input; choose a modality you do not have")
+    refuse_target_among_inputs(target, inputs)
     # fail on an unknown site, task or output scale before reading anything
     output_scale_description(trained_site(trained, site), target, intensity_range)
     trained.usable_sources(list(inputs), target)

@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from centralized.model_loading import TrainedModel
+from pmm.inference.model_loading import TrainedModel
 from pmm_core.data.cache import write_json_atomic
 
 

@@ -17,9 +17,9 @@ from typing import Callable
 
 from tqdm.auto import tqdm
 
-from centralized.labelling import finished_output
-from centralized.model_loading import TrainedModel
-from centralized.synthesize import output_scale_description, synthesize_record, trained_site
+from pmm.inference.labelling import finished_output
+from pmm.inference.model_loading import TrainedModel
+from pmm.inference.synthesize import output_scale_description, synthesize_record, trained_site
 from pmm_core.config.site import SiteConfig
 from pmm_core.data.intensity import OutputRange
 from pmm_core.data.readers import discover_cases, load_case

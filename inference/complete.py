@@ -27,9 +27,9 @@ from typing import Callable
 from pydantic import BaseModel, ConfigDict, field_validator
 from tqdm.auto import tqdm
 
-from centralized.labelling import checkpoint_sha256, finished_output, pmm_version, sidecar_path
-from centralized.model_loading import TrainedModel
-from centralized.synthesize import (OutputFormat, model_inputs, output_scale_description, synthesize_target,
+from pmm.inference.labelling import checkpoint_sha256, finished_output, pmm_version, sidecar_path
+from pmm.inference.model_loading import TrainedModel
+from pmm.inference.synthesize import (OutputFormat, model_inputs, output_scale_description, synthesize_target,
                                     trained_site, write_synthesis)
 from pmm_core.atomic import link_file
 from pmm_core.config.site import SiteConfig

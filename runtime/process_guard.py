@@ -1,4 +1,4 @@
-"""`python -m pmm_core.process_guard PARENT_PID COMMAND...`: run COMMAND and end it with its parent.
+"""`python -m pmm.runtime.process_guard PARENT_PID COMMAND...`: run COMMAND and end it with its parent.
 
 A SuperNode or SuperLink started by `pmm client` / `pmm serve` runs in its own process group so
 it can be stopped with every process it spawned (flower-superexec, ClientApps). That group must

@@ -13,10 +13,10 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from client.launcher import start_supernode
-from pmm_core.processes import ManagedProcess, free_port
-from server.launcher import SuperLink, serve
-from server.settings import ServerSettings, ServerStatus
+from pmm.client.launcher import start_supernode
+from pmm.runtime.processes import ManagedProcess, free_port
+from pmm.server.launcher import SuperLink, serve
+from pmm.server.settings import ServerSettings, ServerStatus
 
 
 def simulate(settings: ServerSettings, folder: Path, site_caches: list[Path], state_dir: Path,

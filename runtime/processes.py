@@ -96,7 +96,7 @@ class ManagedProcess:
                  echo: Callable[[str], None] | None = None, cwd: Path | None = None):
         self.name, self.log_path = name, Path(log_path)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        guarded = [sys.executable, "-m", "pmm_core.process_guard", str(os.getpid()), *argv]  # ends with us
+        guarded = [sys.executable, "-m", "pmm.runtime.process_guard", str(os.getpid()), *argv]  # ends with us
         self.process = subprocess.Popen(guarded, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                         bufsize=1, env=tool_environment(env), cwd=cwd, start_new_session=True)
         self._copier = threading.Thread(target=self._copy, args=(echo,), daemon=True)
