@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pmm_core.config.validation import validation_message
-from pmm_core.config.model import ModelOptions
+from pmm_core.config.model import ModelOptions, PathologyOptions
 from pmm_core.config.training import PrecisionName, TrainingOptions
 from pmm_core.errors import PmmError
 
@@ -30,7 +30,9 @@ class ExperimentSettings(BaseModel):
 
     def training_options(self, epochs: int | None = None, **changes: Any) -> TrainingOptions:
         """The training options every variant of this experiment trains with (`changes`: a
-        variant's own, e.g. mcbs=False)."""
+        variant's own, e.g. mcbs=False): the paper's recipe unless a variant gives its own
+        `pathology` (pmm's default oversampling and lesion weight are what `pathology` compares)."""
+        changes.setdefault("pathology", PathologyOptions.paper())  # the paper's experiments train its recipe
         return TrainingOptions(epochs=epochs or self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
                                num_workers=0, seed=self.seed, precision=self.precision, model=self.model, **changes)
 

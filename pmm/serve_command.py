@@ -6,7 +6,7 @@ from pathlib import Path
 import typer
 
 from pmm.errors import reports_errors
-from pmm.federation_options import (CONFIG, EXPERIMENT, FOLDER, LOCAL_EPOCHS, PERSONAL_MODULATION, RESUME, ROUND_TIMEOUT,
+from pmm.federation_options import (CONFIG, PAPER_RECIPE, EXPERIMENT, FOLDER, LOCAL_EPOCHS, PERSONAL_MODULATION, RESUME, ROUND_TIMEOUT,
                                     ROUNDS, SHARE_DISCRIMINATORS, TRACKING_URI, WAIT_TIMEOUT, report)
 
 
@@ -25,6 +25,7 @@ def serve(
     folder: Path = FOLDER,
     name: str = typer.Option(None, "--name", help="Federation name in MLflow and site histories (default: the folder's name)."),
     config: Path = CONFIG,
+    paper_recipe: bool = PAPER_RECIPE,
     share_discriminators: bool = SHARE_DISCRIMINATORS,
     personal_modulation: bool = PERSONAL_MODULATION,
     round_timeout: float = ROUND_TIMEOUT,
@@ -37,11 +38,12 @@ def serve(
     Sites join with `pmm client --site NAME --server HOST:PORT`. The global state is saved after every round in --dir; `--resume` continues after a crash. The learning-rate schedule spans rounds x local epochs and the server tells each site where a round starts on it, so a site's state folder can serve any number of federations. Any non-loopback address needs --certificates (or an explicit --insecure).
     """
     from pmm.server.launcher import TlsFiles, serve as run_serve
-    from pmm_core.config.training import load_training_options
+    from pmm_core.config.training import load_training_options, with_paper_recipe
     from pmm.server.settings import build_server_settings
 
     settings = build_server_settings(folder, rounds, min_sites, name=name, local_epochs=local_epochs,
-                                     expected_sites=expected_sites, training=load_training_options(config),
+                                     expected_sites=expected_sites, training=with_paper_recipe(load_training_options(config),
+                                                                                paper_recipe),
                                      share_discriminators=share_discriminators, personal_modulation=personal_modulation,
                                      round_timeout=round_timeout, wait_timeout=wait_timeout, resume=resume,
                                      experiment=experiment, tracking_uri=tracking_uri)

@@ -6,7 +6,7 @@ from pathlib import Path
 import typer
 
 from pmm.errors import reports_errors
-from pmm.federation_options import (CONFIG, EXPERIMENT, FOLDER, LOCAL_EPOCHS, PERSONAL_MODULATION, RESUME, ROUND_TIMEOUT,
+from pmm.federation_options import (CONFIG, PAPER_RECIPE, EXPERIMENT, FOLDER, LOCAL_EPOCHS, PERSONAL_MODULATION, RESUME, ROUND_TIMEOUT,
                                     ROUNDS, SHARE_DISCRIMINATORS, TRACKING_URI, WAIT_TIMEOUT, report)
 
 
@@ -21,6 +21,7 @@ def simulate(
     resume: bool = RESUME,
     folder: Path = FOLDER,
     config: Path = CONFIG,
+    paper_recipe: bool = PAPER_RECIPE,
     share_discriminators: bool = SHARE_DISCRIMINATORS,
     personal_modulation: bool = PERSONAL_MODULATION,
     round_timeout: float = ROUND_TIMEOUT,
@@ -31,14 +32,15 @@ def simulate(
     """Run the same ServerApp and ClientApps as a real federation, as local processes on 127.0.0.1 (one SuperLink, one SuperNode per site)."""
     from pmm_core.data.cache import default_cache_root
     from pmm.text_inputs import site_names
-    from pmm_core.config.training import load_training_options
+    from pmm_core.config.training import load_training_options, with_paper_recipe
     from pmm_core.data.site_caches import site_cache_dirs
     from pmm.server.settings import build_server_settings
     from pmm.simulation.simulate import simulate as run_simulate
 
     caches = site_cache_dirs(site_names(sites), cache_dir or default_cache_root())
     settings = build_server_settings(folder, rounds, min_sites or len(caches), local_epochs=local_epochs,
-                                     expected_sites=len(caches), training=load_training_options(config),
+                                     expected_sites=len(caches), training=with_paper_recipe(load_training_options(config),
+                                                                                paper_recipe),
                                      share_discriminators=share_discriminators, personal_modulation=personal_modulation,
                                      round_timeout=round_timeout, wait_timeout=wait_timeout, resume=resume,
                                      experiment=experiment, tracking_uri=tracking_uri)

@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from conftest import tiny_training_options
+from pmm_core.config.model import PathologyOptions
 from pmm_core.config.training import TrainingOptions
 from pmm_core.data.dataset import SliceDataset
 from pmm_core.data.intensity import VolumeIntensity, learn_standardization
@@ -52,7 +53,9 @@ def test_pathology_flags_and_lesion_maps_come_from_the_labels(prepared_sites: Pa
     options = TrainingOptions.model_validate(tiny_training_options(1).model_dump() | {"pathology": {"oversampling": 3.0}})
     sampler = make_sampler(dataset, options)
     assert sampler.weights is not None and set(np.unique(sampler.weights)) == {1.0, 3.0}
-    assert make_sampler(dataset, tiny_training_options(1)).weights is None
+    paper = tiny_training_options(1).model_copy(update={"pathology": PathologyOptions.paper()})
+    assert make_sampler(dataset, paper).weights is None  # the paper's recipe: MCBS's permutation
+    assert make_sampler(dataset, tiny_training_options(1)).weights is not None  # pmm's default oversamples
 
 
 def test_balanced_compartments_give_each_part_of_the_label_an_equal_share(prepared_phantom: Path) -> None:
@@ -130,3 +133,19 @@ def test_without_a_label_bright_flair_marks_pathology_and_t1c_does_not(tmp_path:
                         native={m: {"size": [16, 16, 3], "spacing": [1.0] * 3} for m in ("T1C", "FLAIR")})
     write_case(tmp_path / "SITE", case, "test")
     assert case_lesion_pixels(case_cache_dir(tmp_path / "SITE", "c0"), [0, 1, 2]).tolist() == [0, 16, 0]
+
+
+def test_pmm_trains_the_pathology_options_by_default_and_the_paper_recipe_is_one_flag(tmp_path: Path) -> None:
+    from pmm_core.config.model import PathologyOptions
+    from pmm_core.config.training import options_with_overrides
+    from pmm.experiments.settings import load_settings
+
+    default = options_with_overrides(None)
+    assert (default.pathology.oversampling, default.pathology.lesion_weight) == (4.0, 5.0)
+    paper = options_with_overrides(None, paper_recipe=True)
+    assert paper.pathology == PathologyOptions.paper() and (paper.pathology.oversampling, paper.pathology.lesion_weight) == (1.0, 0.0)
+    config = tmp_path / "own.toml"
+    config.write_text("epochs = 3\n[pathology]\nlesion_weight = 2.0\n")
+    assert options_with_overrides(config).pathology.lesion_weight == 2.0        # a TOML's own value stays
+    assert options_with_overrides(config, paper_recipe=True).pathology == PathologyOptions.paper()
+    assert load_settings("tables", quick=True).training_options().pathology == PathologyOptions.paper()  # the paper's tables

@@ -32,7 +32,10 @@ class LossWeights(BaseModel):
 
 
 class PathologyOptions(BaseModel):
-    """Training that reaches the pathology, beyond the paper (both defaults are the paper's recipe).
+    """Training that reaches the pathology, beyond the paper. The defaults are pmm's recipe,
+    oversampling 4 and lesion weight 5 (chosen by `pmm experiment pathology` and `segmentation`:
+    docs/RESULTS.md); `PathologyOptions.paper()` (`--paper-recipe`, or both keys at 1 and 0 in
+    `[pathology]`) is the paper's: MCBS's one permutation per epoch and the plain L1.
 
     - `oversampling`: inside each MCBS group a slice with pathology (a lesion label on the slice,
       or a hyperintense proxy where the case has no label: `pmm_core.data.pathology`) is drawn this
@@ -47,10 +50,15 @@ class PathologyOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    oversampling: float = Field(1.0, ge=1.0, le=100.0, description="draw weight of a slice with pathology (1: paper)")
-    lesion_weight: float = Field(0.0, ge=0.0, le=1000.0, description="extra L1 weight inside the lesion label (0: paper)")
+    oversampling: float = Field(4.0, ge=1.0, le=100.0, description="draw weight of a slice with pathology (1: paper)")
+    lesion_weight: float = Field(5.0, ge=0.0, le=1000.0, description="extra L1 weight inside the lesion label (0: paper)")
     lesion_compartments: Literal["pooled", "balanced"] = Field(
         "pooled", description="the lesion weight per voxel alike (pooled) or per label compartment alike (balanced)")
+
+    @classmethod
+    def paper(cls) -> "PathologyOptions":
+        """The paper's recipe: no oversampling, no lesion weight."""
+        return cls(oversampling=1.0, lesion_weight=0.0)
 
 
 class ConditionOptions(BaseModel):

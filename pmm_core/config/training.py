@@ -99,10 +99,10 @@ def load_training_options(path: Path | None) -> TrainingOptions:
 
 def options_with_overrides(config: Path | None, epochs: int | None = None, batch_size: int | None = None,
                            no_pfm: bool = False, no_mcbs: bool = False, method: str | None = None,
-                           task: tuple[tuple[str, ...], str] | None = None) -> TrainingOptions:
+                           task: tuple[tuple[str, ...], str] | None = None, paper_recipe: bool = False) -> TrainingOptions:
     """The TOML's options (or the defaults) with the command line's overrides, validated again.
-    `task` (sources, target) is pix2pix's."""
-    options = load_training_options(config)
+    `task` (sources, target) is pix2pix's; `paper_recipe` replaces `[pathology]` by the paper's."""
+    options = with_paper_recipe(load_training_options(config), paper_recipe)
     updates = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "method": method}.items() if v is not None}
     if no_mcbs:
         updates["mcbs"] = False
@@ -117,6 +117,11 @@ def options_with_overrides(config: Path | None, epochs: int | None = None, batch
     if no_pfm and checked.method != "pmm-synth":
         raise PmmError(f"--no-pfm is PMM-Synth's ablation; {checked.method} has no PFM")
     return checked
+
+
+def with_paper_recipe(options: TrainingOptions, paper_recipe: bool) -> TrainingOptions:
+    """`options` with the paper's `[pathology]` (no oversampling, no lesion weight) when asked."""
+    return options.model_copy(update={"pathology": PathologyOptions.paper()}) if paper_recipe else options
 
 
 def checked_options(data: dict, source: str) -> TrainingOptions:
