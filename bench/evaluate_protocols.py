@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
               f"model only against {', '.join(PROTOCOLS)}")
         for name in args.sites:
             site = load_site(root / "sites" / f"{name.lower()}.toml")
-            site_dir = prepare_site(site, root / "cache", workers=1, progress=False, log=print).cache_dir
+            site_dir = prepare_site(site, root / "cache", workers=1, progress=False, log=print).site_dir
             tasks = default_tasks(site.name, site.modalities)
             seconds = {}
             for label, protocols in (("model", ("model",)), ("all", PROTOCOLS)):

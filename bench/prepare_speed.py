@@ -21,7 +21,7 @@ from bench.common import write_results
 from bench.legacy_registration import legacy_register_rigid
 from pmm_core.config.site import PreprocessOptions
 from pmm_core.data.cache import write_case
-from pmm_core.data.case import CaseRecord
+from pmm_core.data.case import CaseImages
 from pmm_core.data.nifti_io import read_volume
 from pmm_core.data.preprocess.grid import reorient_axial
 from pmm_core.data.preprocess.pipeline import StageTimes, preprocess_case
@@ -46,7 +46,7 @@ def write_phantom_case(site: PhantomSite, folder: Path, full: bool) -> tuple[Pha
 def time_case(site: PhantomSite, files: dict[str, Path], cache: Path, layout: str) -> tuple[StageTimes, object]:
     times = StageTimes()
     with times.stage("read"):
-        record = CaseRecord(site.name, {m: read_volume(p) for m, p in files.items()}, files=dict(files))
+        record = CaseImages(site.name, {m: read_volume(p) for m, p in files.items()}, files=dict(files))
     options = PreprocessOptions().resolved(layout)
     prepared = preprocess_case(record, options, times)
     with times.stage("write"):

@@ -60,7 +60,7 @@ def write_checkpoint(path: Path, width: str) -> int:
     typical = VolumeIntensity(anchor=level, low=0.1 * level, high=2.5 * level, top=3.0 * level)
     intensity = SiteStandardization(scheme="tissue", modalities={m: ModalityScale(upper=3.0, typical=typical)
                                                                    for m in site.modalities})
-    record = SiteRecord(name=site.name, dataset_id=site.dataset_id, modalities=list(site.modalities), cache_dir="",
+    record = SiteRecord(name=site.name, dataset_id=site.dataset_id, modalities=list(site.modalities), site_dir="",
                         intensity=intensity)
     save_checkpoint({"config": options.model_dump(mode="json"), "model": model.state_dict(),
                      "sites": [record.model_dump()]}, path)

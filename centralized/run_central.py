@@ -46,12 +46,12 @@ class ResumePoint:
         options = checked_options(config, f"{path} with --epochs {epochs}" if epochs is not None else str(path))
         records = checkpoint_sites(checkpoint, Path(path))
         for record in records:  # a site prepared again in another scale would switch the data mid-run
-            now = load_fingerprint(Path(record.cache_dir)).intensity
+            now = load_fingerprint(Path(record.site_dir)).intensity
             if now != record.intensity:
                 raise PmmError(f"{path}: site {record.name}'s intensity standardization changed since the run "
                                f"started ({record.intensity.scheme} then, {now.scheme} now, in "
-                               f"{record.cache_dir}); prepare it as before or start a new run")
-        return cls(Path(path), checkpoint, options, [Path(r.cache_dir) for r in records])
+                               f"{record.site_dir}); prepare it as before or start a new run")
+        return cls(Path(path), checkpoint, options, [Path(r.site_dir) for r in records])
 
 
 def run_central(options: TrainingOptions, site_dirs: list[Path], settings: RunSettings,

@@ -44,13 +44,13 @@ def supernode_argv(server: str, site: str, cache: Path, state: Path, root_certif
     return argv
 
 
-def start_supernode(site_cache: Path, server: str, state_dir: Path, root_certificates: Path | None, insecure: bool,
+def start_supernode(site_dir: Path, server: str, state_dir: Path, root_certificates: Path | None, insecure: bool,
                     key: Path | None = None, device: str = "cpu", port: int | None = None,
                     echo: Callable[[str], None] | None = None, threads: int = 0) -> ManagedProcess:
-    fingerprint = load_fingerprint(site_cache)  # a one-line error when the site is not prepared
+    fingerprint = load_fingerprint(site_dir)  # a one-line error when the site is not prepared
     site = fingerprint.site
     state_dir = Path(state_dir).resolve()
-    argv = supernode_argv(server, site, Path(site_cache).resolve(), state_dir, root_certificates, insecure, key,
+    argv = supernode_argv(server, site, Path(site_dir).resolve(), state_dir, root_certificates, insecure, key,
                           port or free_port(), device, threads)
     return ManagedProcess(f"supernode {site}", argv, state_dir / site / "supernode.log", echo=echo)
 

@@ -16,7 +16,7 @@ from pmm_core.federated.global_state import load_global_state
 from pmm_core.federated.local_round import LocalRoundSpec, run_local_round
 
 
-def personalize(site_cache: Path, global_model: Path | None, state_dir: Path, epochs: int, device: str,
+def personalize(site_dir: Path, global_model: Path | None, state_dir: Path, epochs: int, device: str,
                 echo: Callable[[str], None]) -> dict[str, float]:
     if global_model is None:
         raise PmmError("--personalize-only needs --global-model: the global.pt in the federation server's --dir")
@@ -29,7 +29,7 @@ def personalize(site_cache: Path, global_model: Path | None, state_dir: Path, ep
         options = FederationOptions.model_validate(state.config)
     except ValidationError as exc:  # saved by another version of pmm
         raise PmmError(validation_message(path, exc, hint="written by another version of pmm?")) from None
-    spec = LocalRoundSpec(site_dir=site_cache, state_dir=state_dir, options=options.training, partition=options.partition,
+    spec = LocalRoundSpec(site_dir=site_dir, state_dir=state_dir, options=options.training, partition=options.partition,
                           local_epochs=epochs, round_label=f"personalize:{state.round}", personalize_only=True,
                           device=device)
     result = run_local_round(spec, state.shared, echo=echo)

@@ -35,7 +35,7 @@ from pmm.experiments.segmentation_data import channels, label_targets, labelled_
 from pmm.experiments.settings import MLFLOW_EXPERIMENT
 from pmm.experiments.variants import train_central
 from pmm.experiments.workspace import SITE_NAMES, Workspace
-from pmm_core.data.case_volume import CaseVolume
+from pmm_core.data.case_volume import StandardizedCase
 from pmm_core.errors import PmmError
 from pmm.tracking import RunTracker
 
@@ -67,7 +67,7 @@ def oversample_foreground(batch: np.ndarray, foreground: np.ndarray, rng: np.ran
     return np.concatenate([kept, rng.choice(foreground, wanted)])
 
 
-def train_unet(space: Workspace, label: str, cases: list[CaseVolume], inputs: tuple[str, ...],
+def train_unet(space: Workspace, label: str, cases: list[StandardizedCase], inputs: tuple[str, ...],
                classes: dict[str, tuple[int, ...]], epochs: int, seed: int) -> UNet:
     """A 2D MONAI U-Net on the training slices (Dice + cross-entropy, sigmoid per class).
 

@@ -16,7 +16,7 @@ from pmm.inference.model_loading import TrainedModel
 from pmm.experiments.segmentation_data import labelled_cases
 from pmm_core.atomic import link_file
 from pmm_core.config.site import load_site
-from pmm_core.data.case_volume import CaseVolume
+from pmm_core.data.case_volume import StandardizedCase
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.data.prepare_site import prepare_site
 from pmm_core.data.readers import discover_cases
@@ -35,7 +35,7 @@ def cohort_without(site_toml: Path, case_ids: list[str], missing: str, cohort: P
 
 
 def completed_cases(trained: TrainedModel, site_toml: Path, site_dir: Path, inputs: tuple[str, ...], missing: str,
-                    work: Path) -> list[CaseVolume]:
+                    work: Path) -> list[StandardizedCase]:
     """The test split with `missing` synthesized by `pmm complete`'s code, prepared, in the site's
     own scale (the one its U-Net was trained in)."""
     site = load_site(site_toml)

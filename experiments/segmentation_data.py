@@ -5,14 +5,14 @@ from pathlib import Path
 
 import numpy as np
 
-from pmm_core.data.case_volume import CaseVolume, load_case_volume
+from pmm_core.data.case_volume import StandardizedCase, load_case_volume
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.data.intensity import SiteStandardization
 from pmm_core.modalities import MODALITIES
 
 
 def labelled_cases(site_dir: Path, split: str | None, needed: tuple[str, ...], min_brain_fraction: float = 0.05,
-                   standardization: SiteStandardization | None = None) -> list[CaseVolume]:
+                   standardization: SiteStandardization | None = None) -> list[StandardizedCase]:
     """The split's cases (every case when `split` is None) that have every `needed` modality and a
     label, brain slices only, in the site's scale or the `standardization` given."""
     fingerprint = load_fingerprint(site_dir)

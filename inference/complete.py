@@ -33,7 +33,7 @@ from pmm.inference.synthesize import (OutputFormat, model_inputs, output_scale_d
                                     trained_site, write_synthesis)
 from pmm_core.atomic import link_file
 from pmm_core.config.site import SiteConfig
-from pmm_core.data.case import CaseSource
+from pmm_core.data.case import CaseFiles
 from pmm_core.data.cache import write_json_atomic
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.data.intensity import OutputRange
@@ -104,17 +104,17 @@ def _check_destination(out: Path, root: Path) -> None:
                        "which pmm never writes into")
 
 
-def _selected(sources: list[CaseSource], trained: TrainedModel, site: SiteConfig, split: str | None) -> list[CaseSource]:
+def _selected(sources: list[CaseFiles], trained: TrainedModel, site: SiteConfig, split: str | None) -> list[CaseFiles]:
     if split is None:
         return sources
     known = trained_site(trained, site)
-    fingerprint = load_fingerprint(Path(known.cache_dir))
+    fingerprint = load_fingerprint(Path(known.site_dir))
     known.refuse_seen_cases(fingerprint, split, trained.path)
     wanted = set(fingerprint.split_cases(split))
     return [s for s in sources if s.case_id in wanted]
 
 
-def _site_level_files(root: Path, sources: list[CaseSource]) -> list[Path]:
+def _site_level_files(root: Path, sources: list[CaseFiles]) -> list[Path]:
     """Files beside the cases (dataset_description.json, participants.tsv): those directly in the
     root or in a folder between the root and a case folder, never inside a case."""
     folders = {root}
@@ -126,7 +126,7 @@ def _site_level_files(root: Path, sources: list[CaseSource]) -> list[Path]:
                   if f.is_file() and not f.name.startswith("."))
 
 
-def case_files(source: CaseSource) -> list[Path]:
+def case_files(source: CaseFiles) -> list[Path]:
     """Every (non-hidden) file in the case's folders: images, labels, sidecars, DICOM slices."""
     return sorted(f for folder in source.folders for f in folder.rglob("*")
                   if f.is_file() and not any(part.startswith(".") for part in f.relative_to(folder).parts))

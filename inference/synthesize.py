@@ -32,7 +32,7 @@ import SimpleITK as sitk
 from pmm.inference.labelling import derivation_text, pmm_version, synthetic_description, write_sidecar
 from pmm.inference.model_loading import TrainedModel
 from pmm_core.config.site import SiteConfig
-from pmm_core.data.case import CaseRecord
+from pmm_core.data.case import CaseImages
 from pmm_core.data.intensity import OutputRange, standardize_channels
 from pmm_core.data.dicom_series import is_series_folder, scan_series
 from pmm_core.data.dicom_write import SyntheticSeriesLabel, write_synthetic_series
@@ -88,7 +88,7 @@ def trained_site(trained: TrainedModel, site: SiteConfig) -> SiteRecord:
 class ModelInputs:
     """One case preprocessed once and standardized into the model's scale, ready for any target."""
 
-    record: CaseRecord
+    record: CaseImages
     prepared: PreparedCase
     volume: np.ndarray          # (slices, 6, H, W), absent modalities zero
     known: SiteRecord
@@ -118,7 +118,7 @@ class Synthesis:
     intensity: str              # the sidecar's IntensityScale
 
 
-def model_inputs(trained: TrainedModel, site: SiteConfig, record: CaseRecord) -> ModelInputs:
+def model_inputs(trained: TrainedModel, site: SiteConfig, record: CaseImages) -> ModelInputs:
     """The site's preprocessing and the model's standardization of one loaded case.
 
     Raises CaseError for a case that cannot be preprocessed (alignment, empty brain), naming the file.
@@ -192,7 +192,7 @@ def _nifti_like_reference(image: sitk.Image, reference_file: Path, description: 
     return result
 
 
-def synthesize_record(trained: TrainedModel, site: SiteConfig, record: CaseRecord, target: str, out: Path,
+def synthesize_record(trained: TrainedModel, site: SiteConfig, record: CaseImages, target: str, out: Path,
                       batch_size: int = 16, intensity_range: OutputRange = "scanner",
                       out_format: OutputFormat = "nifti") -> Path:
     """Synthesise `target` for one loaded case from all its images and write it with its sidecar."""
@@ -224,7 +224,7 @@ def synthesize(trained: TrainedModel, site: SiteConfig, inputs: dict[str, Path],
     output_scale_description(trained_site(trained, site), target, intensity_range)
     trained.usable_sources(list(inputs), target)
     try:
-        record = CaseRecord(case_id=out.name, images={m: read_volume(p) for m, p in inputs.items()},
+        record = CaseImages(case_id=out.name, images={m: read_volume(p) for m, p in inputs.items()},
                             files=dict(inputs))
         return synthesize_record(trained, site, record, target, out, batch_size, intensity_range, out_format)
     except CaseError as exc:

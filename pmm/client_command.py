@@ -15,7 +15,7 @@ def client(
     root_certificates: Path = typer.Option(None, "--root-certificates", help="The federation's CA certificate (ca.pem) for TLS."),
     insecure: bool = typer.Option(False, "--insecure", help="No TLS to a non-loopback server (unencrypted; on purpose only)."),
     key: Path = typer.Option(None, "--key", help="This node's private key, when the server requires node authentication."),
-    cache_dir: Path = typer.Option(None, "--cache-dir", help="Cache root (default: $PMM_CACHE_DIR, else ./pmm_cache)."),
+    cache_root: Path = typer.Option(None, "--cache-dir", help="Cache root (default: $PMM_CACHE_DIR, else ./pmm_cache)."),
     state_dir: Path = typer.Option(Path("pmm_state"), "--state-dir", help="Where this site keeps its embedding and optimizer state between rounds and federations."),
     device: str = typer.Option("cpu", "--device", help="Device for local training (cpu, cuda)."),
     personalize_only: bool = typer.Option(False, "--personalize-only", help="A site that joins after training: fit only its personal parameters against the frozen global model (--global-model); no server needed."),
@@ -30,7 +30,7 @@ def client(
     from pmm_core.data.cache import default_cache_root
     from pmm_core.data.site_caches import site_cache_dirs
 
-    (cache,) = site_cache_dirs([site], cache_dir or default_cache_root())
+    (cache,) = site_cache_dirs([site], cache_root or default_cache_root())
     if personalize_only:
         from pmm.client.personalize import personalize
 

@@ -14,7 +14,7 @@ def evaluate(
     site: str = typer.Option(..., "--site", help="Site name or TOML path (prepared)."),
     task: list[str] = typer.Option(None, "--task", help="A task like 'T1,T2->FLAIR'; repeat for several (default: the paper's tasks for the site)."),
     split: str = typer.Option("test", "--split", help="train, val or test."),
-    cache_dir: Path = typer.Option(None, "--cache-dir", help="Cache root (default: $PMM_CACHE_DIR, else ./pmm_cache)."),
+    cache_root: Path = typer.Option(None, "--cache-dir", help="Cache root (default: $PMM_CACHE_DIR, else ./pmm_cache)."),
     out: Path = typer.Option(None, "--out", help="Folder for the CSV and JSON tables (default: beside the checkpoint)."),
     experiment: str = typer.Option("pmm", "--experiment", help="MLflow experiment name."),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlflow.db)."),
@@ -31,7 +31,7 @@ def evaluate(
     from pmm_core.tasks import parse_task
     from pmm.tracking.settings import TrackingSettings
 
-    (site_dir,) = site_cache_dirs([site], cache_dir or default_cache_root())  # a wrong site fails before torch loads
+    (site_dir,) = site_cache_dirs([site], cache_root or default_cache_root())  # a wrong site fails before torch loads
     tasks = [parse_task(t) for t in task or []]
     from pmm.inference.evaluate_run import run_evaluation
 

@@ -17,7 +17,7 @@ def format_summary(summary: PrepareSummary) -> list[str]:
     fingerprint = summary.fingerprint
     lines = [
         f"site {summary.site}: {summary.num_cases} cases ({len(summary.prepared)} prepared, "
-        f"{len(summary.reused)} reused from cache), {fingerprint.num_slices if fingerprint else 0} slices -> {summary.cache_dir}"
+        f"{len(summary.reused)} reused from cache), {fingerprint.num_slices if fingerprint else 0} slices -> {summary.site_dir}"
     ]
     if fingerprint:
         lines.append("availability patterns:")
@@ -39,7 +39,7 @@ def prepare(
     site: str = typer.Option(..., "--site", help="Site name (looked up in sites/ or $PMM_SITES_DIR) or a site TOML path."),
     workers: int = typer.Option(min(os.cpu_count() or 1, 4), "--workers", min=1, help="Cases preprocessed in parallel."),
     force: bool = typer.Option(False, "--force", help="Rebuild cases that are already cached."),
-    cache_dir: Path = typer.Option(None, "--cache-dir", help="Cache root (default: $PMM_CACHE_DIR, else ./pmm_cache)."),
+    cache_root: Path = typer.Option(None, "--cache-dir", help="Cache root (default: $PMM_CACHE_DIR, else ./pmm_cache)."),
     crop_size: int = typer.Option(None, "--crop-size", min=8, help="Override the site's in-plane crop size."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
@@ -56,7 +56,7 @@ def prepare(
     config = load_site(find_site_file(site))
     if crop_size is not None:
         config.preprocess.crop_size = crop_size
-    summary = prepare_site(config, cache_dir or default_cache_root(), workers=workers, force=force, progress=not quiet)
+    summary = prepare_site(config, cache_root or default_cache_root(), workers=workers, force=force, progress=not quiet)
     for line in format_summary(summary):
         typer.echo(line)
     if summary.failed:

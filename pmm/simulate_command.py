@@ -16,7 +16,7 @@ def simulate(
     rounds: int = ROUNDS,
     local_epochs: int = LOCAL_EPOCHS,
     min_sites: int = typer.Option(None, "--min-sites", min=1, help="Sites that must answer (default: all)."),
-    cache_dir: Path = typer.Option(None, "--cache-dir", help="Cache root (default: $PMM_CACHE_DIR, else ./pmm_cache)."),
+    cache_root: Path = typer.Option(None, "--cache-dir", help="Cache root (default: $PMM_CACHE_DIR, else ./pmm_cache)."),
     state_dir: Path = typer.Option(Path("pmm_state"), "--state-dir", help="Root of the sites' state folders."),
     resume: bool = RESUME,
     folder: Path = FOLDER,
@@ -37,7 +37,7 @@ def simulate(
     from pmm.server.settings import build_server_settings
     from pmm.simulation.simulate import simulate as run_simulate
 
-    caches = site_cache_dirs(site_names(sites), cache_dir or default_cache_root())
+    caches = site_cache_dirs(site_names(sites), cache_root or default_cache_root())
     settings = build_server_settings(folder, rounds, min_sites or len(caches), local_epochs=local_epochs,
                                      expected_sites=len(caches), training=with_paper_recipe(load_training_options(config),
                                                                                 paper_recipe),

@@ -21,7 +21,7 @@ def train_central(
     paper_recipe: bool = typer.Option(False, "--paper-recipe", help="The paper's recipe exactly: no pathology oversampling and no lesion-weighted L1 (pmm's default draws slices with a lesion 4x as often inside each MCBS group and weighs the L1 inside the lesion label 6x; docs/RESULTS.md)."),
     resume: str = typer.Option(None, "--resume", help="Continue a run: its folder, its name under runs/, or a checkpoint file."),
     config: Path = typer.Option(None, "--config", help=r"Training options TOML: method, epochs, decay_start_epoch, learning_rate, batch_size, … and the \[model], \[losses], \[conditions], \[pix2pix], \[mmgan] tables."),
-    cache_dir: Path = typer.Option(None, "--cache-dir", help="Cache root (default: $PMM_CACHE_DIR, else ./pmm_cache)."),
+    cache_root: Path = typer.Option(None, "--cache-dir", help="Cache root (default: $PMM_CACHE_DIR, else ./pmm_cache)."),
     run_dir: Path = typer.Option(None, "--run-dir", help="Where checkpoints go (default: runs/<time>-<sites>)."),
     max_steps: int = typer.Option(None, "--max-steps", min=1, help="Stop after this many steps in total, with a checkpoint."),
     checkpoint_every: int = typer.Option(100, "--checkpoint-every", min=0, help="Steps between mid-epoch `last` checkpoints."),
@@ -60,7 +60,7 @@ def train_central(
         parsed = parse_task(task) if task else None
         options = options_with_overrides(config, epochs, batch_size, no_pfm, no_mcbs, method,
                                          (parsed.sources, parsed.target) if parsed else None, paper_recipe)
-        site_dirs = site_cache_dirs(site_names(sites), cache_dir or default_cache_root())  # before torch loads
+        site_dirs = site_cache_dirs(site_names(sites), cache_root or default_cache_root())  # before torch loads
         from pmm.centralized.runs import default_run_dir
 
         run_dir = run_dir or default_run_dir(site_dirs)

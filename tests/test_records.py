@@ -66,3 +66,13 @@ def test_a_checkpoint_without_the_sites_intensity_scale_is_one_clear_line(tmp_pa
                      "sites": [old_site]}, tmp_path / "old.pt")
     with pytest.raises(PmmError, match=r"old\.pt: its site records lack intensity .* train the model again"):
         load_trained_model(tmp_path / "old.pt", torch.device("cpu"))
+
+
+def test_a_checkpoint_written_before_site_dir_was_named_so_still_reads() -> None:
+    from pmm_core.data.intensity import SiteStandardization
+    from pmm_core.data.records import SiteRecord
+
+    older = {"name": "BraTS", "dataset_id": 2, "modalities": ["T1"], "cache_dir": "/data/pmm_cache/BraTS",
+             "intensity": SiteStandardization(scheme="tissue", modalities={}).model_dump()}
+    record = SiteRecord.model_validate(older)
+    assert record.site_dir == "/data/pmm_cache/BraTS" and "site_dir" in record.model_dump()

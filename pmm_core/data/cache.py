@@ -29,7 +29,7 @@ from pydantic import ValidationError
 
 from pmm_core.atomic import atomic_folder, write_text_atomic
 from pmm_core.config.site import PreprocessOptions
-from pmm_core.data.case import CaseSource
+from pmm_core.data.case import CaseFiles
 from pmm_core.data.records import CaseMeta, GridGeometry, NativeImage
 
 if TYPE_CHECKING:  # the preprocessing stack (SimpleITK, nibabel): not for readers of the cache
@@ -51,7 +51,7 @@ def case_cache_dir(site_dir: Path, case_id: str) -> Path:
     return Path(site_dir) / "cases" / case_id
 
 
-def case_signature(source: CaseSource, options: PreprocessOptions) -> str:
+def case_signature(source: CaseFiles, options: PreprocessOptions) -> str:
     """Hash of what the cached arrays depend on: format, options, and each file's size and mtime.
 
     The intensity scheme is left out: it is applied when a slice is read, so changing it only

@@ -15,7 +15,7 @@ from pmm_core.modalities import MODALITIES, availability_vector
 
 
 @dataclass(frozen=True)
-class CaseSource:
+class CaseFiles:
     """Files of one case as found by a layout reader (nothing decoded yet)."""
 
     case_id: str
@@ -33,7 +33,7 @@ class CaseSource:
 
 
 @dataclass
-class CaseRecord:
+class CaseImages:
     """A loaded case: one 3D image per available modality, plus the label if any."""
 
     case_id: str

@@ -21,7 +21,7 @@ from pmm_core.modalities import MODALITIES, NUM_MODALITIES
 
 
 @dataclass
-class CaseVolume:
+class StandardizedCase:
     case_id: str
     volume: np.ndarray           # (Z, 6, H, W) float32 in [0, 1], zero where a modality is missing
     mask: np.ndarray             # (Z, H, W) uint8 brain mask
@@ -41,7 +41,7 @@ class CaseVolume:
 
 
 def load_case_volume(site_dir: Path, case_id: str, min_brain_fraction: float, with_label: bool = False,
-                     standardization: SiteStandardization | None = None) -> CaseVolume | None:
+                     standardization: SiteStandardization | None = None) -> StandardizedCase | None:
     """The case's slices with at least `min_brain_fraction` brain; None when none has."""
     case_dir = case_cache_dir(site_dir, case_id)
     meta = read_case_meta(case_dir)
@@ -59,5 +59,5 @@ def load_case_volume(site_dir: Path, case_id: str, min_brain_fraction: float, wi
     label = None
     if with_label and meta.has_label:
         label = np.asarray(np.load(case_dir / "label.npy", mmap_mode="r")[keep])
-    return CaseVolume(case_id, volume, mask, set(meta.modalities), label, dict(meta.intensity), standardization,
+    return StandardizedCase(case_id, volume, mask, set(meta.modalities), label, dict(meta.intensity), standardization,
                       stored, list(meta.modalities))

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from pmm_core.config.site import SiteConfig
 from pmm_core.data.cache import cached_meta, case_signature, remove_stale_temporaries, site_cache_dir, write_case
-from pmm_core.data.case import CaseSource
+from pmm_core.data.case import CaseFiles
 from pmm_core.data.fingerprint import build_fingerprint, write_fingerprint
 from pmm_core.data.preprocess.pipeline import preprocess_case
 from pmm_core.data.readers import discover_cases, load_case
@@ -33,7 +33,7 @@ from pmm_core.errors import CaseError
 @dataclass
 class PrepareSummary:
     site: str
-    cache_dir: Path
+    site_dir: Path
     prepared: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
@@ -53,14 +53,14 @@ def _limit_threads(threads: int) -> None:
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
 
 
-def prepare_one(site: SiteConfig, source: CaseSource, site_dir: Path, signature: str) -> CaseMeta:
+def prepare_one(site: SiteConfig, source: CaseFiles, site_dir: Path, signature: str) -> CaseMeta:
     """Load, preprocess and cache one case; returns its meta. Runs in a worker process."""
     record = load_case(source, site)
     prepared = preprocess_case(record, site.preprocessing)
     return write_case(site_dir, prepared, signature)
 
 
-def _safe_prepare(site: SiteConfig, source: CaseSource, site_dir: Path, signature: str) -> tuple[str, Any]:
+def _safe_prepare(site: SiteConfig, source: CaseFiles, site_dir: Path, signature: str) -> tuple[str, Any]:
     try:
         return "ok", prepare_one(site, source, site_dir, signature)
     except CaseError as exc:
@@ -104,12 +104,12 @@ def _prepare_site(site: SiteConfig, site_dir: Path, workers: int, force: bool, p
                   log: Callable[[str], None]) -> PrepareSummary:
     remove_stale_temporaries(site_dir)
     sources, problems = discover_cases(site)
-    summary = PrepareSummary(site=site.name, cache_dir=site_dir, failed=list(problems))
+    summary = PrepareSummary(site=site.name, site_dir=site_dir, failed=list(problems))
     for case_id, reason in problems:
         log(f"skipped {case_id}: {reason}")
 
     metas: dict[str, CaseMeta] = {}
-    todo: list[tuple[CaseSource, str]] = []
+    todo: list[tuple[CaseFiles, str]] = []
     options = site.preprocessing
     for source in sources:
         signature = case_signature(source, options)
@@ -123,7 +123,7 @@ def _prepare_site(site: SiteConfig, site_dir: Path, workers: int, force: bool, p
     bar = tqdm(total=len(todo), desc=f"prepare {site.name}", unit="case", disable=not progress or not todo)
     workers = max(1, min(workers, len(todo) or 1))
 
-    def record(source: CaseSource, status: str, value: Any) -> None:
+    def record(source: CaseFiles, status: str, value: Any) -> None:
         if status == "ok":
             summary.prepared.append(source.case_id)
             metas[source.case_id] = value

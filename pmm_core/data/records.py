@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from pmm_core.config.validation import validation_message
 from pmm_core.data.intensity import SiteStandardization, VolumeIntensity
@@ -103,7 +103,7 @@ class SiteRecord(Record):
     name: str
     dataset_id: int
     modalities: list[str]
-    cache_dir: str
+    site_dir: str = Field(validation_alias=AliasChoices("site_dir", "cache_dir"))  # "cache_dir" in older checkpoints
     intensity: SiteStandardization  # the scale the model was trained in for this site
     split: dict[str, list[str]] | None = None  # the case split it trained with (None: written before pmm kept it)
     split_sha256: str | None = None
@@ -111,7 +111,7 @@ class SiteRecord(Record):
     @classmethod
     def of(cls, site_dir: Path, fingerprint: SiteFingerprint) -> "SiteRecord":
         return cls(name=fingerprint.site, dataset_id=fingerprint.dataset_id, modalities=fingerprint.modalities,
-                   cache_dir=str(Path(site_dir).resolve()), intensity=fingerprint.intensity,
+                   site_dir=str(Path(site_dir).resolve()), intensity=fingerprint.intensity,
                    split=fingerprint.split, split_sha256=split_sha256(fingerprint.split))
 
     def refuse_seen_cases(self, fingerprint: SiteFingerprint, split: str, checkpoint: Path | str) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from pmm_core.config.site import PreprocessOptions
-from pmm_core.data.case import CaseRecord
+from pmm_core.data.case import CaseImages
 from pmm_core.data.preprocess.brain_mask import brain_mask
 from pmm_core.data.preprocess.grid import grid_geometry, output_grid, reorient_axial, resample_onto, same_grid
 from pmm_core.data.intensity import VolumeIntensity
@@ -74,7 +74,7 @@ def _native_geometry(image: sitk.Image) -> dict[str, list[float]]:
     return {"size": list(image.GetSize()), "spacing": [round(s, 4) for s in image.GetSpacing()]}
 
 
-def _label_transform(record: CaseRecord, transforms: dict[str, sitk.Transform]) -> sitk.Transform:
+def _label_transform(record: CaseImages, transforms: dict[str, sitk.Transform]) -> sitk.Transform:
     """The label follows the modality it was drawn on (the one sharing its grid), else physical space."""
     for modality, image in record.images.items():
         if record.label is not None and same_grid(image, record.label, tolerance_mm=0.05):
@@ -82,7 +82,7 @@ def _label_transform(record: CaseRecord, transforms: dict[str, sitk.Transform]) 
     return identity_transform()
 
 
-def check_coverage(record: CaseRecord, modality: str, reference: str, resampled: np.ndarray, mask: np.ndarray) -> None:
+def check_coverage(record: CaseImages, modality: str, reference: str, resampled: np.ndarray, mask: np.ndarray) -> None:
     """A modality that, once aligned, leaves most of the reference brain empty cannot be used.
 
     That happens when a series is another patient's or session's, covers another part of the
@@ -95,7 +95,7 @@ def check_coverage(record: CaseRecord, modality: str, reference: str, resampled:
                         f"of the brain (needs {MIN_BRAIN_COVERAGE:.0%}); check that it is the same patient and session")
 
 
-def preprocess_case(record: CaseRecord, options: PreprocessOptions, times: StageTimes | None = None) -> PreparedCase:
+def preprocess_case(record: CaseImages, options: PreprocessOptions, times: StageTimes | None = None) -> PreparedCase:
     """Register, skull-strip, resample, measure intensities and crop one case (options already resolved)."""
     times = StageTimes() if times is None else times
     if not record.images:

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from pmm_core.config.site import SiteConfig
-from pmm_core.data.case import CaseSource
+from pmm_core.data.case import CaseFiles
 from pmm_core.data.readers.matching import NIFTI_SUFFIX, collect_cases, is_nifti, single_match
 from pmm_core.errors import CaseError
 
@@ -32,7 +32,7 @@ def slot_of(path: Path) -> str | None:
     return SUFFIX_TO_SLOT[match.group(1).lower()] if match else None
 
 
-def discover(site: SiteConfig) -> tuple[list[CaseSource], list[tuple[str, str]]]:
+def discover(site: SiteConfig) -> tuple[list[CaseFiles], list[tuple[str, str]]]:
     case_folders = []
     for folder in sorted(p for p in Path(site.root).iterdir() if p.is_dir() and not p.name.startswith(".")):
         has_files = any(is_nifti(f) for f in folder.iterdir())
@@ -40,7 +40,7 @@ def discover(site: SiteConfig) -> tuple[list[CaseSource], list[tuple[str, str]]]
     return collect_cases((f.name, functools.partial(read_case_folder, f, site)) for f in case_folders)
 
 
-def read_case_folder(folder: Path, site: SiteConfig) -> CaseSource:
+def read_case_folder(folder: Path, site: SiteConfig) -> CaseFiles:
     by_slot: dict[str, list[Path]] = {}
     for path in folder.iterdir():
         if is_nifti(path) and (slot := slot_of(path)) is not None:
@@ -54,4 +54,4 @@ def read_case_folder(folder: Path, site: SiteConfig) -> CaseSource:
             f"{folder}: none of site {site.name}'s files found (BraTS names like <case>_t1.nii.gz or <case>-t1n.nii.gz)"
         )
     label = single_match(folder, "BraTS seg", by_slot.get("label", []))
-    return CaseSource(case_id=folder.name, files=files, label=label, folders=(folder,))
+    return CaseFiles(case_id=folder.name, files=files, label=label, folders=(folder,))

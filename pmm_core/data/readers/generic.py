@@ -10,18 +10,18 @@ import functools
 from pathlib import Path
 
 from pmm_core.config.site import SiteConfig
-from pmm_core.data.case import CaseSource
+from pmm_core.data.case import CaseFiles
 from pmm_core.data.dicom_series import is_series_folder
 from pmm_core.data.readers.matching import collect_cases, is_nifti, single_match
 from pmm_core.errors import CaseError
 
 
-def discover(site: SiteConfig) -> tuple[list[CaseSource], list[tuple[str, str]]]:
+def discover(site: SiteConfig) -> tuple[list[CaseFiles], list[tuple[str, str]]]:
     folders = sorted(p for p in Path(site.root).glob(site.case_glob) if p.is_dir() and not p.name.startswith("."))
     return collect_cases((f.name, functools.partial(read_case_folder, f, site)) for f in folders)
 
 
-def read_case_folder(folder: Path, site: SiteConfig) -> CaseSource:
+def read_case_folder(folder: Path, site: SiteConfig) -> CaseFiles:
     """Match each modality's glob inside one case folder."""
     files: dict[str, Path] = {}
     for modality, pattern in site.files.items():
@@ -35,4 +35,4 @@ def read_case_folder(folder: Path, site: SiteConfig) -> CaseSource:
     label = None
     if site.label:
         label = single_match(folder, f"the label glob {site.label!r}", [p for p in folder.glob(site.label) if is_nifti(p)])
-    return CaseSource(case_id=folder.name, files=files, label=label, folders=(folder,))
+    return CaseFiles(case_id=folder.name, files=files, label=label, folders=(folder,))

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from pmm_core.config.site import SiteConfig
-from pmm_core.data.case import CaseSource
+from pmm_core.data.case import CaseFiles
 from pmm_core.data.readers.matching import NIFTI_SUFFIX, collect_cases, is_nifti, single_match
 from pmm_core.errors import CaseError
 
@@ -44,7 +44,7 @@ def _mask_for(derivatives: Path, case_folder: Path, base: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if is_nifti(p) and MASK_PATTERN.search(_stem(p))]
 
 
-def discover(site: SiteConfig) -> tuple[list[CaseSource], list[tuple[str, str]]]:
+def discover(site: SiteConfig) -> tuple[list[CaseFiles], list[tuple[str, str]]]:
     root = Path(site.root)
     base = root / "rawdata" if (root / "rawdata").is_dir() else root
     derivatives = root / "derivatives"
@@ -54,7 +54,7 @@ def discover(site: SiteConfig) -> tuple[list[CaseSource], list[tuple[str, str]]]
     )
 
 
-def read_case_folder(case_id: str, folder: Path, site: SiteConfig, derivatives: Path, base: Path) -> CaseSource:
+def read_case_folder(case_id: str, folder: Path, site: SiteConfig, derivatives: Path, base: Path) -> CaseFiles:
     by_modality: dict[str, list[Path]] = {}
     for path in folder.rglob("*"):
         if is_nifti(path) and (match := MODALITY_PATTERN.search(_stem(path))):
@@ -67,5 +67,5 @@ def read_case_folder(case_id: str, folder: Path, site: SiteConfig, derivatives: 
         raise CaseError(f"{folder}: none of site {site.name}'s files found (…_dwi/_adc/_FLAIR.nii.gz)")
     label = single_match(folder, "an ISLES'22 mask", _mask_for(derivatives, folder, base)) if derivatives.is_dir() else None
     derived = derivatives / folder.relative_to(base)
-    return CaseSource(case_id=case_id, files=files, label=label,
+    return CaseFiles(case_id=case_id, files=files, label=label,
                       folders=(folder,) + ((derived,) if derived.is_dir() else ()))

@@ -5,7 +5,7 @@ import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from pmm_core.data.case import CaseSource
+from pmm_core.data.case import CaseFiles
 from pmm_core.errors import CaseError
 
 NIFTI_SUFFIX = re.compile(r"\.nii(\.gz)?$", re.IGNORECASE)
@@ -25,10 +25,10 @@ def single_match(folder: Path, what: str, matches: list[Path]) -> Path | None:
 
 
 def collect_cases(
-    candidates: Iterable[tuple[str, Callable[[], CaseSource]]],
-) -> tuple[list[CaseSource], list[tuple[str, str]]]:
+    candidates: Iterable[tuple[str, Callable[[], CaseFiles]]],
+) -> tuple[list[CaseFiles], list[tuple[str, str]]]:
     """Run each (case name, reader) pair; a CaseError skips that case and is kept as a problem."""
-    sources: list[CaseSource] = []
+    sources: list[CaseFiles] = []
     problems: list[tuple[str, str]] = []
     for name, read in candidates:
         try:

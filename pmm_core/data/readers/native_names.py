@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 
 from pmm_core.config.site import SiteConfig
-from pmm_core.data.case import CaseSource
+from pmm_core.data.case import CaseFiles
 from pmm_core.data.readers import brats, isles2022
 from pmm_core.data.readers.matching import NIFTI_SUFFIX
 from pmm_core.errors import CaseError, PmmError
@@ -30,7 +30,7 @@ BRATS_2023 = {"T1": "t1n", "T1C": "t1c", "T2": "t2w", "FLAIR": "t2f"}
 ISLES_NAMES = {"DWI": ("dwi", "dwi"), "ADC": ("dwi", "adc"), "FLAIR": ("anat", "FLAIR")}  # datatype folder, suffix
 
 
-def native_path(site: SiteConfig, source: CaseSource, modality: str, dicom: bool = False) -> Path:
+def native_path(site: SiteConfig, source: CaseFiles, modality: str, dicom: bool = False) -> Path:
     """The path (in the case's own folder tree) `modality` takes in `site`'s layout."""
     if site.layout == "brats":
         path = _brats_path(source, modality)
@@ -41,11 +41,11 @@ def native_path(site: SiteConfig, source: CaseSource, modality: str, dicom: bool
     return path.with_name(NIFTI_SUFFIX.sub("", path.name)) if dicom else path
 
 
-def _existing(source: CaseSource) -> list[Path]:
+def _existing(source: CaseFiles) -> list[Path]:
     return [source.files[m] for m in source.modalities]
 
 
-def _brats_path(source: CaseSource, modality: str) -> Path:
+def _brats_path(source: CaseFiles, modality: str) -> Path:
     if modality not in BRATS_2021:
         raise PmmError(f"BraTS names have no file for {modality}; a BraTS site holds T1, T1C, T2 and FLAIR")
     example = _existing(source)[0]
@@ -56,7 +56,7 @@ def _brats_path(source: CaseSource, modality: str) -> Path:
     return example.with_name(f"{prefix}{separator}{names[modality]}.nii.gz")
 
 
-def _isles_path(source: CaseSource, modality: str) -> Path:
+def _isles_path(source: CaseFiles, modality: str) -> Path:
     if modality not in ISLES_NAMES:
         raise PmmError(f"ISLES'22 names have no file for {modality}; an ISLES site holds DWI, ADC and FLAIR")
     example = _existing(source)[0]
@@ -69,7 +69,7 @@ def _isles_path(source: CaseSource, modality: str) -> Path:
     return folder / f"{prefix}_{suffix}.nii.gz"
 
 
-def _generic_path(site: SiteConfig, source: CaseSource, modality: str, dicom: bool) -> Path:
+def _generic_path(site: SiteConfig, source: CaseFiles, modality: str, dicom: bool) -> Path:
     pattern = site.files.get(modality)
     if pattern is None:
         raise PmmError(f"site {site.name} has no [files] glob for {modality}; add one so a completed case can name it")
