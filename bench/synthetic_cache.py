@@ -25,10 +25,20 @@ SITES = [("TTG", 0, (ALL,)), ("TTI", 1, TTI_SUBSETS), ("BraTS", 2, (("T1", "T2",
          ("ISLES", 3, (("FLAIR", "DWI", "ADC"),))]
 
 
+def glioma_label(size: int, slices: int, rng: np.random.Generator) -> np.ndarray:
+    """(slices, size, size) uint8: a BraTS-style tumour (necrosis 1 inside enhancing rim 4 inside
+    oedema 2) at a random place in the brain."""
+    yy, xx = np.mgrid[:size, :size]
+    (cy, cx), r = size / 2 + rng.uniform(-0.15, 0.15, 2) * size, rng.uniform(0.06, 0.1) * size
+    d = np.sqrt((yy - cy) ** 2 + (xx - cx) ** 2) / r
+    plane = np.select([d < 0.45, d < 1.0, d < 1.8], [1, 4, 2], 0).astype(np.uint8)
+    return np.repeat(plane[None], slices, 0)
+
+
 def write_cache(root: Path, size: int, cases: int, slices: int, seed: int = 0,
-                only: tuple[str, ...] | None = None) -> list[Path]:
-    """`cases` cases of `slices` slices per site at `size`x`size` (`only`: those sites); returns
-    the site folders."""
+                only: tuple[str, ...] | None = None, labels: bool = False) -> list[Path]:
+    """`cases` cases of `slices` slices per site at `size`x`size` (`only`: those sites; `labels`:
+    each case with a glioma label); returns the site folders."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[:size, :size]
     brain = ((yy - size / 2) ** 2 / (0.42 * size) ** 2 + (xx - size / 2) ** 2 / (0.36 * size) ** 2) < 1
@@ -45,7 +55,7 @@ def write_cache(root: Path, size: int, cases: int, slices: int, seed: int = 0,
             prepared = PreparedCase(case_id=f"c{index}", modalities=modalities, reference=modalities[0], image=image,
                                     geometry={"size": [size, size, slices], "spacing": [1.0, 1.0, 1.0],
                                               "origin": [0.0, 0.0, 0.0], "direction": [1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0]},
-                                    mask=mask, label=None, intensity={m: UNIT for m in modalities},
+                                    mask=mask, label=glioma_label(size, slices, rng) if labels else None, intensity={m: UNIT for m in modalities},
                                     native={m: {"size": [size, size, slices], "spacing": [1.0, 1.0, 1.0]} for m in modalities})
             write_case(site_dir, prepared, "bench")
         metas = [read_case_meta(case_cache_dir(site_dir, f"c{i}")) for i in range(cases)]

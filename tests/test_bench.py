@@ -41,6 +41,13 @@ def test_open_cases_compares_pread_with_maps_kept_open(tmp_path: Path) -> None:
     assert held["pread per slice (pmm)"] == 0 and held["all maps kept open (before)"] >= 100  # image and mask
 
 
+def test_lesion_maps_times_the_default_recipes_data_path(tmp_path: Path) -> None:
+    result = run_bench(tmp_path, "lesion_maps", "--size", "16", "--cases", "40", "--slices", "2",
+                       "--max-slices", "100", "--workers", "0")
+    assert [row["variant"] for row in result["rows"]] == ["no lesion maps (paper)", "pooled maps (default)", "balanced maps"]
+    assert all(row["slices_per_s"] > 0 for row in result["rows"]) and result["flagged_fraction"] == 1.0  # every case has a tumour
+
+
 def test_pipeline_headroom_and_backbone_cost(tmp_path: Path) -> None:
     headroom = run_bench(tmp_path, "pipeline_headroom", "--sizes", "32", "--seconds", "0.5", "--max-slices", "200")
     row = headroom["rows"][0]
