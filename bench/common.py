@@ -1,6 +1,8 @@
 """What every benchmark records: the machine, and where its results go."""
 from __future__ import annotations
 
+import argparse
+
 import json
 import os
 import platform
@@ -45,3 +47,15 @@ def write_results(name: str, payload: dict[str, Any], table: list[str]) -> Path:
     print("\n".join(table))
     print(f"written {path}")
     return path
+
+
+def many_cases_arguments(description: str) -> argparse.ArgumentParser:
+    """The options of the loader benchmarks over many small cases (open_cases, lesion_maps): every
+    batch of 16 reads 16 cases' files, the worst case for anything kept per case."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--size", type=int, default=192)
+    parser.add_argument("--cases", type=int, default=600)
+    parser.add_argument("--slices", type=int, default=4, help="slices per case")
+    parser.add_argument("--max-slices", type=int, default=4000, help="slices timed per measurement")
+    parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
+    return parser

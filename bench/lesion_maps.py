@@ -9,12 +9,11 @@ cases, so every batch reads 16 different cases' files.
 """
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
 
-from bench.common import write_results
+from bench.common import many_cases_arguments, write_results
 from bench.data_throughput import measure
 from bench.synthetic_cache import write_cache
 from pmm_core.data.dataset import SliceDataset
@@ -46,13 +45,7 @@ def run(size: int, cases: int, slices: int, max_slices: int, workers: list[int])
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=192)
-    parser.add_argument("--cases", type=int, default=600)
-    parser.add_argument("--slices", type=int, default=4, help="slices per case")
-    parser.add_argument("--max-slices", type=int, default=4000, help="slices timed per measurement")
-    parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
-    args = parser.parse_args(argv)
+    args = many_cases_arguments(__doc__.splitlines()[0]).parse_args(argv)
     print(f"lesion_maps: {args.cases} labelled cases x {args.slices} slices at {args.size}x{args.size}, MCBS batch 16")
     result = run(args.size, args.cases, args.slices, args.max_slices, args.workers)
     base = {r["workers"]: r["slices_per_s"] for r in result["rows"] if r["variant"].startswith("no lesion")}

@@ -8,7 +8,6 @@ so a batch of 16 draws from 16 different cases: the worst case for anything that
 """
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 from collections import OrderedDict
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import write_results
+from bench.common import many_cases_arguments, write_results
 from bench.data_throughput import measure
 from bench.synthetic_cache import write_cache
 from pmm_core.data.dataset import SliceDataset
@@ -66,13 +65,7 @@ def run(size: int, cases: int, slices: int, max_slices: int, workers: list[int])
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=192)
-    parser.add_argument("--cases", type=int, default=600)
-    parser.add_argument("--slices", type=int, default=4, help="slices per case")
-    parser.add_argument("--max-slices", type=int, default=4000, help="slices timed per measurement")
-    parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
-    args = parser.parse_args(argv)
+    args = many_cases_arguments(__doc__.splitlines()[0]).parse_args(argv)
     print(f"open_cases: {args.cases} cases x {args.slices} slices at {args.size}x{args.size}, MCBS batch 16")
     rows = run(args.size, args.cases, args.slices, args.max_slices, args.workers)
     table = ["| reader | workers | slices/s | descriptors left open (0 workers) |", "|---|---|---|---|"]
