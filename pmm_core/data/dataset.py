@@ -86,8 +86,8 @@ class SliceDataset(Dataset):
             raise PmmError(f"sites were prepared with different crop sizes ({sizes}); prepare them with one --crop-size")
         self.crop_size = next(iter(crop_sizes.values()), 0)
         self._reader = SliceReader()   # no file stays open between reads (see slice_reader)
-        self._shares = {dataset_id: compartment_shares(compartments, self._label_counts(dataset_id)
-                                                       if compartments == "balanced" else None)
+        counts = self._label_counts() if lesion_maps and compartments == "balanced" else {}
+        self._shares = {dataset_id: compartment_shares(compartments, counts.get(dataset_id))
                         for dataset_id in {c.dataset_id for c in self.cases}} if lesion_maps else {}
 
     def _add_case(self, site_dir: Path, fingerprint: SiteFingerprint, case_id: str, min_brain_fraction: float) -> None:
@@ -127,28 +127,28 @@ class SliceDataset(Dataset):
     def pathology_flags(self) -> np.ndarray:
         """(len,) bool: which slices hold pathology (`pmm_core.data.pathology`), read once per case."""
         flags = np.zeros(len(self), dtype=bool)
-        by_case: dict[int, list[int]] = {}
-        for index, (position, _) in enumerate(self.slices):
-            by_case.setdefault(position, []).append(index)
-        for position, indices in by_case.items():
+        for position, indices in self._indices_by_case().items():
             slices = [self.slices[i][1] for i in indices]
             flags[indices] = has_pathology(case_lesion_pixels(self.cases[position].folder, slices))
         return flags
 
-    def _label_counts(self, dataset_id: int) -> np.ndarray:
-        """Voxels per label value inside the brain, over this dataset's slices of one site."""
-        def stacks():
-            for position, slices in self._slices_by_case().items():
-                entry = self.cases[position]
-                if entry.dataset_id == dataset_id and entry.labelled:
-                    yield (np.load(entry.label_file, mmap_mode="r")[slices],
-                           np.load(entry.mask_file, mmap_mode="r")[slices])
-        return label_counts(stacks())
+    def _label_counts(self) -> dict[int, np.ndarray]:
+        """dataset id -> voxels per label value inside the brain over this dataset's slices of
+        that site, each labelled case read once."""
+        counts = {entry.dataset_id: label_counts([]) for entry in self.cases}
+        for position, indices in self._indices_by_case().items():
+            entry = self.cases[position]
+            if entry.labelled:  # one case in memory at a time
+                slices = [self.slices[i][1] for i in indices]
+                counts[entry.dataset_id] += label_counts([(np.load(entry.label_file, mmap_mode="r")[slices],
+                                                           np.load(entry.mask_file, mmap_mode="r")[slices])])
+        return counts
 
-    def _slices_by_case(self) -> dict[int, list[int]]:
+    def _indices_by_case(self) -> dict[int, list[int]]:
+        """case position -> the dataset indices of its slices."""
         by_case: dict[int, list[int]] = {}
-        for position, slice_index in self.slices:
-            by_case.setdefault(position, []).append(slice_index)
+        for index, (position, _) in enumerate(self.slices):
+            by_case.setdefault(position, []).append(index)
         return by_case
 
     def __getitem__(self, index: int) -> SliceSample:
