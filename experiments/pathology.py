@@ -30,12 +30,11 @@ from pmm.experiments.cache_variants import variant_cache
 from pmm.experiments.report import grouped_bars, publish
 from pmm.experiments.scoring import evaluation, task_value, variant_rows
 from pmm.experiments.tables import describe_model
-from pmm.experiments.variants import peer_options, train_central
+from pmm.experiments.variants import train_central, train_pix2pix
 from pmm.experiments.workspace import SITE_NAMES, Workspace
 from pmm_core.config.model import PathologyOptions
 from pmm_core.evaluation.montage import montage_figure
-from pmm_core.errors import PmmError
-from pmm_core.tasks import metric_key, parse_task
+from pmm_core.tasks import parse_task
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -149,12 +148,8 @@ def lesion_peers(space: Workspace, rows: list[dict]) -> dict[str, list[Path]]:
                   if _value(rows, "common", "paper", site, t, "pmm", "psnr_lesion_mean") is not None]
         scored = scored[:extra.get("peer_tasks")]
         for task in map(parse_task, scored):
-            label = f"pix2pix-{site}-{metric_key(task.name)}"
-            try:
-                models.setdefault(site, []).append(
-                    train_central(space, label, [site], options=peer_options(space, "pix2pix", task)))
-            except PmmError as exc:
-                space.echo(f"{label}: left out ({exc})")
+            if (checkpoint := train_pix2pix(space, site, task)) is not None:
+                models.setdefault(site, []).append(checkpoint)
     return models
 
 

@@ -18,11 +18,10 @@ import numpy as np
 
 from pmm.experiments.report import cell, grouped_bars, publish
 from pmm.experiments.scoring import score, site_average, task_value
-from pmm.experiments.variants import peer_options, train_central, train_federated
+from pmm.experiments.variants import peer_options, train_central, train_federated, train_pix2pix
 from pmm.experiments.workspace import SITE_NAMES, Workspace
 from pmm_core.config.model import ModelOptions
-from pmm_core.errors import PmmError
-from pmm_core.tasks import PAPER_TASKS, metric_key, parse_task
+from pmm_core.tasks import PAPER_TASKS, parse_task
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -51,12 +50,8 @@ def train_peers(space: Workspace, sites: list[str]) -> dict[str, list[tuple[str,
     models: dict[str, list[tuple[str, Path]]] = {"pix2pix": [], "mmgan": []}
     for site in sites:
         for task in [parse_task(t) for t in PAPER_TASKS[site.upper()]][:space.settings.extra.get("peer_tasks")]:
-            label = f"pix2pix-{site}-{metric_key(task.name)}"
-            try:
-                models["pix2pix"].append((site, train_central(space, label, [site],
-                                                              options=peer_options(space, "pix2pix", task))))
-            except PmmError as exc:
-                space.echo(f"{label}: left out ({exc})")
+            if (checkpoint := train_pix2pix(space, site, task)) is not None:
+                models["pix2pix"].append((site, checkpoint))
         models["mmgan"].append((site, train_central(space, f"mmgan-{site}", [site], options=peer_options(space, "mmgan"))))
     return models
 

@@ -18,7 +18,7 @@ from pmm.experiments.settings import MLFLOW_EXPERIMENT
 from pmm.experiments.workspace import Workspace
 from pmm_core.config.methods import MMGANOptions, Pix2PixOptions
 from pmm_core.config.training import TrainingOptions
-from pmm_core.tasks import Task
+from pmm_core.tasks import Task, metric_key
 from pmm_core.methods import method_of
 from pmm_core.errors import PmmError
 from pmm.server.settings import build_server_settings
@@ -95,6 +95,17 @@ def train_central(space: Workspace, label: str, sites: list[str], pfm: bool = Tr
     (run_dir / "RUN.json").write_text(json.dumps({"signature": signature}, indent=1))
     (run_dir / "DONE").write_text(str(space.timings[label]))
     return chosen_checkpoint(run_dir)
+
+
+def train_pix2pix(space: Workspace, site: str, task: Task) -> Path | None:
+    """pix2pix for one task on one site, under the label every experiment gives it (so `tables` and
+    `pathology` share the run); None, said, when no training case of the site has the task."""
+    label = f"pix2pix-{site}-{metric_key(task.name)}"
+    try:
+        return train_central(space, label, [site], options=peer_options(space, "pix2pix", task))
+    except PmmError as exc:
+        space.echo(f"{label}: left out ({exc})")
+        return None
 
 
 def train_federated(space: Workspace, label: str, sites: list[str]) -> dict[str, Path]:
