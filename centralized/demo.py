@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from pmm.inference.evaluate_run import run_evaluation
+from pmm.inference.export import export_checkpoint
 from pmm.centralized.run_central import run_central
 from pmm.centralized.trainer import RunSettings
 from pmm_core.config.model import ModelOptions
@@ -75,6 +76,9 @@ def run_demo(out: Path, cases_per_site: int, epochs: int, seed: int, tracking_ur
     echo(format_table(rows))
     wins, total = beats_baselines(rows)
     echo(f"pmm beats every linear baseline on {wins} of {total} tasks (PSNR); demo took {time.perf_counter() - started:.0f} s")
+    exported = export_checkpoint(out / "run" / "best.pt", out / "demo.pmm", out / "evaluation")
     echo(f"tables: {out / 'evaluation'}; open the MLflow UI with: pmm ui" +
          (f" --tracking-uri {tracking_uri}" if tracking_uri else ""))
+    echo(f"model package (weights, card, tables) for another machine: {exported.path}; its card: "
+         f"unzip -p {exported.path} MODEL_CARD.md")
     return rows

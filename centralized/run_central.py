@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from pmm.centralized.distributed import init_distributed
+from pmm.centralized.fine_tune import StartingPoint
 from pmm.inference.model_loading import checkpoint_sites
+from pmm.inference.publish import publish_package
 from pmm.centralized.trainer import CentralTrainer, RunSettings, TrainOutcome
 from pmm_core.config.training import TrainingOptions, checked_options
 from pmm_core.data.fingerprint import load_fingerprint
@@ -56,8 +58,12 @@ class ResumePoint:
 
 def run_central(options: TrainingOptions, site_dirs: list[Path], settings: RunSettings,
                 tracking: TrackingSettings | None = None, resume: ResumePoint | None = None,
-                echo: Callable[[str], None] = print) -> TrainOutcome:
-    """Train (or continue, with `resume`) one model on the prepared `site_dirs`, recorded in MLflow."""
+                echo: Callable[[str], None] = print, init: StartingPoint | None = None) -> TrainOutcome:
+    """Train (or continue, with `resume`) one model on the prepared `site_dirs`, recorded in MLflow;
+    with `init`, starting from an exported package (fine-tuning; `options` already carry its
+    architecture, `StartingPoint.applied_to`)."""
+    if init is not None and resume is not None:
+        raise PmmError("--init starts a new run from a package; --resume continues a run: give one of them")
     tracking = tracking or TrackingSettings()
     site_dirs = [Path(d) for d in site_dirs]
     checkpoint = resume.checkpoint if resume is not None else None
@@ -78,7 +84,8 @@ def run_central(options: TrainingOptions, site_dirs: list[Path], settings: RunSe
                                        "pmm.pfm": str(options.model.pfm),
                                        "pmm.mcbs": str(options.mcbs)} | tracking.tags)
             if checkpoint is None:
-                tracker.log_params(flatten(options.model_dump(mode="json")) | {"sites": names})
+                tracker.log_params(flatten(options.model_dump(mode="json")) | {"sites": names}
+                                   | ({f"init.{k}": v for k, v in init.origin.items()} if init else {}))
                 for site_dir in site_dirs:
                     tracker.log_artifact(site_dir / "fingerprint.json", f"fingerprints/{site_dir.name}")
         # the run ends FAILED (error, with its line) or KILLED (Ctrl-C, SIGTERM) when training does not finish
@@ -87,9 +94,12 @@ def run_central(options: TrainingOptions, site_dirs: list[Path], settings: RunSe
             if checkpoint is not None:
                 trainer.restore(checkpoint)
                 echo(f"resumed at epoch {trainer.epoch + 1}, step {trainer.global_step}")
+            elif init is not None:
+                trainer.start_from(init)
+                echo(f"starting from {init.origin['name']} (SHA-256 {init.origin['sha256'][:16]}...)")
             outcome = trainer.train()
             if tracker is not None:
-                finish_run(tracker, trainer, outcome.stopped_early)
+                finish_run(tracker, trainer, outcome.stopped_early, tracking.registered_model, echo)
                 where = "stopped at" if outcome.stopped_early else "finished after"
                 best = f"best val PSNR {outcome.best_score:.2f} dB" if outcome.best_score > float("-inf") else \
                     ("no val case could be scored (the val split is empty or none of its cases has a task's "
@@ -101,8 +111,10 @@ def run_central(options: TrainingOptions, site_dirs: list[Path], settings: RunSe
         dist.close()
 
 
-def finish_run(tracker: RunTracker, trainer: CentralTrainer, stopped_early: bool) -> None:
-    """Checkpoints and the model as artifacts; an early stop leaves the run open for --resume."""
+def finish_run(tracker: RunTracker, trainer: CentralTrainer, stopped_early: bool, register: str | None = None,
+               echo: Callable[[str], None] = print) -> None:
+    """Checkpoints and the exported package as artifacts (the package registered as `register`);
+    an early stop leaves the run open for --resume."""
     if stopped_early:
         tracker.set_tags({"pmm.stopped_at_step": str(trainer.global_step)})
         tracker.finish("KILLED")
@@ -111,5 +123,6 @@ def finish_run(tracker: RunTracker, trainer: CentralTrainer, stopped_early: bool
         path = trainer.settings.run_dir / f"{name}.pt"
         if path.is_file():
             tracker.log_artifact(path, "checkpoints")
-    tracker.log_model(trainer.model.cpu())
+    run_dir = trainer.settings.run_dir
+    publish_package(tracker, run_dir / "best.pt", run_dir / f"{register or run_dir.name}.pmm", register, echo)
     tracker.finish()

@@ -26,6 +26,8 @@ from pmm_core.training.sampling import make_sampler
 from pmm_core.errors import PmmError
 from pmm_core.evaluation.montage import montage_figure
 from pmm_core.evaluation.validation import validate
+from pmm.centralized.fine_tune import StartingPoint
+from pmm_core.build_info import build_info
 from pmm_core.training.checkpoint import save_checkpoint
 from pmm_core.training.epoch import run_epoch
 from pmm_core.training.schedule import LearningRateSchedule
@@ -87,6 +89,7 @@ class CentralTrainer:
         self.model = self.recipe.precision.prepare_model(self.method.build(options).to(dist.device))
         self.optimizers = build_optimizers(self.model, options.learning_rate, options.betas,
                                            self.recipe.precision.needs_loss_scaling)
+        self.started_from: dict[str, str] | None = None  # the package a fine-tuning run started from
         self.steps_per_epoch = len(self.sampler)
         self.schedule = LearningRateSchedule.of(options)
         self.condition_rng = np.random.default_rng([options.seed, dist.rank])
@@ -110,10 +113,19 @@ class CentralTrainer:
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
                     "conditions": self.dist.gather(self.condition_rng.bit_generator.state)},
             "mlflow_run_id": self.tracker.run_id if self.tracker else None,
+            "pmm": build_info(),  # the code that trained it, for the exported package's card
+            **({"init": self.started_from} if self.started_from else {}),
         }
+
+    def start_from(self, start: StartingPoint) -> None:
+        """Fine-tuning: begin from an exported package's weights instead of a random
+        initialisation; where it started (name, SHA-256) goes into every checkpoint."""
+        start.load_into(self.model)
+        self.started_from = dict(start.origin)
 
     def restore(self, checkpoint: dict[str, Any]) -> None:
         self.model.load_state_dict(checkpoint["model"])
+        self.started_from = checkpoint.get("init")
         self.optimizers.generator.load_state_dict(checkpoint["optimizer_generator"])
         self.optimizers.discriminator.load_state_dict(checkpoint["optimizer_discriminator"])
         self.optimizers.scaler.load_state_dict(checkpoint["scaler"])

@@ -27,7 +27,8 @@ from typing import Callable
 from pydantic import BaseModel, ConfigDict, field_validator
 from tqdm.auto import tqdm
 
-from pmm.inference.labelling import checkpoint_sha256, finished_output, pmm_version, sidecar_path
+from pmm.inference.labelling import (checkpoint_sha256, finished_output, model_provenance, pmm_version,
+                                     sidecar_path)
 from pmm.inference.model_loading import TrainedModel
 from pmm.inference.synthesize import (OutputFormat, model_inputs, output_scale_description, synthesize_target,
                                     trained_site, write_synthesis)
@@ -108,6 +109,9 @@ def _selected(sources: list[CaseFiles], trained: TrainedModel, site: SiteConfig,
     if split is None:
         return sources
     known = trained_site(trained, site)
+    if known.site_dir is None:
+        raise PmmError(f"--split {split}: {trained.path} is an exported package, which keeps no case ids of its "
+                       "training sites; complete the whole site (drop --split) or use the run's checkpoint")
     fingerprint = load_fingerprint(Path(known.site_dir))
     known.refuse_seen_cases(fingerprint, split, trained.path)
     wanted = set(fingerprint.split_cases(split))
@@ -210,7 +214,7 @@ def _manifest(trained: TrainedModel, site: SiteConfig, root: Path, options: Comp
                      "all other files are links to (or copies of) the site's real files",
         "Site": site.name, "Layout": site.layout, "Source": str(root.resolve()),
         "Checkpoint": str(Path(trained.path).resolve()), "CheckpointSHA256": checkpoint_sha256(Path(trained.path).resolve()),
-        "GeneratedBy": [{"Name": "pmm", "Version": pmm_version()}],
+        **model_provenance(trained), "GeneratedBy": [{"Name": "pmm", "Version": pmm_version()}],
         "Date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "Targets": targets, "Split": options.split, "OutFormat": options.out_format,
         "IntensityScale": scales, "RealFiles": "copied" if options.copy_files else "symbolic links",

@@ -4,8 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from pmm.inference.model_loading import default_device, load_trained_model
+from pmm.inference.model_loading import default_device
+from pmm.inference.model_source import load_model
 from pmm_core.data.fingerprint import load_fingerprint
+from pmm_core.data.records import split_sha256
 from pmm_core.errors import PmmError
 from pmm_core.evaluation.evaluate import METHODS, evaluate_site
 from pmm_core.evaluation.montage import montage_figure
@@ -15,15 +17,16 @@ from pmm_core.tasks import Task, default_tasks
 from pmm.tracking import RunTracker, TrackingSettings
 
 
-def run_evaluation(checkpoint: Path, site_dir: Path, tasks: list[Task] | None, split: str = "test",
+def run_evaluation(checkpoint: Path | str, site_dir: Path, tasks: list[Task] | None, split: str = "test",
                    out: Path | None = None, tracking: TrackingSettings | None = None, batch_size: int = 16,
                    echo: Callable[[str], None] = print, protocols: tuple[str, ...] = PROTOCOLS) -> list[dict]:
     """Score `checkpoint` on the prepared site `site_dir` (its paper tasks unless `tasks` are
     given) in the intensity scale it was trained in for that site, under each protocol; the table
-    is printed, written beside the checkpoint (or to `out`) and logged."""
+    is printed, written beside the checkpoint (a registered model's: ./evaluation; or to `out`) and
+    logged. `checkpoint` may be a package or a models:/ URI of the tracking store."""
     tracking = tracking or TrackingSettings()
     device = default_device()
-    trained = load_trained_model(checkpoint, device)
+    trained = load_model(checkpoint, device, tracking.tracking_uri)
     fingerprint = load_fingerprint(site_dir)
     if not fingerprint.split.get(split):
         counts = ", ".join(f"{name} {len(cases)}" for name, cases in fingerprint.split.items())
@@ -36,6 +39,9 @@ def run_evaluation(checkpoint: Path, site_dir: Path, tasks: list[Task] | None, s
              "and the site's own intensity standardization is used")
     else:
         known.refuse_seen_cases(fingerprint, split, checkpoint)
+        if known.split is None and known.split_sha256 and known.split_sha256 != split_sha256(fingerprint.split):
+            echo(f"note: {checkpoint} keeps no case ids, and site {fingerprint.site}'s split is not the one it trained "
+                 f"with; its {split} cases may include cases it trained on")
     for task in tasks or []:
         reason = trained.refusal(list(task.sources), task.target)
         if reason:
@@ -53,14 +59,14 @@ def run_evaluation(checkpoint: Path, site_dir: Path, tasks: list[Task] | None, s
         echo(f"note: no case of the {split} split has the modalities of {task}; it is left out")
     rows = evaluation_rows(result)
     echo(format_table(rows, "pmm" if trained.options.method == "pmm-synth" else trained.method.label))
-    out = out or Path(checkpoint).parent / "evaluation"
+    out = out or (Path("evaluation") if trained.origin else trained.path.parent / "evaluation")
     csv_path, json_path = write_reports(rows, out, f"{fingerprint.site}_{split}")
     echo(f"written {csv_path} and {json_path}")
 
     with RunTracker(tracking.experiment, run_name=tracking.run_name or f"evaluate-{fingerprint.site}-{split}",
                     tracking_uri=tracking.tracking_uri,
                     tags={"pmm.mode": "evaluate", "pmm.sites": fingerprint.site, "pmm.split": split,
-                          "pmm.checkpoint": str(Path(checkpoint).resolve()),
+                          "pmm.checkpoint": trained.origin or str(trained.path.resolve()),
                           "pmm.method": trained.options.method,
                           "pmm.pfm": str(trained.options.model.pfm), "pmm.mcbs": str(trained.options.mcbs)}
                     | tracking.tags) as tracker:

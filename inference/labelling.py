@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import datetime
 import functools
-import hashlib
 import json
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from pmm.inference.model_loading import TrainedModel
+from pmm.inference.package import file_sha256
+from pmm_core.build_info import pmm_version
 from pmm_core.data.cache import write_json_atomic
 
 
@@ -31,18 +31,8 @@ def sidecar_path(image: Path) -> Path:
 
 @functools.lru_cache(maxsize=8)
 def checkpoint_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def pmm_version() -> str:
-    try:
-        return metadata.version("pmm")
-    except metadata.PackageNotFoundError:
-        return "unknown"
+    """The model file's hash, once per file however many images a cohort writes."""
+    return file_sha256(path)
 
 
 def synthetic_description(target: str, sources: tuple[str, ...], site: str, checkpoint: Path) -> str:
@@ -69,10 +59,17 @@ def sidecar(trained: TrainedModel, target: str, sources: tuple[str, ...], site: 
         "Method": trained.method.label,
         "Checkpoint": str(trained.path),
         "CheckpointSHA256": checkpoint_sha256(Path(trained.path).resolve()),
+        **model_provenance(trained),
         "IntensityScale": intensity,
         "GeneratedBy": [{"Name": "pmm", "Version": pmm_version()}],
         "Date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def model_provenance(trained: TrainedModel) -> dict[str, str]:
+    """An exported package's name and the registry URI it came from, where the model has them."""
+    return ({"ModelPackage": trained.package} if trained.package else {}) | \
+        ({"ModelURI": trained.origin} if trained.origin else {})
 
 
 def write_sidecar(image: Path, trained: TrainedModel, target: str, sources: tuple[str, ...], site: str,

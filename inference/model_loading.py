@@ -1,4 +1,6 @@
-"""A trained model from a checkpoint, with the options and sites it was trained with."""
+"""A trained model from a checkpoint or an exported package (`package.py`), with the options
+and sites it was trained with. A package is read without unpickling anything; a checkpoint with
+torch's weights-only loader."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,6 +23,8 @@ class TrainedModel:
     sites: list[SiteRecord]
     path: Path
     precision: Precision     # what it computes in on its device (as it trained, resolved for this machine)
+    package: str | None = None  # the package's name when it came from one (labels name it)
+    origin: str | None = None   # what the user named when it was not a file (a models:/ registry URI)
 
     @property
     def method(self) -> Method:
@@ -55,17 +59,30 @@ class TrainedModel:
 
 
 def load_trained_model(path: Path, device: torch.device) -> TrainedModel:
-    checkpoint = load_checkpoint(path)
-    # options another pmm version wrote (a key since renamed or removed): one line, not a traceback
-    options = checked_options(checkpoint["config"], f"{path} (written by another version of pmm?)")
-    model = build_method_model(options)
-    try:
-        model.load_state_dict(checkpoint["model"])
-    except RuntimeError as exc:
-        raise PmmError(f"{path}: weights do not fit the model its config describes ({str(exc).splitlines()[0]})") from None
+    """The model in `path`: an exported package (`pmm export`) or a checkpoint pmm wrote; one line
+    naming the file when it is neither."""
+    from pmm.inference.package import is_package, load_weights, read_package
+
+    path = Path(path)
+    if is_package(path):
+        package = read_package(path)
+        if package.manifest.kind == "federated-global":
+            raise PmmError(f"{path}: a federation's shared network without any site's personal parameters; a site "
+                           "personalizes it first (`pmm client --site S --personalize-only --global-model "
+                           f"{path.name}`) and synthesizes with the model.pt that writes")
+        options = checked_options(package.manifest.options, f"{path} (written by another version of pmm?)")
+        model = build_method_model(options)
+        load_weights(model, package.weights, path)
+        sites, name = list(package.manifest.sites), package.manifest.name
+    else:
+        checkpoint = load_checkpoint(path, kind="pmm checkpoint or package (.pmm)")
+        # options another pmm version wrote (a key since renamed or removed): one line, not a traceback
+        options = checked_options(checkpoint["config"], f"{path} (written by another version of pmm?)")
+        model = build_method_model(options)
+        load_weights(model, checkpoint["model"], path, may_lack=())
+        sites, name = checkpoint_sites(checkpoint, path), None
     precision = resolve_precision(options.precision, options.channels_last, device)
-    return TrainedModel(precision.prepare_model(model.to(device).eval()), options, checkpoint_sites(checkpoint, path),
-                        Path(path), precision)
+    return TrainedModel(precision.prepare_model(model.to(device).eval()), options, sites, path, precision, name)
 
 
 def checkpoint_sites(checkpoint: dict, path: Path) -> list[SiteRecord]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Literal
 
 import nibabel as nib
@@ -49,21 +49,33 @@ OutputFormat = Literal["nifti", "dicom"]
 
 def parse_inputs(items: list[str]) -> dict[str, Path]:
     """['T1=a.nii.gz', …] → {'T1': Path}; one-line errors for malformed or missing inputs."""
-    inputs: dict[str, Path] = {}
+    inputs: dict[str, str] = {}
     for item in items:
         if "=" not in item:
             raise PmmError(f"--input {item!r}: write MODALITY=FILE, e.g. T1=patient_t1.nii.gz")
         name, file = item.split("=", 1)
+        if canonical_modality(name) in {canonical_modality(m) for m in inputs}:
+            raise PmmError(f"--input {canonical_modality(name)} is given twice")
+        inputs[name] = file
+    if not inputs:
+        raise PmmError("give at least one --input MODALITY=FILE")
+    return parse_input_files(inputs)
+
+
+def parse_input_files(inputs: Mapping[str, str | Path]) -> dict[str, Path]:
+    """{'t1': 'a.nii.gz', …} → {'T1': Path}: canonical modality names, every file there."""
+    files: dict[str, Path] = {}
+    for name, file in inputs.items():
         modality = canonical_modality(name)
-        if modality in inputs:
+        if modality in files:
             raise PmmError(f"--input {modality} is given twice")
         path = Path(file)
         if not path.exists():
             raise PmmError(f"{path}: input file (or DICOM series folder) not found")
-        inputs[modality] = path
-    if not inputs:
-        raise PmmError("give at least one --input MODALITY=FILE")
-    return inputs
+        files[modality] = path
+    if not files:
+        raise PmmError("give at least one input: MODALITY=FILE")
+    return files
 
 
 def _grid_image(geometry: dict, array_zyx: np.ndarray) -> sitk.Image:
@@ -170,13 +182,13 @@ def write_synthesis(synthesis: Synthesis, trained: TrainedModel, site: SiteConfi
                                      pmm_version(), trained.method.label)
         write_synthetic_series(sitk.GetArrayFromImage(synthesis.image), scan_series(inputs.reference_file), out, label)
     else:
-        write_nifti_atomic(_nifti_like_reference(synthesis.image, inputs.reference_file, description), out)
+        write_nifti_atomic(nifti_like_reference(synthesis.image, inputs.reference_file, description), out)
     write_sidecar(out, trained, target=synthesis.target, sources=synthesis.sources, site=site.name,
                   reference=inputs.reference_file, intensity=synthesis.intensity)
     return out
 
 
-def _nifti_like_reference(image: sitk.Image, reference_file: Path, description: str) -> nib.Nifti1Image:
+def nifti_like_reference(image: sitk.Image, reference_file: Path, description: str) -> nib.Nifti1Image:
     """float32 NIfTI on the reference's grid: a NIfTI reference's own header and affine (qform and
     sform codes kept), else (a DICOM series) the affine of its SimpleITK geometry."""
     if is_series_folder(reference_file):
@@ -214,15 +226,20 @@ def output_scale_description(known: SiteRecord, target: str, intensity_range: Ou
             f"with its typical {target} volume (healthy-tissue level {typical.anchor:g}), brain-masked")
 
 
+def refuse_before_reading(trained: TrainedModel, site: SiteConfig, inputs: Collection[str], target: str,
+                          intensity_range: OutputRange) -> None:
+    """An unknown site, task or output scale fails before any image is read."""
+    refuse_target_among_inputs(target, inputs)
+    output_scale_description(trained_site(trained, site), target, intensity_range)
+    trained.usable_sources(list(inputs), target)
+
+
 def synthesize(trained: TrainedModel, site: SiteConfig, inputs: dict[str, Path], target: str, out: Path,
                batch_size: int = 16, intensity_range: OutputRange = "scanner",
                out_format: OutputFormat = "nifti") -> Path:
     """The single-patient form: `inputs` maps modality → NIfTI file or DICOM series folder."""
     target = canonical_modality(target)
-    refuse_target_among_inputs(target, inputs)
-    # fail on an unknown site, task or output scale before reading anything
-    output_scale_description(trained_site(trained, site), target, intensity_range)
-    trained.usable_sources(list(inputs), target)
+    refuse_before_reading(trained, site, inputs, target, intensity_range)
     try:
         record = CaseImages(case_id=out.name, images={m: read_volume(p) for m, p in inputs.items()},
                             files=dict(inputs))

@@ -10,6 +10,7 @@ from pmm.client_command import client
 from pmm.complete_command import complete
 from pmm.demo_command import demo
 from pmm.evaluate_command import evaluate
+from pmm.export_command import export
 from pmm.experiment_command import experiment
 from pmm.phantom_command import phantom
 from pmm.prepare_command import prepare
@@ -40,6 +41,7 @@ app.command("train-central")(train_central)
 app.command("evaluate")(evaluate)
 app.command("synthesize")(synthesize)
 app.command("complete")(complete)
+app.command("export")(export)
 app.command("ui")(ui)
 app.command("serve")(serve)
 app.command("client")(client)

@@ -19,7 +19,7 @@ def client(
     state_dir: Path = typer.Option(Path("pmm_state"), "--state-dir", help="Where this site keeps its embedding and optimizer state between rounds and federations."),
     device: str = typer.Option("cpu", "--device", help="Device for local training (cpu, cuda)."),
     personalize_only: bool = typer.Option(False, "--personalize-only", help="A site that joins after training: fit only its personal parameters against the frozen global model (--global-model); no server needed."),
-    global_model: Path = typer.Option(None, "--global-model", help="The federation's global.pt (from the server's --dir), for --personalize-only."),
+    global_model: str = typer.Option(None, "--global-model", help="For --personalize-only: the federation's global.pt (from the server's --dir), or an exported package (NAME.pmm, or models:/NAME/VERSION from the MLflow registry at $MLFLOW_TRACKING_URI, else ./mlflow.db)."),
     epochs: int = typer.Option(5, "--epochs", min=1, help="Epochs for --personalize-only."),
 ) -> None:
     """Join a federation: train on this site's own images each round and send back only the shared network.

@@ -10,7 +10,7 @@ from pmm.errors import reports_errors
 
 @reports_errors
 def evaluate(
-    checkpoint: Path = typer.Option(..., "--checkpoint", help="A checkpoint written by train-central (last.pt or best.pt)."),
+    checkpoint: str = typer.Option(..., "--checkpoint", help="The model: a checkpoint written by train-central (last.pt or best.pt), a federated site's model.pt, an exported package (NAME.pmm) or a registered one (models:/NAME/VERSION, models:/NAME@ALIAS; looked up in --tracking-uri)."),
     site: str = typer.Option(..., "--site", help="Site name or TOML path (prepared)."),
     task: list[str] = typer.Option(None, "--task", help="A task like 'T1,T2->FLAIR'; repeat for several (default: the paper's tasks for the site)."),
     split: str = typer.Option("test", "--split", help="train, val or test."),

@@ -32,6 +32,7 @@ def serve(
     wait_timeout: float = WAIT_TIMEOUT,
     experiment: str = EXPERIMENT,
     tracking_uri: str = TRACKING_URI,
+    register: str = typer.Option(None, "--register", help="When the federation finishes, export its shared network as a package (DIR/NAME.pmm) and register it in the MLflow Model Registry as a new version of NAME (sites personalize it with `pmm client --personalize-only --global-model models:/NAME/latest`)."),
 ) -> None:
     """Run the federation server: FedAvg of the shared network, weighted by each site's training slices.
 
@@ -46,7 +47,7 @@ def serve(
                                                                                 paper_recipe),
                                      share_discriminators=share_discriminators, personal_modulation=personal_modulation,
                                      round_timeout=round_timeout, wait_timeout=wait_timeout, resume=resume,
-                                     experiment=experiment, tracking_uri=tracking_uri)
+                                     experiment=experiment, tracking_uri=tracking_uri, register=register)
     tls = TlsFiles.from_folder(certificates) if certificates else None
     if require_node_auth and node_keys is None and certificates is not None:
         node_keys = certificates / "nodes"

@@ -20,6 +20,8 @@ def train_central(
     no_mcbs: bool = typer.Option(False, "--no-mcbs", help="Ablation: the naive batch-1 sampler instead of MCBS."),
     paper_recipe: bool = typer.Option(False, "--paper-recipe", help="The paper's recipe exactly: no pathology oversampling and no lesion-weighted L1 (pmm's default draws slices with a lesion 4x as often inside each MCBS group and weighs the L1 inside the lesion label 6x; docs/RESULTS.md)."),
     resume: str = typer.Option(None, "--resume", help="Continue a run: its folder, its name under runs/, or a checkpoint file."),
+    init: str = typer.Option(None, "--init", help="Fine-tune: start from an exported package (NAME.pmm, or models:/NAME/VERSION) instead of random weights; its architecture is kept, a site it never saw gets its own dataset embedding, and the run records where it started."),
+    register: str = typer.Option(None, "--register", help="Register the finished run's package (RUN_DIR/NAME.pmm, with its model card) in the MLflow Model Registry as a new version of NAME; load it later as models:/NAME/VERSION or models:/NAME@ALIAS."),
     config: Path = typer.Option(None, "--config", help=r"Training options TOML: method, epochs, decay_start_epoch, learning_rate, batch_size, … and the \[model], \[losses], \[conditions], \[pix2pix], \[mmgan] tables."),
     cache_root: Path = typer.Option(None, "--cache-dir", help="Cache root (default: $PMM_CACHE_DIR, else ./pmm_cache)."),
     run_dir: Path = typer.Option(None, "--run-dir", help="Where checkpoints go (default: runs/<time>-<sites>)."),
@@ -43,9 +45,11 @@ def train_central(
     from pmm_core.tasks import parse_task
     from pmm.tracking.settings import TrackingSettings
 
-    point = None
+    point = start = None
     if resume and (method or task):
         raise PmmError("--resume continues a run with its own method; drop --method and --task")
+    if resume and init:
+        raise PmmError("--init starts a new run from a package; --resume continues a run: give one of them")
     if resume:
         from pmm.centralized.run_central import ResumePoint
         from pmm.centralized.runs import resolve_checkpoint
@@ -60,6 +64,11 @@ def train_central(
         parsed = parse_task(task) if task else None
         options = options_with_overrides(config, epochs, batch_size, no_pfm, no_mcbs, method,
                                          (parsed.sources, parsed.target) if parsed else None, paper_recipe)
+        if init:
+            from pmm.centralized.fine_tune import StartingPoint
+
+            start = StartingPoint.load(init, tracking_uri)
+            options = start.applied_to(options, method)
         site_dirs = site_cache_dirs(site_names(sites), cache_root or default_cache_root())  # before torch loads
         from pmm.centralized.runs import default_run_dir
 
@@ -68,5 +77,6 @@ def train_central(
     from pmm.centralized.trainer import RunSettings
 
     settings = RunSettings(run_dir=run_dir, max_steps=max_steps, checkpoint_every=checkpoint_every, progress=not quiet)
-    run_central(options, site_dirs, settings, TrackingSettings(experiment=experiment, tracking_uri=tracking_uri),
-                resume=point, echo=typer.echo)
+    run_central(options, site_dirs, settings,
+                TrackingSettings(experiment=experiment, tracking_uri=tracking_uri, registered_model=register),
+                resume=point, echo=typer.echo, init=start)

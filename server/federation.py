@@ -135,6 +135,14 @@ def run_federation(grid: Grid, folder: Path, settings: ServerSettings) -> Server
         log.finish(False, f"{type(exc).__name__}: {exc}", "KILLED" if isinstance(exc, (KeyboardInterrupt, SystemExit))
                    else "FAILED")
         raise
+    if ok and settings.registered_model:
+        from pmm.inference.publish import publish_package
+
+        try:
+            publish_package(log.parent, folder / "global.pt", folder / f"{settings.registered_model}.pmm", settings.registered_model,
+                            lambda line: print(line, flush=True))
+        except Exception as exc:  # the rounds are done and saved; only the package is missing
+            ok, message = False, f"{message}, but its package was not registered ({type(exc).__name__}: {exc})"
     log.finish(ok, message)
     status = ServerStatus(ok=ok, rounds_done=state.round, message=message, mlflow_run_id=state.mlflow_run_id)
     write_model(status, folder / STATUS_FILE)

@@ -28,6 +28,7 @@ class ServerSettings(BaseModel):
     resume: bool = False
     tracking_uri: str | None = None
     experiment: str = "pmm"
+    registered_model: str | None = None  # the finished federation's shared network, as a registered package
 
 
 class ServerStatus(BaseModel):
@@ -43,7 +44,8 @@ def build_server_settings(folder: Path, rounds: int, min_sites: int, *, name: st
                           local_epochs: int = 1, expected_sites: int | None = None, training: TrainingOptions | None = None,
                           share_discriminators: bool = False, personal_modulation: bool = False,
                           round_timeout: float = 6 * 3600.0, wait_timeout: float = 600.0, resume: bool = False,
-                          experiment: str = "pmm", tracking_uri: str | None = None) -> ServerSettings:
+                          experiment: str = "pmm", tracking_uri: str | None = None,
+                          register: str | None = None) -> ServerSettings:
     """The settings of one federation from the options `pmm serve`, `pmm simulate` and the
     experiments all take; the run is named after its folder unless `name` is given."""
     shared = ["generator"] + ([] if personal_modulation else ["modulation"]) + \
@@ -56,7 +58,8 @@ def build_server_settings(folder: Path, rounds: int, min_sites: int, *, name: st
     except ValidationError as exc:
         raise PmmError(validation_message("federation options", exc)) from None
     return ServerSettings(federation=options, name=name or Path(folder).resolve().name, resume=resume,
-                          experiment=experiment, tracking_uri=tracking_uri)
+                          experiment=experiment, tracking_uri=tracking_uri,
+                          registered_model=register)
 
 
 def write_model(model: BaseModel, path: Path) -> None:

@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import time
+import zipfile
 from pathlib import Path
 
 import mlflow
@@ -120,10 +121,11 @@ def test_tls_federation_sends_only_shared_parameters_and_resumes(federation: dic
         after_one = {site: torch.load(fed["tmp"] / "state" / site / "state.before.pt", weights_only=True)["personal"]
                      for site in ("BraTS", "ISLES")}
         assert not torch.equal(after_one["BraTS"]["embedding.mlp.0.weight"], after_one["ISLES"]["embedding.mlp.0.weight"])
-        server = _serve(fed, "--rounds", "2", "--min-sites", "2", "--resume", *tls)
+        server = _serve(fed, "--rounds", "2", "--min-sites", "2", "--resume", "--register", "fedmodel", *tls)
         code, output = _finish(server)
         assert code == 0, output[-3000:]
         assert "round 2/2 done" in output and "round 1/" not in output
+        assert "registered as models:/fedmodel/1" in output
     finally:
         _stop(server, *clients)
 
@@ -165,6 +167,20 @@ def test_tls_federation_sends_only_shared_parameters_and_resumes(federation: dic
     assert "round fed:2: training 1 local epoch(s) from epoch 1 of the federation's 2-epoch schedule" in site_log
     assert "must be registered" in (fed["tmp"] / "state" / "GEN" / "supernode.log").read_text()
     assert not (fed["tmp"] / "state" / "GEN" / "state.pt").exists()
+    # the finished federation's shared network, registered: no site's personal part or record in it
+    with zipfile.ZipFile(fed["tmp"] / "fed" / "fedmodel.pmm") as archive:
+        manifest = json.loads(archive.read("pmm-package.json"))
+    assert manifest["kind"] == "federated-global" and manifest["sites"] == [] and manifest["training"]["federation_round"] == 2
+    refused = run_pmm("synthesize", "--checkpoint", str(fed["tmp"] / "fed" / "fedmodel.pmm"), "--site", "gen",
+                      "--input", f"T1={Path(fed['env']['PMM_CACHE_DIR']).parent / 'data' / 'GEN' / 'case00' / 'case00_T1.nii.gz'}",
+                      "--target", "T2", "--out", str(fed["tmp"] / "x.nii.gz"), env=fed["env"])
+    assert refused.returncode == 2 and "personalizes it first" in refused.stderr, refused.stderr[-2000:]
+    # the site that never joined fits its own parts against it, fetched from the registry
+    joined = run_pmm("client", "--site", "gen", "--personalize-only", "--global-model", "models:/fedmodel/latest",
+                     "--epochs", "1", "--state-dir", str(fed["tmp"] / "late"),
+                     env={**fed["env"], "PMM_MODEL_CACHE": str(fed["tmp"] / "models")})
+    assert joined.returncode == 0, joined.stderr[-2000:]
+    assert torch.load(fed["tmp"] / "late" / "GEN" / "state.pt", weights_only=True)["history"][-1]["personalize_only"]
 
 
 def _poisoned_cache(prepared_sites: Path, folder: Path, site: str) -> Path:

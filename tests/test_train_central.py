@@ -14,6 +14,7 @@ import torch
 from pmm.centralized.run_central import ResumePoint, run_central
 from pmm.centralized.runs import resolve_checkpoint
 from pmm.centralized.trainer import RunSettings
+from pmm.inference.model_loading import load_trained_model
 from pmm_core.config.training import options_with_overrides
 from pmm_core.data.site_caches import site_cache_dirs
 from pmm.tracking import TrackingSettings
@@ -86,8 +87,9 @@ def test_full_run_logs_to_mlflow_and_the_model_loads_back(prepared_sites: Path, 
     assert "metrics.val/mean_ssim" in runs.columns  # the same validation as every federated site
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(runs["run_id"][0])}
     assert {"checkpoints", "fingerprints", "validation"} <= artifacts
-    model = mlflow.pytorch.load_model(f"runs:/{runs['run_id'][0]}/model")
-    assert type(model).__name__ == "PMMSynth"
+    assert "model" not in artifacts  # the package, not a pickled MLflow model (tests/test_package.py)
+    package = mlflow.MlflowClient().download_artifacts(runs["run_id"][0], "package/full.pmm", str(tmp_path / "dl"))
+    assert type(load_trained_model(Path(package), torch.device("cpu")).model).__name__ == "PMMSynth"
     # one epoch: a quarter of it is 0 epochs at the full rate, then linearly to 0 over the epoch's steps
     steps = checkpoint["global_step"]
     logged = mlflow.MlflowClient().get_metric_history(runs["run_id"][0], "train/lr")

@@ -5,16 +5,14 @@
 - The experiment is looked up, created once if missing, and then addressed by id: concurrent
   `set_experiment` calls can put runs in "Default" (seen with MLflow 3.17).
 - Anonymous telemetry is off before mlflow is imported.
-- A logged model declares its pip requirements (`model_requirements`): MLflow's inference of
-  them starts a Python process that imports torch, about 4 s per logged model
-  (bench/tracking_overhead.py), paid by every training run.
+- A run's model is its exported package (`pmm.inference.publish`), logged as a plain artifact:
+  no pickled MLflow model, so neither MLflow's pickle warning nor its requirement inference (a
+  Python process importing torch, seconds per run: bench/tracking_overhead.py).
 """
 from __future__ import annotations
 
 import os
-import subprocess
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -25,23 +23,9 @@ from mlflow.entities import Metric, Param, RunTag  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
+from pmm_core.build_info import git_commit  # noqa: E402
+
 MAX_PARAM_LENGTH = 6000
-# what loading a logged pmm model needs (what MLflow's own inference finds, mlflow itself added by it)
-MODEL_PACKAGES = ("cloudpickle", "numpy", "pandas", "pmm", "torch")
-
-
-def model_requirements() -> list[str]:
-    """The packages a logged model loads with, pinned to the installed versions (a local build tag
-    such as torch's `+cpu` dropped, as MLflow does)."""
-    pinned = []
-    for name in MODEL_PACKAGES:
-        try:
-            pinned.append(f"{name}=={metadata.version(name).split('+')[0]}")
-        except metadata.PackageNotFoundError:
-            continue
-    return pinned
-
-
 def resolve_tracking_uri(uri: str | None = None) -> str:
     """Explicit URI, else $MLFLOW_TRACKING_URI, else sqlite:///<cwd>/mlflow.db."""
     return uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd().resolve() / 'mlflow.db'}"
@@ -73,15 +57,6 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, str]:
         else:
             flat[name] = str(value)[:MAX_PARAM_LENGTH]
     return flat
-
-
-def git_commit() -> str:
-    try:
-        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-                                capture_output=True, text=True, timeout=5)
-        return result.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 class RunTracker:
@@ -131,15 +106,6 @@ class RunTracker:
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(self.run_id, str(path), artifact_path)
-
-    def log_model(self, model: Any, name: str = "model") -> None:
-        """The torch model, pickled so it loads back with `mlflow.pytorch.load_model`."""
-        import mlflow.pytorch
-
-        mlflow.set_tracking_uri(self.uri)
-        with mlflow.start_run(run_id=self.run_id):
-            mlflow.pytorch.log_model(model, name=name, serialization_format="pickle",
-                                     pip_requirements=model_requirements())
 
     def finish(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.run_id, status)

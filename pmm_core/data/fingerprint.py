@@ -52,6 +52,7 @@ def build_fingerprint(site: SiteConfig, metas: list[CaseMeta], split: dict[str, 
         split=split,
         cases={m.case_id: FingerprintCase(modalities=m.modalities, slices=m.slices)
                for m in sorted(metas, key=lambda x: x.case_id)},
+        site_options=site.model_dump(mode="json", by_alias=True, exclude={"root", "split", "source"}),
     )
 
 

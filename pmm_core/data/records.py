@@ -89,6 +89,7 @@ class SiteFingerprint(Record):
     availability_patterns: dict[str, int]
     split: dict[str, list[str]]
     cases: dict[str, FingerprintCase]
+    site_options: dict | None = None            # the site file's options but root and split (None: older pmm)
 
     def split_cases(self, split: str) -> list[str]:
         """The case ids of `split` (train/val/test); a clear error for a split the site lacks."""
@@ -98,21 +99,35 @@ class SiteFingerprint(Record):
 
 
 class SiteRecord(Record):
-    """What a checkpoint records of each site it was trained on."""
+    """What a checkpoint records of each site it was trained on.
+
+    An exported package (`pmm export`) keeps the same record without what belongs to the machine
+    and the patients that trained it (`shareable`): no site folder, no case ids.
+    """
 
     name: str
     dataset_id: int
     modalities: list[str]
-    site_dir: str = Field(validation_alias=AliasChoices("site_dir", "cache_dir"))  # "cache_dir" in older checkpoints
+    # where the site's cache was ("cache_dir" in older checkpoints); None in an exported package
+    site_dir: str | None = Field(None, validation_alias=AliasChoices("site_dir", "cache_dir"))
     intensity: SiteStandardization  # the scale the model was trained in for this site
     split: dict[str, list[str]] | None = None  # the case split it trained with (None: written before pmm kept it)
     split_sha256: str | None = None
+    # the site file's options but its root and split (layout, modalities, file globs, preprocessing),
+    # as prepared: how the site's cases are found and what the model's input space is (None: older pmm)
+    site_options: dict | None = None
 
     @classmethod
     def of(cls, site_dir: Path, fingerprint: SiteFingerprint) -> "SiteRecord":
         return cls(name=fingerprint.site, dataset_id=fingerprint.dataset_id, modalities=fingerprint.modalities,
                    site_dir=str(Path(site_dir).resolve()), intensity=fingerprint.intensity,
-                   split=fingerprint.split, split_sha256=split_sha256(fingerprint.split))
+                   split=fingerprint.split, split_sha256=split_sha256(fingerprint.split),
+                   site_options=fingerprint.site_options)
+
+    def shareable(self) -> "SiteRecord":
+        """The record without the training machine's folder and the training cases' ids (their
+        split's hash stays, so two packages can be told apart by what they trained on)."""
+        return self.model_copy(update={"site_dir": None, "split": None})
 
     def refuse_seen_cases(self, fingerprint: SiteFingerprint, split: str, checkpoint: Path | str) -> None:
         """One line when cases of the prepared site's `split` were in this model's training split:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pmm_core.build_info import build_info
 from pmm_core.config.training import TrainingOptions
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.data.records import SiteRecord
@@ -35,5 +36,6 @@ def write_site_model(model: PMMSynth, options: TrainingOptions, site: SiteRecord
                      round_number: int) -> Path:
     path = Path(state_dir) / site.name / MODEL_FILE
     save_checkpoint({"format": 1, "config": options.model_dump(mode="json"), "sites": [site.model_dump()],
-                     "model": model.state_dict(), "federation": federation, "round": round_number}, path)
+                     "model": model.state_dict(), "federation": federation, "round": round_number,
+                     "pmm": build_info()}, path)
     return path
