@@ -26,11 +26,9 @@ from pmm.inference.model_loading import TrainedModel, default_device
 from pmm.inference.model_source import load_model
 from pmm.inference.site_for_model import site_for_model
 from pmm.inference.synthesize import (OutputFormat, model_inputs, nifti_like_reference, parse_input_files,
-                                      refuse_before_reading, synthesize, synthesize_target)
+                                      read_inputs, refuse_before_reading, synthesize, synthesize_target)
 from pmm_core.config.site import SiteConfig
-from pmm_core.data.case import CaseImages
 from pmm_core.data.intensity import OutputRange
-from pmm_core.data.nifti_io import read_volume
 from pmm_core.errors import CaseError, PmmError
 from pmm_core.modalities import canonical_modality
 
@@ -75,7 +73,7 @@ class Synthesizer:
         files, target = parse_input_files(inputs), canonical_modality(target)
         refuse_before_reading(self.trained, config, files, target, intensity_range)
         try:
-            record = CaseImages(case_id="patient", images={m: read_volume(p) for m, p in files.items()}, files=files)
+            record = read_inputs(files, "patient")
             synthesis = synthesize_target(self.trained, model_inputs(self.trained, config, record), target,
                                           batch_size, intensity_range)
         except CaseError as exc:

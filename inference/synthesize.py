@@ -54,7 +54,7 @@ def parse_inputs(items: list[str]) -> dict[str, Path]:
         if "=" not in item:
             raise PmmError(f"--input {item!r}: write MODALITY=FILE, e.g. T1=patient_t1.nii.gz")
         name, file = item.split("=", 1)
-        if canonical_modality(name) in {canonical_modality(m) for m in inputs}:
+        if name in inputs:  # the same spelling twice; T1 and t1 are caught by parse_input_files
             raise PmmError(f"--input {canonical_modality(name)} is given twice")
         inputs[name] = file
     if not inputs:
@@ -226,6 +226,11 @@ def output_scale_description(known: SiteRecord, target: str, intensity_range: Ou
             f"with its typical {target} volume (healthy-tissue level {typical.anchor:g}), brain-masked")
 
 
+def read_inputs(files: Mapping[str, Path], case_id: str) -> CaseImages:
+    """One patient's files (modality -> NIfTI file or DICOM series folder) read as a case."""
+    return CaseImages(case_id=case_id, images={m: read_volume(p) for m, p in files.items()}, files=dict(files))
+
+
 def refuse_before_reading(trained: TrainedModel, site: SiteConfig, inputs: Collection[str], target: str,
                           intensity_range: OutputRange) -> None:
     """An unknown site, task or output scale fails before any image is read."""
@@ -241,8 +246,7 @@ def synthesize(trained: TrainedModel, site: SiteConfig, inputs: dict[str, Path],
     target = canonical_modality(target)
     refuse_before_reading(trained, site, inputs, target, intensity_range)
     try:
-        record = CaseImages(case_id=out.name, images={m: read_volume(p) for m, p in inputs.items()},
-                            files=dict(inputs))
+        record = read_inputs(inputs, out.name)
         return synthesize_record(trained, site, record, target, out, batch_size, intensity_range, out_format)
     except CaseError as exc:
         raise PmmError(str(exc)) from None
