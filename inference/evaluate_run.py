@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Callable
 
 from pmm.inference.model_loading import default_device
+from pmm.inference.evaluate_peers import score_peers
 from pmm.inference.model_source import load_model
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.data.records import split_sha256
@@ -19,11 +20,14 @@ from pmm.tracking import RunTracker, TrackingSettings
 
 def run_evaluation(checkpoint: Path | str, site_dir: Path, tasks: list[Task] | None, split: str = "test",
                    out: Path | None = None, tracking: TrackingSettings | None = None, batch_size: int = 16,
-                   echo: Callable[[str], None] = print, protocols: tuple[str, ...] = PROTOCOLS) -> list[dict]:
+                   echo: Callable[[str], None] = print, protocols: tuple[str, ...] = PROTOCOLS,
+                   peers: list[str | Path] | None = None) -> list[dict]:
     """Score `checkpoint` on the prepared site `site_dir` (its paper tasks unless `tasks` are
     given) in the intensity scale it was trained in for that site, under each protocol; the table
     is printed, written beside the checkpoint (a registered model's: ./evaluation; or to `out`) and
-    logged. `checkpoint` may be a package or a models:/ URI of the tracking store."""
+    logged. `checkpoint` may be a package or a models:/ URI of the tracking store. `peers`: other
+    models (e.g. a pix2pix run) scored beside it on the tasks they serve, each a column of the
+    montage and its own table (`evaluate_peers`)."""
     tracking = tracking or TrackingSettings()
     device = default_device()
     trained = load_model(checkpoint, device, tracking.tracking_uri)
@@ -62,6 +66,10 @@ def run_evaluation(checkpoint: Path | str, site_dir: Path, tasks: list[Task] | N
     out = out or (Path("evaluation") if trained.origin else trained.path.parent / "evaluation")
     csv_path, json_path = write_reports(rows, out, f"{fingerprint.site}_{split}")
     echo(f"written {csv_path} and {json_path}")
+    compared = score_peers(peers or [], site_dir, fingerprint, chosen, split, device, batch_size, result.protocols,
+                           tracking.tracking_uri, echo)
+    peer_reports = [write_reports(peer.rows, out, f"{fingerprint.site}_{split}_{peer.label.replace(' ', '_')}")
+                    for peer in compared]
 
     with RunTracker(tracking.experiment, run_name=tracking.run_name or f"evaluate-{fingerprint.site}-{split}",
                     tracking_uri=tracking.tracking_uri,
@@ -77,10 +85,15 @@ def run_evaluation(checkpoint: Path | str, site_dir: Path, tasks: list[Task] | N
         tracker.log_metrics(metrics, step=0)
         tracker.log_artifact(csv_path, "evaluation")
         tracker.log_artifact(json_path, "evaluation")
+        for peer, (peer_csv, peer_json) in zip(compared, peer_reports):
+            tracker.log_params({f"peer.{peer.label}": str(peer.source)})
+            tracker.log_artifact(peer_csv, "evaluation")
+            tracker.log_artifact(peer_json, "evaluation")
         if result.examples:
             import matplotlib.pyplot as plt
 
-            figure = montage_figure(fingerprint.site, result.examples)
+            figure = montage_figure(fingerprint.site, result.examples, "pmm" if trained.options.method == "pmm-synth"
+                                    else trained.method.label, {peer.label: peer.examples for peer in compared})
             tracker.log_figure(figure, f"evaluation/{fingerprint.site}_{split}.png")
             plt.close(figure)
     echo(f"MLflow run {tracker.run_id} in {tracker.uri}")

@@ -19,6 +19,7 @@ def evaluate(
     experiment: str = typer.Option("pmm", "--experiment", help="MLflow experiment name."),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlflow.db)."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Slices synthesised at once."),
+    peer: list[str] = typer.Option(None, "--peer", help="Another model to score beside it on the same slices, e.g. a pix2pix run's best.pt (same forms as --checkpoint; repeat for several): its own table, and a column of the montage logged to MLflow (the slice with the largest lesion per task)."),
     protocols: str = typer.Option("model,common,brasyn", "--protocols", help="Row sets, comma-separated: 'model' (the intensity scale the model was trained in), 'common' (the truth's own 0.5-99.5 percentile window), 'brasyn' (the BraSyn challenge's per-volume normalisation, 3D SSIM outside and inside the lesion label)."),
 ) -> None:
     """Score a model on a site's split: PSNR and SSIM over slices with enough brain, averaged per case, then mean ± std over cases, in each protocol's intensity scale (see --protocols and the README's evaluation section).
@@ -37,4 +38,4 @@ def evaluate(
 
     run_evaluation(checkpoint, site_dir, tasks, split, out,
                    TrackingSettings(experiment=experiment, tracking_uri=tracking_uri), batch_size, echo=typer.echo,
-                   protocols=protocol_names(protocols))
+                   protocols=protocol_names(protocols), peers=list(peer or []))

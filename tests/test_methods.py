@@ -142,6 +142,24 @@ def test_peer_checkpoints_evaluate_and_synthesize_through_the_shared_code(peers:
                           echo=printed.append, protocols=("model",))
     assert {r["task"] for r in rows if r["method"] == "pmm"} == {"T1->T1C", "T2->FLAIR", "T1,T2->FLAIR", "T1,T2,FLAIR->T1C"}
     assert any("MM-GAN" in line for line in printed)
+    # pix2pix beside MM-GAN (`pmm evaluate --peer`): its one task scored on the same slices, its own table, a
+    # column of the montage logged with the run
+    result = run_pmm("evaluate", "--checkpoint", str(peers["runs"]["mmgan"]), "--peer", str(peers["runs"]["pix2pix"]),
+                     "--site", "brats", "--out", str(folder / "eval-both"), "--protocols", "model", "--tracking-uri",
+                     peers["uri"], "--experiment", "compare", env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "peer pix2pix" in result.stdout
+    peer_rows = json.loads((folder / "eval-both" / "BraTS_test_pix2pix.json").read_text())
+    assert {(r["task"], r["method"]) for r in peer_rows} == {("T1->T1C", "pix2pix")}
+    own = json.loads((folder / "eval-both" / "BraTS_test.json").read_text())
+    assert [r["cases"] for r in own if r["task"] == "T1->T1C" and r["method"] == "pmm"] == [peer_rows[0]["cases"]]
+    import mlflow
+
+    mlflow.set_tracking_uri(peers["uri"])
+    run = mlflow.search_runs(experiment_names=["compare"]).iloc[0]
+    assert run["params.peer.pix2pix"] == str(peers["runs"]["pix2pix"])
+    logged = {a.path for a in mlflow.MlflowClient().list_artifacts(run["run_id"], "evaluation")}
+    assert {"evaluation/BraTS_test_pix2pix.json", "evaluation/BraTS_test.png"} <= logged
 
     t1 = next((peers["data"] / "BraTS" / "BraTS2021_00001").glob("*_t1.nii.gz"))
     out = folder / "synth" / "t1ce.nii.gz"
