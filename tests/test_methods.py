@@ -135,9 +135,9 @@ def test_peer_checkpoints_evaluate_and_synthesize_through_the_shared_code(peers:
     assert {r["task"] for r in rows if r["method"] == "pmm"} == {"T1->T1C"}    # its one task, nothing else
     assert "pix2pix" in result.stdout and "MLflow run" in result.stdout
     # pix2pix beside MM-GAN (`pmm evaluate --peer`): its one task scored on the same slices, its own table, a
-    # column of the montage logged with the run
+    # column of the montage logged with the run; one row set other than `model` alone (it raised KeyError before)
     result = run_pmm("evaluate", "--checkpoint", str(peers["runs"]["mmgan"]), "--peer", str(peers["runs"]["pix2pix"]),
-                     "--site", "brats", "--out", str(folder / "eval-both"), "--protocols", "model", "--tracking-uri",
+                     "--site", "brats", "--out", str(folder / "eval-both"), "--protocols", "common", "--tracking-uri",
                      peers["uri"], "--experiment", "compare", env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "peer pix2pix" in result.stdout and "MM-GAN" in result.stdout

@@ -98,9 +98,11 @@ class SiteEvaluation:
     per_case: dict[str, dict[str, dict[str, list[CaseScore]]]] = field(default_factory=dict)
     examples: list[Example] = field(default_factory=list)
 
-    def summary(self, protocol: str = "model") -> Summary:
+    def summary(self, protocol: str | None = None) -> Summary:
         """task → method → PSNR/SSIM mean and std over cases, and the number of cases (a method
-        with no scored case is left out of its task)."""
+        with no scored case is left out of its task); `protocol` defaults to the first scored
+        (`model` unless an evaluation was asked for other row sets only)."""
+        protocol = protocol or self.protocols[0]
         return {task: {method: MethodScore.of(rows) for method, rows in methods.items() if rows}
                 for task, methods in self.per_case[protocol].items()}
 
