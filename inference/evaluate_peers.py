@@ -13,6 +13,7 @@ from typing import Callable
 
 import torch
 
+from pmm.inference.model_loading import TrainedModel
 from pmm.inference.model_source import load_model
 from pmm_core.data.records import SiteFingerprint
 from pmm_core.evaluation.evaluate import Example, evaluate_site
@@ -36,13 +37,18 @@ def peer_label(method_label: str, taken: set[str]) -> str:
     return label
 
 
-def score_peers(peers: list[str | Path], site_dir: Path, fingerprint: SiteFingerprint, tasks: list[Task], split: str,
-                device: torch.device, batch_size: int, protocols: tuple[str, ...], tracking_uri: str | None,
+def load_peers(peers: list[str | Path], device: torch.device, tracking_uri: str | None) -> list[tuple[str, TrainedModel]]:
+    """(source, model) of every peer, loaded before anything is scored or written, so a peer that
+    is not a model fails the evaluation in one line with nothing half written."""
+    return [(str(source), load_model(source, device, tracking_uri)) for source in peers]
+
+
+def score_peers(peers: list[tuple[str, TrainedModel]], site_dir: Path, fingerprint: SiteFingerprint, tasks: list[Task],
+                split: str, device: torch.device, batch_size: int, protocols: tuple[str, ...],
                 echo: Callable[[str], None]) -> list[PeerScore]:
     """Each peer's rows (its method renamed to its label) and montage slices on `tasks`."""
     scored, taken = [], {"pmm"}
-    for source in peers:
-        peer = load_model(source, device, tracking_uri)
+    for source, peer in peers:
         label = peer_label(peer.method.label, taken)
         taken.add(label)
         own = [task for task in tasks if peer.refusal(list(task.sources), task.target) is None]
@@ -58,5 +64,5 @@ def score_peers(peers: list[str | Path], site_dir: Path, fingerprint: SiteFinger
         rows = [row | {"method": label} for row in evaluation_rows(result)]
         echo(f"\npeer {label} ({source}):")
         echo(format_table([row | {"method": "pmm"} for row in rows], label))
-        scored.append(PeerScore(label, str(source), rows, result.examples))
+        scored.append(PeerScore(label, source, rows, result.examples))
     return scored

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Callable
 
 from pmm.inference.model_loading import default_device
-from pmm.inference.evaluate_peers import score_peers
+from pmm.inference.evaluate_peers import load_peers, score_peers
 from pmm.inference.model_source import load_model
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.data.records import split_sha256
@@ -31,6 +31,7 @@ def run_evaluation(checkpoint: Path | str, site_dir: Path, tasks: list[Task] | N
     tracking = tracking or TrackingSettings()
     device = default_device()
     trained = load_model(checkpoint, device, tracking.tracking_uri)
+    others = load_peers(peers or [], device, tracking.tracking_uri)
     fingerprint = load_fingerprint(site_dir)
     if not fingerprint.split.get(split):
         counts = ", ".join(f"{name} {len(cases)}" for name, cases in fingerprint.split.items())
@@ -66,8 +67,7 @@ def run_evaluation(checkpoint: Path | str, site_dir: Path, tasks: list[Task] | N
     out = out or (Path("evaluation") if trained.origin else trained.path.parent / "evaluation")
     csv_path, json_path = write_reports(rows, out, f"{fingerprint.site}_{split}")
     echo(f"written {csv_path} and {json_path}")
-    compared = score_peers(peers or [], site_dir, fingerprint, chosen, split, device, batch_size, result.protocols,
-                           tracking.tracking_uri, echo)
+    compared = score_peers(others, site_dir, fingerprint, chosen, split, device, batch_size, result.protocols, echo)
     peer_reports = [write_reports(peer.rows, out, f"{fingerprint.site}_{split}_{peer.label.replace(' ', '_')}")
                     for peer in compared]
 

@@ -153,6 +153,11 @@ def test_peer_checkpoints_evaluate_and_synthesize_through_the_shared_code(peers:
     assert run["params.peer.pix2pix"] == str(peers["runs"]["pix2pix"])
     logged = {a.path for a in mlflow.MlflowClient().list_artifacts(run["run_id"], "evaluation")}
     assert {"evaluation/BraTS_test_pix2pix.json", "evaluation/BraTS_test.png"} <= logged
+    missing = folder / "no-such-peer.pt"   # a peer that is not there: one line, before anything is scored or written
+    result = run_pmm("evaluate", "--checkpoint", str(peers["runs"]["pix2pix"]), "--peer", str(missing), "--site", "brats",
+                     "--out", str(folder / "eval-none"), "--tracking-uri", peers["uri"], env=env)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and str(missing) in result.stderr, result.stderr
+    assert not (folder / "eval-none").exists()
 
     t1 = next((peers["data"] / "BraTS" / "BraTS2021_00001").glob("*_t1.nii.gz"))
     out = folder / "synth" / "t1ce.nii.gz"
