@@ -15,7 +15,7 @@ import torch
 
 from pmm.inference.model_source import model_file
 from pmm.inference.package import TRAINING_ONLY, load_weights, read_package
-from pmm_core.config.training import TrainingOptions, checked_options
+from pmm_core.config.training import TrainingOptions, checked_options, saved_options
 from pmm_core.errors import PmmError
 
 
@@ -33,7 +33,7 @@ class StartingPoint:
     def load(cls, source: str | Path, tracking_uri: str | None = None) -> "StartingPoint":
         path, uri = model_file(source, tracking_uri)
         package = read_package(path)
-        options = checked_options(package.manifest.options, f"{path} (written by another version of pmm?)")
+        options = saved_options(package.manifest.options, f"{path} (written by another version of pmm?)")
         return cls(package.weights, options, package.manifest.kind,
                    {"name": package.manifest.name, "sha256": package.sha256, "source": uri or str(Path(path).resolve())})
 

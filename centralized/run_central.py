@@ -17,7 +17,7 @@ from pmm.centralized.fine_tune import StartingPoint
 from pmm.inference.model_loading import checkpoint_sites
 from pmm.inference.publish import publish_package
 from pmm.centralized.trainer import CentralTrainer, RunSettings, TrainOutcome
-from pmm_core.config.training import TrainingOptions, checked_options
+from pmm_core.config.training import TrainingOptions, saved_options
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.errors import PmmError
 from pmm_core.training.checkpoint import load_checkpoint
@@ -44,8 +44,8 @@ class ResumePoint:
         if epochs is not None and config.get("decay_start_epoch") is None:
             # the decay started where the run first put it: a quarter of the new epochs would send
             # a run already decaying back to the full rate
-            config["decay_start_epoch"] = min(checked_options(checkpoint["config"], str(path)).decay_start, epochs)
-        options = checked_options(config, f"{path} with --epochs {epochs}" if epochs is not None else str(path))
+            config["decay_start_epoch"] = min(saved_options(checkpoint["config"], str(path)).decay_start, epochs)
+        options = saved_options(config, f"{path} with --epochs {epochs}" if epochs is not None else str(path))
         records = checkpoint_sites(checkpoint, Path(path))
         for record in records:  # a site prepared again in another scale would switch the data mid-run
             now = load_fingerprint(Path(record.site_dir)).intensity

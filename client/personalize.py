@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from pmm.inference.model_source import model_file
 from pmm.inference.package import is_package, read_package
 from pmm_core.config.partition import PartitionOptions
-from pmm_core.config.training import TrainingOptions, checked_options
+from pmm_core.config.training import TrainingOptions, saved_options
 
 from pmm_core.config.federation import FederationOptions
 from pmm_core.config.validation import validation_message
@@ -62,7 +62,7 @@ def package_start(path: Path) -> tuple[TrainingOptions, PartitionOptions, dict[s
     partition (a centralized model's under the default one); its sites' personal parts stay behind."""
     package = read_package(path)
     manifest = package.manifest
-    training = checked_options(manifest.options, f"{path} (written by another version of pmm?)")
+    training = saved_options(manifest.options, f"{path} (written by another version of pmm?)")
     if training.method != "pmm-synth":
         raise PmmError(f"{path}: a {training.method} model has no personal parameters to fit; personalization is "
                        "for PMM-Synth models")

@@ -14,7 +14,9 @@ protocol, beside the source-matched and multi-source linear maps fitted on the t
 - `all`: the three together;
 - `sampling-weight`: oversampling and the lesion weight, without headroom;
 - `balanced`: those two with the weight spread equally over the label's compartments
-  (`[pathology] lesion_compartments = "balanced"`: the enhancing rim as much as the oedema).
+  (`[pathology] lesion_compartments = "balanced"`: the enhancing rim as much as the oedema);
+- `mirrored` (pmm's default): oversampling and the lesion weight with every training slice
+  mirrored at random (`[pathology] mirroring`: each tumour seen in four placements).
 `[extra] variants` runs a subset (the test runs `paper` and `all`). Beside them, pix2pix (its own
 paper's recipe, one model per labelled site and lesion task, the runs `pmm experiment tables` trains
 under the same labels) in the tables and the montages; `[extra] pix2pix = false` leaves it out.
@@ -39,10 +41,10 @@ from pmm_core.tasks import parse_task
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-VARIANTS = ("paper", "oversampling", "lesion-weight", "headroom", "all", "sampling-weight", "balanced")
+VARIANTS = ("paper", "oversampling", "lesion-weight", "headroom", "all", "sampling-weight", "balanced", "mirrored")
 PARTS = {"paper": set(), "oversampling": {"sampling"}, "lesion-weight": {"weight"}, "headroom": {"headroom"},
          "all": {"sampling", "weight", "headroom"}, "sampling-weight": {"sampling", "weight"},
-         "balanced": {"sampling", "weight", "balanced"}}
+         "balanced": {"sampling", "weight", "balanced"}, "mirrored": {"sampling", "weight", "mirroring"}}
 PEER = "pix2pix"
 LESION_TARGETS = ("T1C", "FLAIR", "DWI")  # the sequences acquired for their lesion
 DEFAULTS = {"oversampling": 4.0, "lesion_weight": 5.0, "headroom": 0.5}
@@ -53,7 +55,8 @@ def variant_setup(space: Workspace, variant: str) -> tuple[PathologyOptions, str
     extra, parts = DEFAULTS | space.settings.extra, PARTS[variant]
     options = PathologyOptions(oversampling=extra["oversampling"] if "sampling" in parts else 1.0,
                                lesion_weight=extra["lesion_weight"] if "weight" in parts else 0.0,
-                               lesion_compartments="balanced" if "balanced" in parts else "pooled")
+                               lesion_compartments="balanced" if "balanced" in parts else "pooled",
+                               mirroring="mirroring" in parts)
     data = variant_cache(space, f"headroom-{extra['headroom']}", {"intensity_headroom": extra["headroom"]}) \
         if "headroom" in parts else "cache"
     return options, data

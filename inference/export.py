@@ -21,7 +21,7 @@ from pmm.inference.model_card import model_card
 from pmm.inference.model_loading import checkpoint_sites
 from pmm.inference.package import (SUFFIX, PackageKind, evaluation_rows, evaluation_tables, inference_weights,
                                    is_package, write_package)
-from pmm_core.config.training import TrainingOptions, checked_options
+from pmm_core.config.training import TrainingOptions, saved_options
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.data.records import SiteRecord
 from pmm_core.errors import PmmError
@@ -97,7 +97,7 @@ def export_checkpoint(checkpoint_path: Path, out: Path, evaluation: Path | None 
         return export_global_state(checkpoint_path, out, licence)
     checkpoint = load_checkpoint(checkpoint_path, required=("model", "config", "sites"),
                                  kind="pmm checkpoint (a run's best.pt or last.pt, a site's model.pt)")
-    options = checked_options(checkpoint["config"], f"{checkpoint_path} (written by another version of pmm?)")
+    options = saved_options(checkpoint["config"], f"{checkpoint_path} (written by another version of pmm?)")
     records = checkpoint_sites(checkpoint, checkpoint_path)
     tables = evaluation_tables(evaluation if evaluation is not None else checkpoint_path.parent / "evaluation")
     return _write(out, "trained", options, records, training_summary(checkpoint, options, records),

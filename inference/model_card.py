@@ -65,10 +65,11 @@ def model_card(name: str, kind: str, options: TrainingOptions, records: list[Sit
     modalities = sorted({m for r in records for m in r.modalities})
     trained_with = summary.get("trained_with", {})
     pathology = summary.get("pathology", {})
-    recipe = ("the paper's recipe (no pathology oversampling, no lesion weight)"
-              if not pathology.get("lesion_weight") and pathology.get("oversampling", 1) == 1 else
-              f"pathology oversampling {pathology.get('oversampling')}x and lesion weight {pathology.get('lesion_weight')} "
-              "(pmm's default beyond the paper)")
+    recipe = ("the paper's recipe (no pathology oversampling, no lesion weight, no mirroring)"
+              if not pathology.get("lesion_weight") and pathology.get("oversampling", 1) == 1
+              and not pathology.get("mirroring") else
+              f"pathology oversampling {pathology.get('oversampling')}x and lesion weight {pathology.get('lesion_weight')}"
+              f"{', slices mirrored at random' if pathology.get('mirroring') else ''} (beyond the paper)")
     started = summary.get("started_from")
     federation = (f"federated training, federation {summary['federation']} round {summary.get('federation_round')}"
                   if summary.get("federation") else

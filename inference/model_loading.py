@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from pydantic import ValidationError
 
-from pmm_core.config.training import TrainingOptions, checked_options
+from pmm_core.config.training import TrainingOptions, saved_options
 from pmm_core.data.records import SiteRecord
 from pmm_core.errors import PmmError
 from pmm_core.methods import Method, build_method_model, method_of
@@ -70,14 +70,14 @@ def load_trained_model(path: Path, device: torch.device) -> TrainedModel:
             raise PmmError(f"{path}: a federation's shared network without any site's personal parameters; a site "
                            "personalizes it first (`pmm client --site S --personalize-only --global-model "
                            f"{path.name}`) and synthesizes with the model.pt that writes")
-        options = checked_options(package.manifest.options, f"{path} (written by another version of pmm?)")
+        options = saved_options(package.manifest.options, f"{path} (written by another version of pmm?)")
         model = build_method_model(options)
         load_weights(model, package.weights, path)
         sites, name = list(package.manifest.sites), package.manifest.name
     else:
         checkpoint = load_checkpoint(path, kind="pmm checkpoint or package (.pmm)")
         # options another pmm version wrote (a key since renamed or removed): one line, not a traceback
-        options = checked_options(checkpoint["config"], f"{path} (written by another version of pmm?)")
+        options = saved_options(checkpoint["config"], f"{path} (written by another version of pmm?)")
         model = build_method_model(options)
         load_weights(model, checkpoint["model"], path, may_lack=())
         sites, name = checkpoint_sites(checkpoint, path), None

@@ -1,6 +1,6 @@
 """Training that reaches the pathology (beyond the paper, each one setting from the paper's recipe):
-slices with pathology over-represented inside MCBS groups, a lesion-weighted L1, and headroom
-above the learned intensity bound. Each checked against the paper's behaviour it leaves intact."""
+slices with pathology over-represented inside MCBS groups, a lesion-weighted L1, headroom
+above the learned intensity bound and mirrored training slices. Each checked against the paper's behaviour it leaves intact."""
 from __future__ import annotations
 
 from collections import Counter
@@ -94,8 +94,10 @@ def test_lesion_weighted_l1_is_the_paper_l1_without_weights_and_counts_the_lesio
     assert float(weighted) == pytest.approx(40 / (64 + 36)) and float(weighted) > float(l1_per_image(prediction, truth))
 
 
-def test_a_lesion_weighted_step_trains_on_real_batches(prepared_sites: Path) -> None:
-    options = TrainingOptions.model_validate(tiny_training_options(1).model_dump() | {"pathology": {"lesion_weight": 5.0}})
+@pytest.mark.parametrize("mirroring", [False, True])
+def test_a_lesion_weighted_step_trains_on_real_batches(prepared_sites: Path, mirroring: bool) -> None:
+    options = TrainingOptions.model_validate(tiny_training_options(1).model_dump()
+                                             | {"pathology": {"lesion_weight": 5.0, "mirroring": mirroring}})
     dataset = SliceDataset([prepared_sites / "BraTS"], split=None, lesion_maps=True)
     batch = next(iter(DataLoader(dataset, batch_sampler=make_sampler(dataset, options))))
     torch.manual_seed(0)
@@ -103,6 +105,26 @@ def test_a_lesion_weighted_step_trains_on_real_batches(prepared_sites: Path) -> 
     losses = batch_step(model, build_optimizers(model, 1e-3), batch, np.random.default_rng(0),
                         StepRecipe.of(options, "cpu"), torch.device("cpu"))
     assert np.isfinite(losses["loss/g"]) and losses["loss/syn"] > 0
+
+
+def test_mirroring_flips_each_slice_with_its_lesion_weights_and_leaves_the_batch_intact() -> None:
+    from pmm_core.training.mirroring import mirrored
+
+    image = torch.rand(16, 6, 12, 10)
+    lesion = (image[:, 0] > 0.7).float()
+    before = image.clone(), lesion.clone()
+    flipped, weights = mirrored(image, lesion, np.random.default_rng(3))
+    assert torch.equal(image, before[0]) and torch.equal(lesion, before[1])      # the loader's tensors untouched
+    assert torch.equal(weights, (flipped[:, 0] > 0.7).float())                   # the weights moved with the slice
+    placements = Counter()
+    for index in range(16):
+        choices = [axes for axes in ([], [-2], [-1], [-2, -1])
+                   if torch.equal(flipped[index], image[index].flip(axes) if axes else image[index])]
+        assert len(choices) == 1                                                 # a mirror image, not a resample
+        placements[tuple(choices[0])] += 1
+    assert len(placements) == 4                                                  # every placement drawn
+    again, _ = mirrored(image, lesion, np.random.default_rng(3))
+    assert torch.equal(again, flipped)                                           # the trainer's stream decides
 
 
 def test_headroom_raises_the_learned_bound() -> None:
@@ -140,10 +162,16 @@ def test_pmm_trains_the_pathology_options_by_default_and_the_paper_recipe_is_one
     from pmm_core.config.training import options_with_overrides
     from pmm.experiments.settings import load_settings
 
+    from pmm_core.config.training import saved_options
+
     default = options_with_overrides(None)
-    assert (default.pathology.oversampling, default.pathology.lesion_weight) == (4.0, 5.0)
+    assert (default.pathology.oversampling, default.pathology.lesion_weight, default.pathology.mirroring) == (4.0, 5.0, True)
+    before_mirroring = default.model_dump(mode="json")
+    del before_mirroring["pathology"]["mirroring"]            # a checkpoint of an older pmm
+    assert not saved_options(before_mirroring, "last.pt").pathology.mirroring  # resumes as it began
     paper = options_with_overrides(None, paper_recipe=True)
     assert paper.pathology == PathologyOptions.paper() and (paper.pathology.oversampling, paper.pathology.lesion_weight) == (1.0, 0.0)
+    assert not paper.pathology.mirroring
     config = tmp_path / "own.toml"
     config.write_text("epochs = 3\n[pathology]\nlesion_weight = 2.0\n")
     assert options_with_overrides(config).pathology.lesion_weight == 2.0        # a TOML's own value stays

@@ -33,9 +33,10 @@ class LossWeights(BaseModel):
 
 class PathologyOptions(BaseModel):
     """Training that reaches the pathology, beyond the paper. The defaults are pmm's recipe,
-    oversampling 4 and lesion weight 5 (chosen by `pmm experiment pathology` and `segmentation`:
-    docs/RESULTS.md); `PathologyOptions.paper()` (`--paper-recipe`, or both keys at 1 and 0 in
-    `[pathology]`) is the paper's: MCBS's one permutation per epoch and the plain L1.
+    oversampling 4, lesion weight 5 and mirroring (chosen by `pmm experiment pathology` and
+    `segmentation`: docs/RESULTS.md); `PathologyOptions.paper()` (`--paper-recipe`, or the keys at
+    1, 0 and false in `[pathology]`) is the paper's: MCBS's one permutation per epoch, the plain
+    L1 and no augmentation.
 
     - `oversampling`: inside each MCBS group a slice with pathology (a lesion label on the slice,
       or a hyperintense proxy where the case has no label: `pmm_core.data.pathology`) is drawn this
@@ -46,6 +47,9 @@ class PathologyOptions(BaseModel):
     - `lesion_compartments`: how that weight is spread over a label's compartments: `pooled`
       (every lesion voxel alike) or `balanced` (each compartment, e.g. oedema, enhancing rim and
       necrosis, an equal share over the site's training split; `pmm_core.data.compartments`).
+    - `mirroring`: each training slice flipped at random along each in-plane axis (its lesion
+      weights with it), so the few tumours of a site's split are seen in four placements
+      (`pmm_core.training.mirroring`); false is the paper's (no augmentation).
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -54,11 +58,12 @@ class PathologyOptions(BaseModel):
     lesion_weight: float = Field(5.0, ge=0.0, le=1000.0, description="extra L1 weight inside the lesion label (0: paper)")
     lesion_compartments: Literal["pooled", "balanced"] = Field(
         "pooled", description="the lesion weight per voxel alike (pooled) or per label compartment alike (balanced)")
+    mirroring: bool = Field(True, description="flip each training slice at random along each in-plane axis (false: paper)")
 
     @classmethod
     def paper(cls) -> "PathologyOptions":
-        """The paper's recipe: no oversampling, no lesion weight."""
-        return cls(oversampling=1.0, lesion_weight=0.0)
+        """The paper's recipe: no oversampling, no lesion weight, no mirroring."""
+        return cls(oversampling=1.0, lesion_weight=0.0, mirroring=False)
 
 
 class ConditionOptions(BaseModel):

@@ -131,3 +131,13 @@ def checked_options(data: dict, source: str) -> TrainingOptions:
         return TrainingOptions.model_validate(data)
     except ValidationError as exc:
         raise PmmError(validation_message(source, exc, first_only=True)) from None
+
+
+def saved_options(data: dict, source: str) -> TrainingOptions:
+    """Options a checkpoint or package recorded, checked as `checked_options` does. A run saved
+    before `[pathology] mirroring` existed trained without it: its missing key reads as false, not
+    as today's default, so a resumed run goes on as it began and a model card says what was done."""
+    pathology = data.get("pathology")
+    if isinstance(pathology, dict) and "mirroring" not in pathology:
+        data = data | {"pathology": pathology | {"mirroring": False}}
+    return checked_options(data, source)
