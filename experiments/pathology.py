@@ -15,8 +15,10 @@ protocol, beside the source-matched and multi-source linear maps fitted on the t
 - `sampling-weight`: oversampling and the lesion weight, without headroom;
 - `balanced`: those two with the weight spread equally over the label's compartments
   (`[pathology] lesion_compartments = "balanced"`: the enhancing rim as much as the oedema);
-- `mirrored` (pmm's default): oversampling and the lesion weight with every training slice
-  mirrored at random (`[pathology] mirroring`: each tumour seen in four placements).
+- `mirrored`: oversampling and the lesion weight with every training slice mirrored at random
+  (`[pathology] mirroring`: each tumour seen in four placements);
+- `default`: pmm's default `[pathology]` as it stands (`PathologyOptions()`: oversampling 4,
+  lesion weight 20, mirroring), whatever the `[extra]` weights.
 `[extra] variants` runs a subset (the test runs `paper` and `all`). Beside them, pix2pix (its own
 paper's recipe, one model per labelled site and lesion task, the runs `pmm experiment tables` trains
 under the same labels) in the tables and the montages; `[extra] pix2pix = false` leaves it out.
@@ -41,10 +43,10 @@ from pmm_core.tasks import parse_task
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-VARIANTS = ("paper", "oversampling", "lesion-weight", "headroom", "all", "sampling-weight", "balanced", "mirrored")
+VARIANTS = ("paper", "oversampling", "lesion-weight", "headroom", "all", "sampling-weight", "balanced", "mirrored", "default")
 PARTS = {"paper": set(), "oversampling": {"sampling"}, "lesion-weight": {"weight"}, "headroom": {"headroom"},
          "all": {"sampling", "weight", "headroom"}, "sampling-weight": {"sampling", "weight"},
-         "balanced": {"sampling", "weight", "balanced"}, "mirrored": {"sampling", "weight", "mirroring"}}
+         "balanced": {"sampling", "weight", "balanced"}, "mirrored": {"sampling", "weight", "mirroring"}, "default": set()}
 PEER = "pix2pix"
 LESION_TARGETS = ("T1C", "FLAIR", "DWI")  # the sequences acquired for their lesion
 DEFAULTS = {"oversampling": 4.0, "lesion_weight": 5.0, "headroom": 0.5}
@@ -52,6 +54,8 @@ DEFAULTS = {"oversampling": 4.0, "lesion_weight": 5.0, "headroom": 0.5}
 
 def variant_setup(space: Workspace, variant: str) -> tuple[PathologyOptions, str]:
     """(the variant's pathology options, the phantom cache it reads)."""
+    if variant == "default":
+        return PathologyOptions(), "cache"
     extra, parts = DEFAULTS | space.settings.extra, PARTS[variant]
     options = PathologyOptions(oversampling=extra["oversampling"] if "sampling" in parts else 1.0,
                                lesion_weight=extra["lesion_weight"] if "weight" in parts else 0.0,

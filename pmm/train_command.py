@@ -18,7 +18,7 @@ def train_central(
     batch_size: int = typer.Option(None, "--batch-size", min=1, help="Batch size (default 16, the paper's)."),
     no_pfm: bool = typer.Option(False, "--no-pfm", help="Ablation: no Personalized Feature Modulation."),
     no_mcbs: bool = typer.Option(False, "--no-mcbs", help="Ablation: the naive batch-1 sampler instead of MCBS."),
-    paper_recipe: bool = typer.Option(False, "--paper-recipe", help="The paper's recipe exactly: no pathology oversampling, no lesion-weighted L1, no mirroring (pmm's default draws slices with a lesion 4x as often inside each MCBS group, weighs the L1 inside the lesion label 6x and flips each training slice at random along each in-plane axis; docs/RESULTS.md)."),
+    paper_recipe: bool = typer.Option(False, "--paper-recipe", help="The paper's recipe exactly: no pathology oversampling, no lesion-weighted L1, no mirroring (pmm's default draws slices with a lesion 4x as often inside each MCBS group, weighs the L1 inside the lesion label 21x and flips each training slice at random along each in-plane axis; docs/RESULTS.md)."),
     resume: str = typer.Option(None, "--resume", help="Continue a run: its folder, its name under runs/, or a checkpoint file."),
     init: str = typer.Option(None, "--init", help="Fine-tune: start from an exported package (NAME.pmm, or models:/NAME/VERSION) instead of random weights; its architecture is kept, a site it never saw gets its own dataset embedding, and the run records where it started."),
     register: str = typer.Option(None, "--register", help="Register the finished run's package (RUN_DIR/NAME.pmm, with its model card) in the MLflow Model Registry as a new version of NAME; load it later as models:/NAME/VERSION or models:/NAME@ALIAS."),

@@ -165,7 +165,7 @@ def test_pmm_trains_the_pathology_options_by_default_and_the_paper_recipe_is_one
     from pmm_core.config.training import saved_options
 
     default = options_with_overrides(None)
-    assert (default.pathology.oversampling, default.pathology.lesion_weight, default.pathology.mirroring) == (4.0, 5.0, True)
+    assert (default.pathology.oversampling, default.pathology.lesion_weight, default.pathology.mirroring) == (4.0, 20.0, True)
     before_mirroring = default.model_dump(mode="json")
     del before_mirroring["pathology"]["mirroring"]            # a checkpoint of an older pmm
     assert not saved_options(before_mirroring, "last.pt").pathology.mirroring  # resumes as it began

@@ -33,7 +33,7 @@ class LossWeights(BaseModel):
 
 class PathologyOptions(BaseModel):
     """Training that reaches the pathology, beyond the paper. The defaults are pmm's recipe,
-    oversampling 4, lesion weight 5 and mirroring (chosen by `pmm experiment pathology` and
+    oversampling 4, lesion weight 20 and mirroring (chosen by `pmm experiment pathology` and
     `segmentation`: docs/RESULTS.md); `PathologyOptions.paper()` (`--paper-recipe`, or the keys at
     1, 0 and false in `[pathology]`) is the paper's: MCBS's one permutation per epoch, the plain
     L1 and no augmentation.
@@ -55,7 +55,7 @@ class PathologyOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     oversampling: float = Field(4.0, ge=1.0, le=100.0, description="draw weight of a slice with pathology (1: paper)")
-    lesion_weight: float = Field(5.0, ge=0.0, le=1000.0, description="extra L1 weight inside the lesion label (0: paper)")
+    lesion_weight: float = Field(20.0, ge=0.0, le=1000.0, description="extra L1 weight inside the lesion label (0: paper)")
     lesion_compartments: Literal["pooled", "balanced"] = Field(
         "pooled", description="the lesion weight per voxel alike (pooled) or per label compartment alike (balanced)")
     mirroring: bool = Field(True, description="flip each training slice at random along each in-plane axis (false: paper)")
