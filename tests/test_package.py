@@ -92,7 +92,7 @@ def test_export_keeps_what_inference_needs_and_nothing_of_the_training_machine(r
     assert manifest["sites"][0]["site_options"]["files"]["T1"] == "*_T1.nii.gz"
     training = manifest["training"]
     assert training["sites"]["GEN"]["cases"] == {"train": 1, "val": 1, "test": 1} and training["steps"] > 0
-    assert training["trained_with"]["version"] and training["pathology"]["lesion_weight"] == 5.0
+    assert training["trained_with"]["version"] and training["pathology"]["lesion_weight"] == 20.0
     from safetensors.torch import load_file
     weights = load_file(str(_member(out, WEIGHTS, tmp_path)))
     assert weights and not any(key.startswith("discriminators.") for key in weights)  # inference's weights only
