@@ -81,9 +81,9 @@ def stage_seconds(root: Path, toml: Path, target: str) -> dict[str, float]:
     import torch
 
     from pmm.inference.model_loading import load_trained_model
-    from pmm.inference.synthesize import synthesize_record
+    from pmm.inference.synthesize import model_inputs, synthesize_target, write_synthesis
     from pmm_core.config.site import load_site
-    from pmm_core.data.preprocess.pipeline import StageTimes, preprocess_case
+    from pmm_core.data.preprocess.pipeline import StageTimes
     from pmm_core.data.readers import discover_cases, load_case
 
     times = StageTimes()
@@ -93,12 +93,9 @@ def stage_seconds(root: Path, toml: Path, target: str) -> dict[str, float]:
     source = discover_cases(site)[0][0]
     with times.stage("read"):
         record = load_case(source, site)
-    preprocess_case(record, site.preprocessing, times)  # register, skull_strip, resample, intensity
-    start = time.perf_counter()
-    synthesize_record(trained, site, record, target, root / "stages" / "out.nii.gz")
-    whole = time.perf_counter() - start
-    preprocessing = sum(v for k, v in times.items() if k not in ("load_model", "read"))
-    times["model_resample_write"] = max(0.0, whole - preprocessing)  # the same preprocessing ran again inside
+    inputs = model_inputs(trained, site, record, times)  # register, skull_strip, resample, intensity
+    with times.stage("model_resample_write"):
+        write_synthesis(synthesize_target(trained, inputs, target), trained, site, root / "stages" / "out.nii.gz")
     return {k: round(v, 2) for k, v in times.items()}
 
 

@@ -37,7 +37,7 @@ from pmm_core.data.intensity import OutputRange, standardize_channels
 from pmm_core.data.dicom_series import is_series_folder, scan_series
 from pmm_core.data.dicom_write import SyntheticSeriesLabel, write_synthetic_series
 from pmm_core.data.nifti_io import read_volume, sitk_to_nifti, write_nifti_atomic
-from pmm_core.data.preprocess.pipeline import PreparedCase, preprocess_case
+from pmm_core.data.preprocess.pipeline import PreparedCase, StageTimes, preprocess_case
 from pmm_core.data.records import SiteRecord
 from pmm_core.errors import CaseError, PmmError
 from pmm_core.evaluation.evaluate import synthesize_slices
@@ -130,13 +130,15 @@ class Synthesis:
     intensity: str              # the sidecar's IntensityScale
 
 
-def model_inputs(trained: TrainedModel, site: SiteConfig, record: CaseImages) -> ModelInputs:
-    """The site's preprocessing and the model's standardization of one loaded case.
+def model_inputs(trained: TrainedModel, site: SiteConfig, record: CaseImages,
+                 times: StageTimes | None = None) -> ModelInputs:
+    """The site's preprocessing and the model's standardization of one loaded case; `times`, when
+    given, gets the seconds of each preprocessing stage (the synthesis benchmark's breakdown).
 
     Raises CaseError for a case that cannot be preprocessed (alignment, empty brain), naming the file.
     """
     known = trained_site(trained, site)
-    prepared = preprocess_case(record, site.preprocessing)
+    prepared = preprocess_case(record, site.preprocessing, times)
     volume = np.zeros((prepared.image.shape[0], NUM_MODALITIES) + prepared.image.shape[2:], dtype=np.float32)
     maps = known.intensity.channel_maps(list(prepared.modalities), prepared.intensity)
     volume[:, [MODALITIES.index(m) for m in prepared.modalities]] = standardize_channels(prepared.image, maps,

@@ -28,7 +28,7 @@ encoding_dim = 16
 discriminator_channels = 8
 discriminator_layers = 2
 [extra]
-unet_epochs = 2
+unet_steps = 4
 peer_sites = ["BraTS"]
 peer_tasks = 1
 variants = ["paper", "all"]

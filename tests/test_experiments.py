@@ -10,7 +10,7 @@ import pytest
 
 from conftest import run_pmm
 from pmm.experiments.report import update_doc
-from pmm.experiments.segmentation import TASKS, figure as segmentation_figure, oversample_foreground
+from pmm.experiments.segmentation import TASKS, figure as segmentation_figure, oversample_foreground, unet_batches
 from pmm.experiments.settings import experiment_names, load_settings
 from pmm.experiments.tables import claims, task_pairs
 from pmm.experiments.variants import finished_run, run_signature, train_central, variant_options
@@ -140,6 +140,10 @@ def test_own_settings_file_replaces_the_experiments_config(tmp_path: Path) -> No
     result = run_pmm("experiment", "tables", "--settings", str(own), "--out", str(tmp_path / "out"), cwd=tmp_path)
     assert result.returncode == 2 and "gpu.toml: not valid TOML" in result.stderr
     assert not (tmp_path / "out").exists()
+    own.write_text("cases_per_site = 3\n[extra]\nunet_epochs = 60\n")  # a key U-Nets no longer read: said, not ignored
+    result = run_pmm("experiment", "segmentation", "--settings", str(own), "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 2 and "[extra] unet_epochs is now unet_steps" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not list(tmp_path.glob("out/*/phantom-*"))
 
 
 def test_a_third_of_every_unet_batch_holds_a_label() -> None:
@@ -151,3 +155,15 @@ def test_a_third_of_every_unet_batch_holds_a_label() -> None:
     already = np.array([3, 40, 1, 2])                                             # half labelled: unchanged
     assert list(oversample_foreground(already, foreground, rng)) == [3, 40, 1, 2]
     assert list(oversample_foreground(np.arange(4), np.array([], dtype=int), rng)) == [0, 1, 2, 3]
+
+
+def test_every_unet_trains_the_same_number_of_batches_whatever_its_slice_count() -> None:
+    foreground = np.array([5, 6])
+    for count in (20, 100):
+        batches = list(unet_batches(count, foreground, 9, np.random.default_rng(0)))
+        assert len(batches) == 9 and all(len(b) == 16 and np.isin(b, foreground).sum() >= 6 for b in batches)
+        drawn = np.concatenate(batches)
+        assert set(drawn) <= set(range(count))
+        if count == 100:  # no slice twice before every slice had its turn, but for the labelled extras
+            first = drawn[:96][~np.isin(drawn[:96], foreground)]
+            assert len(first) == len(set(first))
