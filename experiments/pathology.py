@@ -46,7 +46,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 VARIANTS = ("paper", "oversampling", "lesion-weight", "headroom", "all", "sampling-weight", "balanced", "mirrored", "default")
 PARTS = {"paper": set(), "oversampling": {"sampling"}, "lesion-weight": {"weight"}, "headroom": {"headroom"},
          "all": {"sampling", "weight", "headroom"}, "sampling-weight": {"sampling", "weight"},
-         "balanced": {"sampling", "weight", "balanced"}, "mirrored": {"sampling", "weight", "mirroring"}, "default": set()}
+         "balanced": {"sampling", "weight", "balanced"}, "mirrored": {"sampling", "weight", "mirroring"}}  # `default` is PathologyOptions() itself
 PEER = "pix2pix"
 LESION_TARGETS = ("T1C", "FLAIR", "DWI")  # the sequences acquired for their lesion
 DEFAULTS = {"oversampling": 4.0, "lesion_weight": 5.0, "headroom": 0.5}
