@@ -149,7 +149,9 @@ def _prepare_site(site: SiteConfig, site_dir: Path, workers: int, force: bool, p
             for source, signature in todo:
                 try:
                     futures[pool.submit(_safe_prepare, site, source, site_dir, signature)] = source
-                except BrokenProcessPool:  # a worker died while the cases were still being handed out
+                except (BrokenProcessPool, ValueError):  # a worker died while the cases were still being
+                    # handed out; if it died while the pool was starting its next worker, CPython's spawn
+                    # finds the pool's pipes already closed and says ValueError ("bad value(s) in fds_to_keep")
                     unsent.append(source)
             for future in as_completed(futures):
                 try:
