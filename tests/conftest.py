@@ -6,6 +6,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -27,6 +28,13 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
         os.environ[_name] = _threads
 
 PMM = str(Path(sys.executable).parent / "pmm")
+
+# The phantom's template maps are cached per machine (pmm_core.phantom.anatomy); the suite keeps
+# its own cache, shared by every worker and process it starts (pytest-xdist's workers inherit the
+# first process's environment) and removed at the end, so each run starts cold, as CI does, and
+# never writes into the user's home.
+_OWN_MAPS_CACHE = "PMM_TEMPLATE_CACHE" not in os.environ  # a cache the user set is theirs: kept
+os.environ.setdefault("PMM_TEMPLATE_CACHE", str(Path(tempfile.gettempdir()) / f"pmm-test-maps-{os.getpid()}"))
 
 # test-size preprocessing: 32x32 crops at 6 mm pixels, no deepbet (tested on its own)
 TEST_PREPROCESS = "crop_size = 32\nin_plane_spacing = 6.0\n"
@@ -241,6 +249,11 @@ def prepared_phantom(tmp_path_factory) -> Path:
 SLOW_FIRST = ("test_federation", "test_experiment_end_to_end", "test_native_size", "test_bench", "test_demo",
               "test_gpu_check", "test_methods", "test_evaluate_synthesize", "test_train_central", "test_complete", "test_scale",
               "test_phantom")
+
+
+def pytest_unconfigure(config) -> None:
+    if _OWN_MAPS_CACHE and not os.environ.get("PYTEST_XDIST_WORKER"):  # the first process, workers ended
+        shutil.rmtree(os.environ["PMM_TEMPLATE_CACHE"], ignore_errors=True)
 
 
 def pytest_collection_modifyitems(session, config, items) -> None:

@@ -136,3 +136,26 @@ def test_bad_size_is_one_line(tmp_path: Path) -> None:
     result = run_pmm("phantom", "--out", str(tmp_path / "x"), "--size", "huge")
     assert result.returncode == 2 and "pmm: error: --size 'huge'" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "x").exists()
+
+
+def test_template_maps_are_cached_bit_for_bit_and_a_broken_cache_is_rebuilt(tmp_path: Path, monkeypatch) -> None:
+    """Every phantom process reads the MNI maps from the user's cache after the first builds them:
+    the same arrays to the bit (so the same seed still writes the same bytes), and a cache file
+    that cannot be read is built again and replaced whole."""
+    import dataclasses
+
+    from pmm_core.phantom import anatomy
+
+    monkeypatch.setenv("PMM_TEMPLATE_CACHE", str(tmp_path))
+    built = anatomy.template_maps.__wrapped__(2)  # past the in-process cache: builds and stores
+    stored = anatomy.maps_cache_file(2)
+    assert stored.parent == tmp_path and stored.is_file() and not list(tmp_path.glob("*.tmp"))
+    read = anatomy.template_maps.__wrapped__(2)
+    for field in dataclasses.fields(anatomy.TemplateMaps):
+        assert getattr(read, field.name).dtype == getattr(built, field.name).dtype
+        np.testing.assert_array_equal(getattr(read, field.name), getattr(built, field.name))
+    stored.write_bytes(b"cut short")
+    again = anatomy.template_maps.__wrapped__(2)
+    np.testing.assert_array_equal(again.vessel, built.vessel)
+    with np.load(stored) as rewritten:
+        np.testing.assert_array_equal(rewritten["gm"], built.gm)
