@@ -11,12 +11,20 @@ Without skull stripping the data is already brain-only (BraTS) or the head is wh
 from __future__ import annotations
 
 import functools
+import threading
 
 import numpy as np
 import SimpleITK as sitk
 
 from pmm_core.data.nifti_io import sitk_to_nifti
 from pmm_core.errors import CaseError
+
+
+# deepbet's BrainExtraction keeps the current image's bounding box on the instance between its two
+# networks (`self.bbox`), so two threads sharing the process's extractor (the phantom prepares its
+# sites in threads) crop one image with another's box: "could not broadcast input array from
+# shape (82,102,24) into shape (61,76,24)". One image at a time per process.
+_EXTRACTOR_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=1)
@@ -29,9 +37,9 @@ def _deepbet_extractor():
 
 def skull_strip_mask(image: sitk.Image) -> sitk.Image:
     """uint8 brain mask on `image`'s grid, predicted by deepbet."""
-    extractor = _deepbet_extractor()
     try:
-        _, mask_nifti, _ = extractor.run(sitk_to_nifti(image))
+        with _EXTRACTOR_LOCK:
+            _, mask_nifti, _ = _deepbet_extractor().run(sitk_to_nifti(image))
     except (AssertionError, ValueError, RuntimeError) as exc:
         raise CaseError(f"brain extraction failed: {exc}") from None
     mask = np.asarray(mask_nifti.dataobj).astype(np.uint8)
