@@ -59,7 +59,9 @@ def maps_cache_file(resolution: int) -> Path:
     from importlib.metadata import version
 
     code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
-    root = os.environ.get("PMM_TEMPLATE_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pmm"
+    # expanduser, not Path.home(): a process without a resolvable home gets "~" back instead of an error,
+    # and a cache it cannot write is skipped
+    root = os.environ.get("PMM_TEMPLATE_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")) / "pmm"
     return Path(root) / f"mni152-maps-{resolution}mm-nilearn{version('nilearn')}-{code}.npz"
 
 
