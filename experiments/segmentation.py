@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import matplotlib
 import numpy as np
@@ -146,6 +147,31 @@ def case_dice(net: UNet, image: np.ndarray, label: np.ndarray, classes: dict[str
     return compute_dice(as_volume(prediction), as_volume(truth), ignore_empty=False)[0].numpy()
 
 
+def unet_seeds(setting) -> Callable[[str], int]:
+    """`[extra] unet_seeds`: U-Nets per input set, one number for every site or a table by site
+    (`{ ISLES = 3 }`: the others keep 1)."""
+    table = setting if isinstance(setting, dict) else {site: setting for site in TASKS}
+    if unknown := [site for site in table if site not in TASKS]:
+        raise PmmError(f"[extra] unet_seeds: unknown site {unknown[0]!r}; choose from {', '.join(TASKS)}")
+    for site, count in table.items():
+        if not isinstance(count, int) or count < 1:
+            raise PmmError(f"[extra] unet_seeds: {site} = {count!r}; give a whole number of U-Nets, at least 1")
+    return lambda site: table.get(site, 1)
+
+
+def unet_label(label: str, index: int) -> str:
+    """The first seed's U-Net keeps the plain label, so U-Nets trained before `unet_seeds` are reused."""
+    return label if index == 0 else f"{label}-seed{index + 1}"
+
+
+def seed_mean_dice(nets: list[UNet], cases: list[StandardizedCase], inputs: tuple[str, ...],
+                   classes: dict[str, tuple[int, ...]]) -> list[np.ndarray]:
+    """Each case's Dice per class, averaged over U-Nets trained with different seeds: with a few
+    test cases one U-Net's run moves the Dice by as much as a missing modality costs."""
+    return [np.mean([case_dice(net, channels(c.volume, inputs), c.label, classes) for net in nets], axis=0)
+            for c in cases]
+
+
 def ways(rows: list[dict]) -> list[str]:
     """The columns in order: "all real", "missing", then one "synthesized" per recipe."""
     return list(dict.fromkeys(r["column"] for r in rows))
@@ -199,6 +225,7 @@ def run(space: Workspace, doc: Path | None, command: str) -> Path:
         raise PmmError("[extra] unet_epochs is now unet_steps: batches of 16 slices per U-Net, the same for every "
                        "site (4000 is about 60 epochs of the phantom's BraTS); rename it")
     steps = int(s.extra.get("unet_steps", 4000))
+    seeds_of = unet_seeds(s.extra.get("unet_seeds", 1))
     space.prepare()
     models = synthesis_models(space)
     column = {r: "synthesized" if len(models) == 1 else f"synthesized ({r})" for r in models}
@@ -207,13 +234,13 @@ def run(space: Workspace, doc: Path | None, command: str) -> Path:
         site_dir = space.site_dir(site)
         train, test = labelled_cases(site_dir, "train", task.inputs), labelled_cases(site_dir, "test", task.inputs)
         without = tuple(m for m in task.inputs if m != task.missing)
-        real_net = train_unet(space, f"unet-{site}-all", train, task.inputs, task.classes, steps, s.seed)
-        missing_net = train_unet(space, f"unet-{site}-without-{task.missing}", train, without, task.classes, steps,
-                                 s.seed)
-        scores = {("all real", "all real"): [case_dice(real_net, channels(c.volume, task.inputs), c.label, task.classes)
-                                             for c in test],
-                  ("missing", f"{task.missing} missing"): [case_dice(missing_net, channels(c.volume, without), c.label,
-                                                                     task.classes) for c in test]}
+        seeds = seeds_of(site)
+        real_nets = [train_unet(space, unet_label(f"unet-{site}-all", k), train, task.inputs, task.classes, steps,
+                                s.seed + k) for k in range(seeds)]
+        missing_nets = [train_unet(space, unet_label(f"unet-{site}-without-{task.missing}", k), train, without,
+                                   task.classes, steps, s.seed + k) for k in range(seeds)]
+        scores = {("all real", "all real"): seed_mean_dice(real_nets, test, task.inputs, task.classes),
+                  ("missing", f"{task.missing} missing"): seed_mean_dice(missing_nets, test, without, task.classes)}
         for recipe, checkpoint in models.items():
             work = space.runs / "completion" / (site if recipe == "paper" else f"{recipe}/{site}")
             with space.timed(f"complete-{site}" + ("" if recipe == "paper" else f"-{recipe}")):
@@ -221,8 +248,8 @@ def run(space: Workspace, doc: Path | None, command: str) -> Path:
                     load_trained_model(checkpoint, default_device()), space.phantom / "sites" / f"{site.lower()}.toml",
                     site_dir, task.inputs, task.missing, work)}
             filled = [completed[c.case_id] for c in test]
-            scores[(column[recipe], f"{task.missing} {column[recipe]}")] = [
-                case_dice(real_net, channels(f.volume, task.inputs), f.label, task.classes) for f in filled]
+            scores[(column[recipe], f"{task.missing} {column[recipe]}")] = seed_mean_dice(real_nets, filled, task.inputs,
+                                                                                          task.classes)
         for (name_of_column, way), values in scores.items():
             values = np.asarray(values)
             for index, name in enumerate(task.classes):
@@ -232,10 +259,13 @@ def run(space: Workspace, doc: Path | None, command: str) -> Path:
                 metrics[f"{site}/{name}/{way.replace(' ', '_').replace('(', '').replace(')', '')}/dice"] = \
                     float(values[:, index].mean())
     columns = ways(rows)
+    several = {site: seeds_of(site) for site in TASKS if seeds_of(site) > 1}
+    seed_note = ("; each case's Dice is its mean over U-Nets of seeds " + ", ".join(
+        f"{s.seed}-{s.seed + n - 1} for {site}" for site, n in several.items())) if several else ""
     section = [f"## Downstream segmentation (paper Fig. 2c){space.title_suffix}", "",
                f"MONAI 2D U-Nets ({steps} batches of {BATCH} slices for every site, learning rate decayed "
                f"polynomially; batch Dice + cross-entropy, a third of every batch from labelled slices) on the phantom's training split, Dice on its test split "
-               f"(mean ± std over cases). Synthesis: the full PMM-Synth model trained on all four sites "
+               f"(mean ± std over cases{seed_note}). Synthesis: the full PMM-Synth model trained on all four sites "
                f"({s.epochs} epochs; recipes: {', '.join(models)}, see `pmm experiment pathology`), filling the "
                f"missing modality of the test cases with `pmm complete`'s code (completed copy in the site's layout "
                f"and scanner scale, then prepared like any site). In brackets: the fraction of the Dice the missing "

@@ -6,11 +6,13 @@ from pathlib import Path
 
 import typer
 
+from pmm.paper_recipe_help import paper_recipe_help
+
 # typer options shared by serve and simulate, declared once so their help texts match
 ROUNDS = typer.Option(100, "--rounds", min=1, help="Federated rounds.")
 LOCAL_EPOCHS = typer.Option(1, "--local-epochs", min=1, help="Epochs each site trains per round; the learning rate follows the paper's schedule over rounds x local epochs.")
 CONFIG = typer.Option(None, "--config", help="Training options TOML (as for train-central): model, losses, lr, batch; its epochs become rounds x local epochs.")
-PAPER_RECIPE = typer.Option(False, "--paper-recipe", help="Train with the paper's recipe: no pathology oversampling, no lesion-weighted L1, no mirroring (pmm's default draws slices with a lesion 4x as often, weighs the lesion's L1 21x and flips training slices at random; docs/RESULTS.md).")
+PAPER_RECIPE = typer.Option(False, "--paper-recipe", help=paper_recipe_help())
 SHARE_DISCRIMINATORS = typer.Option(False, "--share-discriminators", help="Average the discriminators too (default: each site keeps its own).")
 PERSONAL_MODULATION = typer.Option(False, "--personal-modulation", help="Keep the PFM modulation MLPs at each site (pFLSynth-style).")
 ROUND_TIMEOUT = typer.Option(6 * 3600.0, "--round-timeout", min=1.0, help="Seconds a round waits for replies (sized for hours-long local epochs).")

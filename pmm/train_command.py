@@ -6,6 +6,7 @@ from pathlib import Path
 import typer
 
 from pmm.errors import reports_errors
+from pmm.paper_recipe_help import paper_recipe_help
 from pmm_core.errors import PmmError
 
 
@@ -18,7 +19,7 @@ def train_central(
     batch_size: int = typer.Option(None, "--batch-size", min=1, help="Batch size (default 16, the paper's)."),
     no_pfm: bool = typer.Option(False, "--no-pfm", help="Ablation: no Personalized Feature Modulation."),
     no_mcbs: bool = typer.Option(False, "--no-mcbs", help="Ablation: the naive batch-1 sampler instead of MCBS."),
-    paper_recipe: bool = typer.Option(False, "--paper-recipe", help="The paper's recipe exactly: no pathology oversampling, no lesion-weighted L1, no mirroring (pmm's default draws slices with a lesion 4x as often inside each MCBS group, weighs the L1 inside the lesion label 21x and flips each training slice at random along each in-plane axis; docs/RESULTS.md)."),
+    paper_recipe: bool = typer.Option(False, "--paper-recipe", help=paper_recipe_help()),
     resume: str = typer.Option(None, "--resume", help="Continue a run: its folder, its name under runs/, or a checkpoint file."),
     init: str = typer.Option(None, "--init", help="Fine-tune: start from an exported package (NAME.pmm, or models:/NAME/VERSION) instead of random weights; its architecture is kept, a site it never saw gets its own dataset embedding, and the run records where it started."),
     register: str = typer.Option(None, "--register", help="Register the finished run's package (RUN_DIR/NAME.pmm, with its model card) in the MLflow Model Registry as a new version of NAME; load it later as models:/NAME/VERSION or models:/NAME@ALIAS."),
@@ -31,7 +32,7 @@ def train_central(
     tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ./mlflow.db)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
-    """Train one PMM-Synth model (or a comparison method: --method pix2pix | mmgan) on several sites with the paper's schedule: 200 epochs, Adam 2e-4 (betas 0.5/0.999) constant for 50 epochs then linearly to 0, batch 16 with MCBS. Beyond the paper, by default, slices with a lesion are drawn 4x as often inside each MCBS group and the L1 inside a lesion label counts 6x, which is what makes the synthesized lesion (the enhancing rim, the oedema, the infarct) appear; --paper-recipe turns both off.
+    """Train one PMM-Synth model (or a comparison method: --method pix2pix | mmgan) on several sites with the paper's schedule: 200 epochs, Adam 2e-4 (betas 0.5/0.999) constant for 50 epochs then linearly to 0, batch 16 with MCBS. Beyond the paper, by default, slices with a lesion are drawn more often inside each MCBS group, the L1 inside a lesion label counts more and training slices are mirrored at random, which is what makes the synthesized lesion (the enhancing rim, the oedema, the infarct) appear; --paper-recipe turns all three off (its help gives the numbers).
 
     The decay starts after a quarter of the epochs unless the config sets decay_start_epoch, so `--epochs 20` keeps the paper's shape (5 constant, 15 decaying).
 

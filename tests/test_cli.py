@@ -62,3 +62,14 @@ def test_every_help_text_is_shown_whole() -> None:
                 shown = _flat(Text.from_markup(help_text).plain)
                 assert shown in output, f"pmm {' '.join(path)} {param.name}: help shown as something else"
                 assert shown == _flat(help_text.replace("\\[", "[")), f"pmm {' '.join(path)} {param.name}: markup ate part of {help_text!r}"
+
+
+def test_paper_recipe_help_describes_the_current_default() -> None:
+    """`--paper-recipe` says what it turns off in numbers taken from PathologyOptions' defaults."""
+    from pmm_core.config.model import PathologyOptions
+
+    default = PathologyOptions()
+    for path in (["train-central"], ["serve"], ["simulate"]):
+        output = _flat(CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "400"}).output)
+        assert f"lesion {default.oversampling:g}x as often" in output, path
+        assert f"lesion label {1 + default.lesion_weight:g}x" in output, path

@@ -29,6 +29,7 @@ discriminator_channels = 8
 discriminator_layers = 2
 [extra]
 unet_steps = 4
+unet_seeds = { ISLES = 2 }
 peer_sites = ["BraTS"]
 peer_tasks = 1
 variants = ["paper", "all"]
@@ -55,6 +56,8 @@ def test_segmentation_then_tables_share_the_phantom_and_the_full_model(prepared_
                                                      ("ISLES", "DWI synthesized (all)")}
     assert "| site | class | all real | missing | synthesized (paper) | synthesized (all) |" in result.stdout
     assert all(0.0 <= r["dice_mean"] <= 1.0 for r in rows)
+    assert (runs / "segmentation" / "unet-ISLES-all-seed2.pt").is_file() and not (runs / "segmentation" / "unet-BraTS-all-seed2.pt").exists()
+    assert "each case's Dice is its mean over U-Nets of seeds 0-1 for ISLES" in result.stdout
     manifest = json.loads((runs / "segmentation" / "completion" / "BraTS" / "completed" / "pmm_completion.json").read_text())
     assert manifest["SynthesizedFiles"] and {f["Modality"] for f in manifest["SynthesizedFiles"]} == {"T1C"}  # pmm complete
 

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import run_pmm
 from pmm.experiments.report import update_doc
-from pmm.experiments.segmentation import TASKS, figure as segmentation_figure, oversample_foreground, unet_batches
+from pmm.experiments.segmentation import TASKS, figure as segmentation_figure, oversample_foreground, unet_batches, unet_seeds
 from pmm.experiments.settings import experiment_names, load_settings
 from pmm.experiments.tables import claims, task_pairs
 from pmm.experiments.variants import finished_run, run_signature, train_central, variant_options
@@ -27,6 +27,15 @@ def test_every_experiment_has_a_quick_setting_smaller_than_the_full_one() -> Non
         assert quick.model.base_channels < full.model.base_channels
         options = quick.training_options()
         assert options.epochs == quick.epochs and options.model == quick.model
+
+
+def test_unet_seeds_take_one_number_or_a_table_by_site() -> None:
+    assert [unet_seeds(2)(site) for site in TASKS] == [2, 2]
+    assert unet_seeds({"ISLES": 3})("ISLES") == 3 and unet_seeds({"ISLES": 3})("BraTS") == 1
+    with pytest.raises(PmmError, match="unknown site 'ISLE'"):
+        unet_seeds({"ISLE": 3})
+    with pytest.raises(PmmError, match="ISLES = 0"):
+        unet_seeds({"ISLES": 0})
 
 
 def test_unknown_experiment_is_one_clear_line(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 reproducibility, and `pmm prepare` on all four sites."""
 from __future__ import annotations
 
+import dataclasses
 import filecmp
 from pathlib import Path
 
@@ -14,7 +15,9 @@ from pmm_core.config.site import load_site
 from pmm_core.data.readers import discover_cases
 from pmm_core.phantom.federation import random_subset, write_federation
 from pmm_core.phantom.generator import CaseSynthesizer, grid_points
+from pmm_core.phantom.mr_physics import ADC_MAX, B0, apparent_diffusion, tissue_signal
 from pmm_core.phantom.sites import SITES
+from pmm_core.phantom.tissues import INFARCT_STAGES, TISSUES
 
 SITE = {s.name: s for s in SITES}
 
@@ -104,14 +107,50 @@ def test_tissue_contrast_ordering_on_brats(federation: Path) -> None:
     assert rim_t1c > rim_t1 * 1.3, (rim_t1c, rim_t1)
 
 
-def test_infarct_bright_on_dwi_dark_on_adc(federation: Path) -> None:
-    base = "ISLES/rawdata/sub-strokecase0001/ses-0001/dwi/sub-strokecase0001_ses-0001"
-    volumes, f = _written_and_fractions(federation, "ISLES", {"DWI": f"{base}_dwi.nii.gz", "ADC": f"{base}_adc.nii.gz"})
-    infarct = f["infarct"] > 0.6
-    normal = (f["gm"] + f["wm"]) > 0.9
-    assert infarct.sum() > 3
-    assert volumes["DWI"][infarct].mean() > 1.5 * volumes["DWI"][normal].mean()
-    assert volumes["ADC"][infarct].mean() < 0.7 * volumes["ADC"][normal].mean()
+def _infarct_contrast(stage: str) -> dict[str, float]:
+    """ISLES case 1 with its infarct set to `stage`: infarct / healthy brain (grey and white matter
+    voxels > 0.9) per modality, each on its own grid and position."""
+    site = SITE["ISLES"]
+    synthesizer = CaseSynthesizer(site, 2, True, np.random.default_rng([SEED, site.dataset_id]))
+    synthesizer.pathology = dataclasses.replace(synthesizer.pathology, stage=stage)
+    case = synthesizer.make("x", site.modalities)
+    contrast = {}
+    for modality, volume in case.images.items():
+        grid = synthesizer.flair_grid if modality == "FLAIR" else synthesizer.grid
+        fractions, _ = synthesizer.fractions(grid_points(grid, volume.affine), case.motions[modality])
+        values = volume.data.reshape(-1).astype(np.float32)
+        infarct = fractions[f"infarct_{stage}"] > 0.6
+        healthy = (fractions["gm"] > 0.9) | (fractions["wm"] > 0.9)
+        assert infarct.sum() > 3
+        contrast[modality] = float(values[infarct].mean() / values[healthy].mean())
+    return contrast
+
+
+def test_an_infarct_is_bright_on_dwi_at_every_age_and_on_flair_or_adc_by_its_age() -> None:
+    """Hours old: dark on ADC, unseen on FLAIR (the DWI-FLAIR mismatch); a day: both; a week:
+    bright on FLAIR, ADC back to normal. DWI shows all three, which is why it is the stroke sequence."""
+    hyperacute, acute, subacute = (_infarct_contrast(stage) for stage in INFARCT_STAGES)
+    assert min(hyperacute["DWI"], acute["DWI"], subacute["DWI"]) > 1.4, (hyperacute, acute, subacute)
+    assert hyperacute["ADC"] < 0.7 and acute["ADC"] < 0.7 and 0.85 < subacute["ADC"] < 1.2
+    assert 0.9 < hyperacute["FLAIR"] < 1.1 and acute["FLAIR"] > 1.25 and subacute["FLAIR"] > 1.5
+
+
+def test_adc_is_computed_from_the_dwi_acquisition() -> None:
+    """ln(S0 / S1000) / b gives every tissue's diffusivity back and cancels a coil's field; DWI and
+    ADC of a case share grid and position even where the subject moves between sequences (TTG)."""
+    protocol = SITE["ISLES"].protocol
+    for name, tissue in TISSUES.items():
+        b0, dwi = tissue_signal(B0, tissue, protocol), tissue_signal("DWI", tissue, protocol)
+        if b0 < 1e-3:  # bone: no signal left at the diffusion echo time, so no map there
+            continue
+        field = np.array([0.7, 1.0, 1.4], dtype=np.float32)
+        adc = apparent_diffusion(b0 * field, dwi * field)
+        assert np.allclose(adc, min(tissue.adc * 1000, ADC_MAX), rtol=1e-4), name
+    site = SITE["TTG"]
+    case = CaseSynthesizer(site, 2, True, np.random.default_rng([SEED, site.dataset_id])).make("x", site.modalities)
+    assert np.array_equal(case.images["ADC"].affine, case.images["DWI"].affine)
+    assert np.array_equal(case.motions["ADC"], case.motions["DWI"])
+    assert not np.array_equal(case.motions["T2"], case.motions["DWI"])
 
 
 def test_same_seed_same_bytes(tmp_path: Path) -> None:

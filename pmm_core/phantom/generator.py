@@ -3,6 +3,8 @@
 Modalities acquired together (BraTS after co-registration, ISLES DWI and its ADC) share one grid
 and one subject position, so their tissue fractions are computed once. Every other modality is
 its own acquisition: same slice stack, but the subject moved a little in between (TTG, TTI).
+DWI and ADC are one acquisition at every site: the ADC map is computed from the DWI and the b=0
+image taken with it, as a scanner does, so it has their noise and position.
 """
 from __future__ import annotations
 
@@ -11,12 +13,21 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pmm_core.phantom.anatomy import SubjectWarp, normal_fractions, template_maps
-from pmm_core.phantom.mr_physics import bias_field, mix_signal, rician
+from pmm_core.phantom.mr_physics import B0, apparent_diffusion, bias_field, mix_signal, rician
 from pmm_core.phantom.pathology import PATHOLOGIES
 from pmm_core.phantom.sites import TEST_SIZE_FACTOR, Grid, PhantomSite
 
 HEAD_CENTER_MM = np.array([0.0, -18.0, 12.0])  # middle of the ICBM152 head, RAS
 OUTSIDE_BRAIN = ("bone", "scalp", "dura")
+# one acquisition (the sites give both the same grid): the scanner computes ADC from the DWI's b=0
+# and b=1000 images
+DIFFUSION = ("DWI", "ADC")
+
+
+def _brain_median(signal: np.ndarray, fractions: dict[str, np.ndarray]) -> float:
+    """The signal level of the brain (grey and white matter), which noise and scanner units are relative to."""
+    brain = (fractions["gm"] + fractions["wm"]) > 0.5
+    return float(np.median(signal[brain])) if brain.any() else float(signal.max() or 1.0)
 
 
 def rotation(degrees: np.ndarray) -> np.ndarray:
@@ -97,16 +108,32 @@ class CaseSynthesizer:
         """Signal equation → bias field → Rician noise → scanner units (int16)."""
         site = self.site
         signal = mix_signal(modality, fractions, site.protocol)
-        brain = (fractions["gm"] + fractions["wm"]) > 0.5
-        reference = float(np.median(signal[brain])) if brain.any() else float(signal.max() or 1.0)
-        if modality != "ADC":
-            signal = signal * bias_field(points - HEAD_CENTER_MM, self.rng, site.bias)
-            signal = rician(signal, site.noise * reference, self.rng)
-            signal = signal / reference * site.intensity_scale * 0.5
-        else:  # ADC maps are stored in 1e-6 mm^2/s; noise is Gaussian where there is tissue
-            head = sum(fractions.values()) > 0.3
-            signal = np.where(head, signal + self.rng.normal(0, site.noise * reference, signal.shape), 0.0)
-        if site.skull_stripped:
+        reference = _brain_median(signal, fractions)
+        signal = rician(signal * self.coil_field(points), site.noise * reference, self.rng)
+        return self.stored(signal / reference * site.intensity_scale * 0.5, fractions)
+
+    def acquire_diffusion(self, fractions: dict[str, np.ndarray], points: np.ndarray) -> dict[str, np.ndarray]:
+        """One diffusion acquisition: its b=1000 image (DWI, scanner units) and the ADC map the
+        scanner computes from that image and the b=0 image taken with it (1e-6 mm^2/s). Both images
+        share the coil's field and the receiver's noise, so the map carries the noise of two images
+        (more than DWI, as on a scanner) and no bias field."""
+        site = self.site
+        dwi = mix_signal("DWI", fractions, site.protocol)
+        reference = _brain_median(dwi, fractions)
+        field, sigma = self.coil_field(points), site.noise * reference
+        dwi = rician(dwi * field, sigma, self.rng)
+        b0 = rician(mix_signal(B0, fractions, site.protocol) * field, sigma, self.rng)
+        head = sum(fractions.values()) > 0.3  # the scanner's mask: no map where there is no tissue
+        adc = np.where(head, apparent_diffusion(b0, dwi), 0.0)
+        return {"DWI": self.stored(dwi / reference * site.intensity_scale * 0.5, fractions),
+                "ADC": self.stored(adc, fractions)}
+
+    def coil_field(self, points: np.ndarray) -> np.ndarray:
+        return bias_field(points - HEAD_CENTER_MM, self.rng, self.site.bias)
+
+    def stored(self, signal: np.ndarray, fractions: dict[str, np.ndarray]) -> np.ndarray:
+        """Scanner units as written: int16, and nothing outside the brain on a skull-stripped site."""
+        if self.site.skull_stripped:
             signal = np.where(sum(fractions.values()) > 0.5, signal, 0.0)
         return np.clip(np.round(signal), 0, 32767).astype(np.int16)
 
@@ -124,7 +151,13 @@ class CaseSynthesizer:
         brain = PhantomVolume((tissue > 0.5).reshape(shape).astype(np.uint8), affine)
         images: dict[str, PhantomVolume] = {}
         motions: dict[str, np.ndarray] = {}
+        diffusion: dict[str, np.ndarray] = {}  # DWI and ADC of the case's one diffusion acquisition
         for modality in modalities:
+            if modality in diffusion:  # made with the other: same grid, same position, same noise
+                acquired = next(m for m in DIFFUSION if m in images)
+                images[modality] = PhantomVolume(diffusion[modality], images[acquired].affine)
+                motions[modality] = motions[acquired]
+                continue
             grid, grid_affine_m, points, fractions = self.grid, affine, world, shared
             motion = np.eye(4)
             if modality == "FLAIR" and self.flair_grid is not None:  # its own slab, its own position
@@ -142,7 +175,12 @@ class CaseSynthesizer:
                     motion = rigid(rng, *site.misregistration)
             if points is not world or not np.array_equal(motion, np.eye(4)):
                 fractions, _ = self.fractions(points, motion)
-            data = self.acquire(modality, fractions, points)
-            images[modality] = PhantomVolume(data.reshape(grid.matrix, grid.matrix, grid.slices), grid_affine_m)
+            shape_m = (grid.matrix, grid.matrix, grid.slices)
+            if modality in DIFFUSION:
+                diffusion = {m: v.reshape(shape_m) for m, v in self.acquire_diffusion(fractions, points).items()}
+                data = diffusion[modality]
+            else:
+                data = self.acquire(modality, fractions, points)
+            images[modality] = PhantomVolume(data.reshape(shape_m), grid_affine_m)
             motions[modality] = motion
         return PhantomCase(case_id, images, label, motions, brain)

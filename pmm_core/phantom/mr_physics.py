@@ -19,6 +19,8 @@ import numpy as np
 from pmm_core.phantom.tissues import FLOW_VOID_SIGNAL, GADOLINIUM_R1, TISSUES, Tissue
 
 B_VALUE = 1000.0  # s/mm^2
+B0 = "B0"  # the diffusion acquisition's b=0 image: not a modality of its own, ADC is computed from it
+ADC_MAX = 5000.0  # 1e-6 mm^2/s: where scanners clip a map whose b=1000 signal is lost in the noise
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,20 @@ def spin_echo_family_signal(modality: str, tissue: Tissue, protocol: Protocol) -
     if modality == "FLAIR":
         return inversion_recovery(tissue.pd, t1, t2, protocol.flair_tr, protocol.flair_te, protocol.flair_ti())
     s0 = spin_echo(tissue.pd, t1, t2, protocol.dwi_tr, protocol.dwi_te)
+    if modality == B0:
+        return s0
     if modality == "DWI":
         return s0 * math.exp(-B_VALUE * tissue.adc * 1e-3)
     raise ValueError(f"unknown modality {modality}")
+
+
+def apparent_diffusion(b0: np.ndarray, dwi: np.ndarray) -> np.ndarray:
+    """The ADC map (1e-6 mm^2/s) a scanner computes from the b=0 and b=1000 images of one
+    acquisition: ln(S0 / Sb) / b. Their noise adds (ADC is noisier than DWI, most where Sb is
+    small, as in CSF) and a coil's bias field cancels."""
+    floor = np.float32(1e-3)
+    adc = np.log(np.maximum(b0, floor) / np.maximum(dwi, floor)) / np.float32(B_VALUE) * np.float32(1e6)
+    return np.clip(adc, 0.0, ADC_MAX)
 
 
 def mix_signal(modality: str, fractions: dict[str, np.ndarray], protocol: Protocol) -> np.ndarray:

@@ -1,5 +1,5 @@
 """Lesions in template space: glioma (necrosis, enhancing rim, oedema), MS-like periventricular
-lesions, and an acute infarct. Each takes its share of the normal brain tissue at a point.
+lesions, and an ischaemic infarct of one of three ages. Each takes its share of the normal brain tissue at a point.
 
 Shapes are irregular: distances are perturbed by a few random low-frequency waves, so no two
 tumours look alike and none is a perfect sphere.
@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from pmm_core.phantom.tissues import INFARCT_STAGES
 
 BRAIN_TISSUES = ("gm", "wm", "csf")
 
@@ -101,18 +103,27 @@ class MultipleSclerosis:
 
 @dataclass(frozen=True)
 class Infarct:
+    """A territorial infarct whose age (`tissues.INFARCT_STAGES`, drawn evenly) sets which of
+    FLAIR and ADC show it; DWI shows it at every age."""
+
     blob: Blob
+    stage: str = "acute"
 
     @classmethod
     def random(cls, rng: np.random.Generator) -> "Infarct":
         side = rng.choice([-1, 1])  # middle cerebral artery territory, cortex and white matter
         center = (side * rng.uniform(30, 48), rng.uniform(-30, 15), rng.uniform(0, 30))
-        return cls(Blob.random(rng, center, rng.uniform(9, 16), squash=0.35))
+        blob = Blob.random(rng, center, rng.uniform(9, 16), squash=0.35)
+        return cls(blob, str(rng.choice(INFARCT_STAGES)))
+
+    @property
+    def tissue(self) -> str:
+        return f"infarct_{self.stage}"
 
     def apply(self, fractions: dict[str, np.ndarray], points: np.ndarray) -> np.ndarray:
         share = _soft_inside(self.blob.distance(points), 1.0, edge=0.08)
-        _take_from_brain(fractions, "infarct", share)
-        brain = fractions["gm"] + fractions["wm"] + fractions["infarct"]
+        _take_from_brain(fractions, self.tissue, share)
+        brain = fractions["gm"] + fractions["wm"] + fractions[self.tissue]
         return ((share > 0.5) & (brain > 0.3)).astype(np.uint8)
 
 

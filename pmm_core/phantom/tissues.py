@@ -38,7 +38,10 @@ TISSUES: dict[str, Tissue] = {
     "necrosis": Tissue(2500, 2800, 400, 350, 0.95, 2.20),
     "enhancing": Tissue(1100, 1300, 110, 100, 0.85, 1.00, gd_uptake=0.6),
     "ms_lesion": Tissue(1000, 1250, 130, 115, 0.82, 1.05),
-    "infarct": Tissue(1000, 1200, 110, 100, 0.86, 0.40),   # acute: restricted diffusion
+    # an infarct by its age (`INFARCT_STAGES`); all three are bright on DWI
+    "infarct_hyperacute": Tissue(900, 1100, 90, 78, 0.78, 0.42),  # hours: diffusion restricted, T2 not yet longer
+    "infarct_acute": Tissue(1000, 1200, 110, 100, 0.86, 0.40),     # a day or two: oedema lengthens T2 as well
+    "infarct_subacute": Tissue(1150, 1400, 150, 135, 0.90, 0.75),  # a week or more: T2 long, ADC back to normal
     # normal structures that enhance: cortical veins and sinuses (blood pool), and the dura
     "vessel": Tissue(1450, 1900, 180, 150, 0.90, 3.00, gd_uptake=1.2, flow_void=True),
     "dura": Tissue(900, 1000, 60, 50, 0.55, 0.90, gd_uptake=0.5),
@@ -47,6 +50,14 @@ TISSUES: dict[str, Tissue] = {
 FLOW_VOID_SIGNAL = 0.08  # what is left of flowing blood's signal in spin-echo, inversion and diffusion images
 
 GADOLINIUM_R1 = 4.0  # relaxivity, 1/(mM·s)
+
+# The textbook evolution of an ischaemic infarct on MR, and why stroke readers start from DWI:
+# within hours diffusion is restricted (dark on ADC, bright on DWI) while T2 is still normal, so
+# FLAIR shows nothing (the DWI-FLAIR mismatch that dates a stroke of unknown onset); over the next
+# day oedema lengthens T2 and FLAIR turns bright; after about a week ADC climbs back to normal
+# ("pseudonormalisation") while DWI stays bright through its long T2 ("T2 shine-through"). Only DWI
+# shows the infarct at every age; ISLES'22 holds acute and subacute strokes alike.
+INFARCT_STAGES = ("hyperacute", "acute", "subacute")
 
 # BraTS label values of the glioma compartments (2021 convention)
 BRATS_LABELS = {"necrosis": 1, "edema": 2, "enhancing": 4}
