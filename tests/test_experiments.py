@@ -38,6 +38,21 @@ def test_unet_seeds_take_one_number_or_a_table_by_site() -> None:
         unet_seeds({"ISLES": 0})
 
 
+def test_pathology_site_table_shows_the_first_variants_linear_map_without_the_paper_variant() -> None:
+    from pmm.experiments.pathology import site_lines
+
+    def row(method: str, protocol: str, psnr: float) -> dict:
+        return {"site": "ISLES", "task": "FLAIR->DWI", "method": method, "protocol": protocol, "variant": "default",
+                "psnr_mean": psnr, "psnr_lesion_mean": psnr - 4, "contrast_mean": 0.5}
+
+    rows = [row("pmm", "common", 20.0), row("match", "common", 16.5), row("pmm", "brasyn", 18.0),
+            row("match", "brasyn", 14.0)]
+    lines = site_lines(rows, "ISLES", ["default"])
+    assert "| task | default | linear map (default's scale) |" in lines
+    assert "| FLAIR->DWI | 16.00 (0.50) | 12.50 (0.50) |" in lines
+    assert "| BraSyn PSNR, site average | 18.00 | 14.00 |" in lines
+
+
 def test_unknown_experiment_is_one_clear_line(tmp_path: Path) -> None:
     with pytest.raises(PmmError, match="unknown experiment 'table'"):
         load_settings("table", quick=True)
