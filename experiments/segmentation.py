@@ -15,7 +15,7 @@ column each: `paper` (the paper's recipe) and any variant of `pmm experiment pat
 models are shared: one run trains them once). The table also says what fraction of the Dice the
 missing modality costs each synthesis recovers: (synthesized - missing) / (all real - missing).
 With four test cases per site, one U-Net's seed moves the phantom ISLES's mean infarct Dice by as
-much as 0.16; `[extra] unet_seeds` (a number, or a table by site) trains that many U-Nets per
+much as 0.3; `[extra] unet_seeds` (a number, or a table by site) trains that many U-Nets per
 input set and scores each case by their mean Dice.
 """
 from __future__ import annotations
