@@ -110,7 +110,7 @@ class CaseSynthesizer:
         signal = mix_signal(modality, fractions, site.protocol)
         reference = _brain_median(signal, fractions)
         signal = rician(signal * self.coil_field(points), site.noise * reference, self.rng)
-        return self.stored(signal / reference * site.intensity_scale * 0.5, fractions)
+        return self.stored(self.scanner_units(signal, reference), fractions)
 
     def acquire_diffusion(self, fractions: dict[str, np.ndarray], points: np.ndarray) -> dict[str, np.ndarray]:
         """One diffusion acquisition: its b=1000 image (DWI, scanner units) and the ADC map the
@@ -125,8 +125,11 @@ class CaseSynthesizer:
         b0 = rician(mix_signal(B0, fractions, site.protocol) * field, sigma, self.rng)
         head = sum(fractions.values()) > 0.3  # the scanner's mask: no map where there is no tissue
         adc = np.where(head, apparent_diffusion(b0, dwi), 0.0)
-        return {"DWI": self.stored(dwi / reference * site.intensity_scale * 0.5, fractions),
-                "ADC": self.stored(adc, fractions)}
+        return {"DWI": self.stored(self.scanner_units(dwi, reference), fractions), "ADC": self.stored(adc, fractions)}
+
+    def scanner_units(self, signal: np.ndarray, reference: float) -> np.ndarray:
+        """The brain's level at half the site's intensity scale, as its scanner stores it."""
+        return signal / reference * self.site.intensity_scale * 0.5
 
     def coil_field(self, points: np.ndarray) -> np.ndarray:
         return bias_field(points - HEAD_CENTER_MM, self.rng, self.site.bias)
