@@ -27,16 +27,38 @@ def _brain_with_lesion() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def test_contrast_ratio_reads_as_documented() -> None:
     truth, mask, label = _brain_with_lesion()
     lesion, brain = lesion_region(label, mask), mask > 0
-    assert contrast_ratio(truth, truth, lesion, brain) == pytest.approx(1.0)
+    assert contrast_ratio(truth, truth, label, lesion, brain) == pytest.approx(1.0)
     missing = np.where(lesion, 0.4, truth)          # the healthy tissue right, the lesion not drawn
-    assert contrast_ratio(missing, truth, lesion, brain) == pytest.approx(0.0, abs=1e-6)
+    assert contrast_ratio(missing, truth, label, lesion, brain) == pytest.approx(0.0, abs=1e-6)
     half = np.where(lesion, 0.6, truth)             # stands out half as much
-    assert contrast_ratio(half, truth, lesion, brain) == pytest.approx(0.5)
-    assert contrast_ratio(truth * 2, truth, lesion, brain) == pytest.approx(1.0)  # a ratio, not a level
+    assert contrast_ratio(half, truth, label, lesion, brain) == pytest.approx(0.5)
+    assert contrast_ratio(truth * 2, truth, label, lesion, brain) == pytest.approx(1.0)  # a ratio, not a level
     isointense = np.where(brain, 0.4, 0).astype(np.float32)
-    assert contrast_ratio(truth, isointense, lesion, brain) is None  # no lesion to see in this sequence
+    assert contrast_ratio(truth, isointense, label, lesion, brain) is None  # no lesion to see in this sequence
     assert region_psnr(missing, truth, lesion) == pytest.approx(10 * np.log10(1 / 0.16), abs=1e-4)
     assert lesion_region(None, mask) is None and lesion_region(np.zeros_like(label), mask) is None
+
+
+def test_a_glioma_is_judged_by_the_compartments_the_sequence_shows() -> None:
+    """T1C: the oedema about as bright as healthy tissue, the rim twice as bright. The whole
+    lesion's mean sits near healthy tissue, so a ratio over it would divide by almost nothing;
+    pooled over the compartments the truth shows, a rim at half its brightness reads 0.5."""
+    truth, mask, _ = _brain_with_lesion()
+    label = np.zeros(truth.shape, dtype=np.uint8)
+    label[2:6, 8:20, 8:20] = 2                      # oedema
+    label[2:6, 12:16, 12:16] = 4                    # enhancing rim inside it
+    truth = np.where(label == 2, 0.39, np.where(label == 4, 0.8, truth)).astype(np.float32)
+    lesion, brain = lesion_region(label, mask), mask > 0
+    assert contrast_ratio(truth, truth, label, lesion, brain) == pytest.approx(1.0)
+    half_rim = np.where(label == 4, 0.6, truth)
+    assert contrast_ratio(half_rim, truth, label, lesion, brain) == pytest.approx(0.5)
+    no_rim = np.where(label == 4, 0.4, truth)
+    assert contrast_ratio(no_rim, truth, label, lesion, brain) == pytest.approx(0.0, abs=1e-6)
+    # a bright oedema and a dark necrosis (FLAIR-like): both count, each by its own sign
+    flair = np.where(label == 2, 0.8, np.where(label == 4, 0.2, truth)).astype(np.float32)
+    assert contrast_ratio(flair, flair, label, lesion, brain) == pytest.approx(1.0)
+    oedema_only = np.where(label == 4, 0.4, flair)  # the oedema (contrast 1) right, the dark core (-0.5) lost
+    assert contrast_ratio(oedema_only, flair, label, lesion, brain) == pytest.approx(1 / 1.5)
 
 
 def test_every_row_set_scores_the_lesion_apart_and_a_missing_lesion_shows() -> None:

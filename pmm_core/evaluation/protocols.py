@@ -69,7 +69,8 @@ def per_slice(case: str, prediction: np.ndarray, truth: np.ndarray, view: TruthV
     if lesion is None:
         return CaseScore(case, float(np.mean(psnr)), float(np.mean(ssim)))
     return CaseScore(case, float(np.mean(psnr)), float(np.mean(ssim)), float(np.stack(maps)[lesion].mean()),
-                     region_psnr(prediction, truth, lesion), contrast_ratio(prediction, truth, lesion, view.mask > 0))
+                     region_psnr(prediction, truth, lesion),
+                     contrast_ratio(prediction, truth, view.label, lesion, view.mask > 0))
 
 
 def common_scale(view: TruthView, prediction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -116,7 +117,8 @@ def brasyn_score(view: TruthView, prediction: np.ndarray) -> CaseScore:
     if lesion is None:
         return CaseScore(view.case, psnr, region_ssim(predicted, truth, outside))
     return CaseScore(view.case, psnr, region_ssim(predicted, truth, outside), region_ssim(predicted, truth, lesion),
-                     region_psnr(predicted, truth, lesion), contrast_ratio(predicted, truth, lesion, view.mask > 0))
+                     region_psnr(predicted, truth, lesion),
+                     contrast_ratio(predicted, truth, view.label, lesion, view.mask > 0))
 
 
 def score_protocol(protocol: str, view: TruthView, prediction: np.ndarray) -> CaseScore:
