@@ -50,3 +50,26 @@ def test_identity_is_kept_when_the_optimiser_ends_worse(ttg_case) -> None:
     assert np.allclose(result.transform.GetParameters(), 0.0)
     tuned = estimate_rigid(fixed, _image(ttg_case, "T2"))
     assert not tuned.kept_identity and tuned.metric_result < tuned.metric_identity
+
+
+def test_an_adc_on_its_dwis_grid_takes_the_dwis_transform_and_one_on_its_own_grid_is_registered(ttg_case) -> None:
+    """The scanner computes ADC from the DWI's own images: registered apart the two would end up
+    shifted against each other, so on a shared grid ADC follows DWI with no registration of its own."""
+    from pmm_core.config.site import PreprocessOptions
+    from pmm_core.data.case import CaseImages
+    from pmm_core.data.preprocess.pipeline import StageTimes, preprocess_case
+
+    options = PreprocessOptions(register=True, skull_strip=False, crop_size=32, in_plane_spacing=6.0)
+    images = {m: _image(ttg_case, m) for m in ("T1", "DWI", "ADC")}
+    shared_times = StageTimes()
+    shared = preprocess_case(CaseImages("x", images), options, shared_times)
+    assert shared.transforms["ADC"] == shared.transforms["DWI"] and shared.transforms["DWI"] != [0.0] * 6
+    points = brain_points(ttg_case)
+    assert registration_error_mm(shared.transform("ADC"), ttg_case, "T1", "ADC", points) < TOLERANCE_MM
+
+    moved = sitk.Image(images["ADC"])  # the same voxels half a voxel away: no longer the DWI's grid
+    moved.SetOrigin([o + s / 2 for o, s in zip(moved.GetOrigin(), moved.GetSpacing())])
+    alone_times = StageTimes()
+    alone = preprocess_case(CaseImages("x", {**images, "ADC": moved}), options, alone_times)
+    assert alone.transforms["ADC"] != alone.transforms["DWI"]
+    assert alone_times["register"] > shared_times["register"]

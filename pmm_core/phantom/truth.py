@@ -20,6 +20,14 @@ def brain_points(case: PhantomCase, count: int = 2000, seed: int = 0) -> np.ndar
     return ijk @ case.brain.affine[:3, :3].T + case.brain.affine[:3, 3]
 
 
+def _mapped(transform: sitk.Transform, points_in_fixed: np.ndarray) -> np.ndarray:
+    return np.array([LPS_FROM_RAS @ transform.TransformPoint(tuple(LPS_FROM_RAS @ q)) for q in points_in_fixed])
+
+
+def _in_fixed(case: PhantomCase, fixed: str, points: np.ndarray) -> np.ndarray:
+    return (np.linalg.inv(case.motions[fixed]) @ np.c_[points, np.ones(len(points))].T).T[:, :3]
+
+
 def registration_error_mm(transform: sitk.Transform, case: PhantomCase, fixed: str, moving: str,
                           points: np.ndarray) -> float:
     """Mean |T(q) - truth| over brain points p, q showing p in the fixed image and truth showing it in the moving one.
@@ -27,8 +35,13 @@ def registration_error_mm(transform: sitk.Transform, case: PhantomCase, fixed: s
     A voxel at world point x of modality m shows the anatomy the reference shows at motions[m] @ x,
     so q = motions[fixed]^-1 p and truth = motions[moving]^-1 p; `transform` maps LPS points.
     """
-    homogeneous = np.c_[points, np.ones(len(points))]
-    in_fixed = (np.linalg.inv(case.motions[fixed]) @ homogeneous.T).T[:, :3]
-    truth = (np.linalg.inv(case.motions[moving]) @ homogeneous.T).T[:, :3]
-    estimate = np.array([LPS_FROM_RAS @ transform.TransformPoint(tuple(LPS_FROM_RAS @ q)) for q in in_fixed])
-    return float(np.linalg.norm(estimate - truth, axis=1).mean())
+    truth = (np.linalg.inv(case.motions[moving]) @ np.c_[points, np.ones(len(points))].T).T[:, :3]
+    return float(np.linalg.norm(_mapped(transform, _in_fixed(case, fixed, points)) - truth, axis=1).mean())
+
+
+def transforms_apart_mm(first: sitk.Transform, second: sitk.Transform, case: PhantomCase, fixed: str,
+                        points: np.ndarray) -> float:
+    """Mean distance, over the brain points as the fixed image shows them, between where two
+    estimated transforms put them: how far apart two series registered on their own end up."""
+    in_fixed = _in_fixed(case, fixed, points)
+    return float(np.linalg.norm(_mapped(first, in_fixed) - _mapped(second, in_fixed), axis=1).mean())
