@@ -20,6 +20,7 @@ from pmm_core.config.site import load_site
 from pmm_core.data.cache import CACHE_FORMAT
 from pmm_core.data.prepare_site import PrepareSummary, prepare_site
 from pmm_core.errors import PmmError
+from pmm_core.phantom.anatomy import template_maps
 from pmm_core.phantom.federation import write_federation
 from pmm_core.phantom.sites import SITES
 
@@ -30,12 +31,19 @@ def _write_site(out: Path, site: str, cases_per_site: int, seed: int, size: str)
     write_federation(out, cases_per_site=cases_per_site, seed=seed, size=size, progress=False, sites=(site,))
 
 
+def _build_template_maps(resolution: int) -> None:
+    template_maps(resolution)  # cached on disk for the other workers; the arrays are not sent back
+
+
 def build_phantom_federation(out: Path, cases_per_site: int, seed: int, echo: Callable[[str], None] = print,
                              size: str = "test") -> Path:
     """The four phantom sites written under `out` and prepared into `out/cache`; returns the cache."""
     out = Path(out)
     # spawned, not forked: the caller may hold CUDA or torch's threads, which a fork must not copy
     with ProcessPoolExecutor(len(SITES), mp_context=multiprocessing.get_context("spawn")) as pool:
+        # the template maps first, in one worker: on a machine without them, four workers starting
+        # together would each build them (5.4 CPU s each at test size) before one cached them
+        pool.submit(_build_template_maps, 2 if size == "test" else 1).result()
         list(pool.map(_write_site, *zip(*[(out, s.name, cases_per_site, seed, size) for s in SITES])))
     cache = out / "cache"
     workers = max(1, (os.cpu_count() or 1) // len(SITES))
