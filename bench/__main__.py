@@ -14,7 +14,7 @@ import time
 BENCHMARKS = ["mcbs_speedup", "pipeline_headroom", "federation_overhead", "memory_peak", "backbone_cost",
               "data_throughput", "phantom_speed", "prepare_speed", "synthesize_speed", "complete_speed", "decoder_activation", "method_cost", "tracking_overhead",
               "evaluate_protocols", "precision_speed", "step_profile", "startup_time", "lesion_budget",
-              "open_cases", "lesion_maps", "mirroring_cost"]
+              "open_cases", "lesion_maps", "mirroring_cost", "montage_cost"]
 
 
 def main() -> None:

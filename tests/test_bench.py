@@ -123,3 +123,10 @@ def test_lesion_budget_measures_batches_ceiling_training_and_sigmoid(tmp_path: P
     assert any(row["modality"] == "FLAIR" and row["cases"] == "unseen" for row in result["clip"])
     assert result["training"][0]["steps"] >= 1 and "match_psnr_lesion" in result["training"][0]
     assert result["sigmoid"] and all(0 <= row["lesion_saturated_pct"] <= 100 for row in result["sigmoid"])
+
+
+def test_montage_cost_draws_both_ways_on_every_site(tmp_path: Path) -> None:
+    result = run_bench(tmp_path, "montage_cost", "--size", "test", "--crop", "32", "--repeats", "1", "--sites", "TTG", "ISLES")
+    rows = {row["site"]: row for row in result["rows"]}
+    assert set(rows) == {"TTG", "ISLES"} and all(r["tasks"] == 4 and r["panels"] > 4 * 4 for r in rows.values())
+    assert all(r["tiled_png_kib"] > 0 and r["per_axes_png_kib"] > 0 and r["speedup"] > 0 for r in rows.values())

@@ -90,3 +90,41 @@ def test_a_site_without_labels_is_said_and_the_montage_takes_the_largest_lesion(
     assert example.slice_index == 4 and example.lesion is not None and example.lesion.sum() == 144
     plain = _example(parse_task("T1->FLAIR"), "c", mask, None, truth[None], truth, truth)
     assert plain.lesion is None and plain.area[0] == 0
+
+
+def test_the_montage_draws_each_panel_in_its_column_and_outlines_the_lesion() -> None:
+    """Source grey, truth white, synthesis black: read back from the rendered figure at each
+    panel's centre, in the order of the columns, with the lesion's outline in red on the truth."""
+    import matplotlib.pyplot as plt
+
+    from pmm_core.evaluation.evaluate import Example
+    from pmm_core.evaluation.montage import GAP, TITLE_SPACE, montage_figure
+
+    size = 48
+    lesion = np.zeros((size, size), dtype=bool)
+    lesion[16:32, 16:32] = True
+    example = Example("T1->FLAIR", np.full((1, size, size), 0.5, np.float32), np.zeros((size, size), np.float32),
+                      np.ones((size, size), np.float32), "c", 3, lesion)
+    figure = montage_figure("GEN", [example], "pmm")
+    figure.canvas.draw()
+    rgba = np.asarray(figure.canvas.buffer_rgba())
+    axis, step = figure.axes[0], size + round(GAP * size)
+
+    def pixel(x: float, y: float) -> np.ndarray:
+        column, row = axis.transData.transform((x, y))
+        return rgba[int(round(figure.bbox.height - row)), int(round(column)), :3].astype(int)
+
+    y = round(TITLE_SPACE * size) + size / 2
+    centres = {name: pixel(index * step + 4, y) for index, name in enumerate(("source", "truth", "pmm", "error"))}
+    assert abs(centres["source"] - 128).max() < 20 and (centres["truth"] > 235).all()
+    assert (centres["pmm"] < 20).all() and (centres["error"] > 235).all()  # |0 - 1|
+    def reddish(index: int) -> int:  # pixels of one panel where red stands out of grey
+        (left, top), (right, bottom) = (axis.transData.transform((index * step + x, y + d))
+                                        for x, d in ((0, -size / 2), (size, size / 2)))
+        panel = rgba[int(figure.bbox.height - top):int(figure.bbox.height - bottom),
+                     int(left):int(right), :3].astype(int)
+        return int(((panel[..., 0] - panel[..., 1]) > 60).sum())
+
+    assert reddish(1) > 20 and reddish(2) > 20, "the lesion is outlined on the truth and the synthesis"
+    assert reddish(0) == 0 and reddish(3) == 0  # not on the sources or the error map
+    plt.close(figure)
