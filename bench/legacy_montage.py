@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from pmm_core.evaluation.evaluate import Example
-from pmm_core.evaluation.montage import _panels
+from pmm_core.evaluation.montage import row_panels
 
 
 def legacy_montage_figure(site: str, examples: list[Example], model_label: str = "synthesis",
@@ -18,7 +18,7 @@ def legacy_montage_figure(site: str, examples: list[Example], model_label: str =
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [_panels(example, model_label, peers or {}) for example in examples]
+    rows = [row_panels(example, model_label, peers or {}) for example in examples]
     columns = max(len(panels) for panels in rows)
     figure, axes = plt.subplots(len(rows), columns, figsize=(1.9 * columns, 2.0 * len(rows)), squeeze=False)
     for row, (example, panels) in enumerate(zip(examples, rows)):

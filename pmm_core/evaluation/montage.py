@@ -23,7 +23,7 @@ TITLE_SPACE = 0.42         # of a panel's height, above it: a two-line title (ta
 GAP = 0.06                 # of a panel's width, between columns
 
 
-def _panels(example: Example, model_label: str, peers: dict[str, list[Example]]) -> list[tuple[str, np.ndarray, bool]]:
+def row_panels(example: Example, model_label: str, peers: dict[str, list[Example]]) -> list[tuple[str, np.ndarray, bool]]:
     """(title, image, outlined) for one row: sources, truth, synthesis, peers, |error|."""
     panels = [(f"source {i + 1}", example.sources[i], False) for i in range(example.sources.shape[0])]
     panels += [("truth", example.truth, True), (model_label, example.synthesis, True)]
@@ -44,7 +44,7 @@ def montage_figure(site: str, examples: list[Example], model_label: str = "synth
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [_panels(example, model_label, peers or {}) for example in examples]
+    rows = [row_panels(example, model_label, peers or {}) for example in examples]
     columns = max(len(panels) for panels in rows)
     height, width = (max(image.shape[i] for panels in rows for _, image, _ in panels) for i in (0, 1))
     top, gap = int(round(TITLE_SPACE * height)), int(round(GAP * width))

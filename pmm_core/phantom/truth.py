@@ -24,8 +24,9 @@ def _mapped(transform: sitk.Transform, points_in_fixed: np.ndarray) -> np.ndarra
     return np.array([LPS_FROM_RAS @ transform.TransformPoint(tuple(LPS_FROM_RAS @ q)) for q in points_in_fixed])
 
 
-def _in_fixed(case: PhantomCase, fixed: str, points: np.ndarray) -> np.ndarray:
-    return (np.linalg.inv(case.motions[fixed]) @ np.c_[points, np.ones(len(points))].T).T[:, :3]
+def _shown_in(case: PhantomCase, modality: str, points: np.ndarray) -> np.ndarray:
+    """Where `modality`'s image shows the anatomy at the reference's `points`: motions[m]^-1 p."""
+    return (np.linalg.inv(case.motions[modality]) @ np.c_[points, np.ones(len(points))].T).T[:, :3]
 
 
 def registration_error_mm(transform: sitk.Transform, case: PhantomCase, fixed: str, moving: str,
@@ -35,13 +36,13 @@ def registration_error_mm(transform: sitk.Transform, case: PhantomCase, fixed: s
     A voxel at world point x of modality m shows the anatomy the reference shows at motions[m] @ x,
     so q = motions[fixed]^-1 p and truth = motions[moving]^-1 p; `transform` maps LPS points.
     """
-    truth = (np.linalg.inv(case.motions[moving]) @ np.c_[points, np.ones(len(points))].T).T[:, :3]
-    return float(np.linalg.norm(_mapped(transform, _in_fixed(case, fixed, points)) - truth, axis=1).mean())
+    truth = _shown_in(case, moving, points)
+    return float(np.linalg.norm(_mapped(transform, _shown_in(case, fixed, points)) - truth, axis=1).mean())
 
 
 def transforms_apart_mm(first: sitk.Transform, second: sitk.Transform, case: PhantomCase, fixed: str,
                         points: np.ndarray) -> float:
     """Mean distance, over the brain points as the fixed image shows them, between where two
     estimated transforms put them: how far apart two series registered on their own end up."""
-    in_fixed = _in_fixed(case, fixed, points)
+    in_fixed = _shown_in(case, fixed, points)
     return float(np.linalg.norm(_mapped(first, in_fixed) - _mapped(second, in_fixed), axis=1).mean())
