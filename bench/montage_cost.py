@@ -3,8 +3,8 @@
 Training draws a montage per site at every validation (`centralized.trainer`), `pmm evaluate`
 one per site, and the pathology experiment one per site and variant; each is written as a PNG
 (MLflow's `log_figure`). Both ways draw the same panels: the slice with the largest lesion of a
-full-size phantom case of each site, every paper task of the site as a row (TTG: 7 tasks, up to
-5 sources), with the prediction and a peer drawn as the truth slightly darkened (speed does
+full-size phantom case of each site, every paper task of the site as a row (four per site, up
+to three sources), with the prediction and a peer drawn as the truth slightly darkened (speed does
 not depend on the pixels' values, only on how many there are). CPU seconds per montage.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 from bench.common import write_results
 from bench.legacy_montage import legacy_montage_figure
 from pmm_core.evaluation.evaluate import Example
-from pmm_core.evaluation.montage import montage_figure
+from pmm_core.evaluation.montage import montage_figure, row_panels
 from pmm_core.phantom.generator import CaseSynthesizer
 from pmm_core.phantom.sites import SITES
 from pmm_core.tasks import default_tasks
@@ -54,6 +54,11 @@ def site_examples(site, full: bool, crop: int) -> list[Example]:
     return examples
 
 
+def peer_of(examples: list[Example]) -> dict[str, list[Example]]:
+    """A peer model's examples of the same slices: the truth darker still."""
+    return {"peer": [Example(e.task, e.sources, e.truth * 0.8, e.truth, e.case, e.slice_index, e.lesion) for e in examples]}
+
+
 def cpu_seconds(draw, examples: list[Example], repeats: int) -> tuple[float, float, int]:
     """(figure, PNG) CPU seconds per montage, median over `repeats`, and the PNG's bytes."""
     import matplotlib.pyplot as plt
@@ -61,8 +66,7 @@ def cpu_seconds(draw, examples: list[Example], repeats: int) -> tuple[float, flo
     figures, writes = [], []
     for _ in range(repeats):
         start = time.process_time()
-        figure = draw("site", examples, "pmm", {"peer": [Example(e.task, e.sources, e.truth * 0.8, e.truth, e.case,
-                                                                  e.slice_index, e.lesion) for e in examples]})
+        figure = draw("site", examples, "pmm", peer_of(examples))
         drawn = time.process_time()
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png")
@@ -83,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for site in (s for s in SITES if s.name in args.sites):
         examples = site_examples(site, args.size == "full", args.crop)
-        row = {"site": site.name, "tasks": len(examples), "panels": sum(e.sources.shape[0] + 4 for e in examples)}
+        row = {"site": site.name, "tasks": len(examples), "panels": sum(len(row_panels(e, "pmm", peer_of(examples))) for e in examples)}
         for name, draw in (("tiled", montage_figure), ("per_axes", legacy_montage_figure)):
             figure_s, png_s, size = cpu_seconds(draw, examples, args.repeats)
             row |= {f"{name}_figure_s": round(figure_s, 3), f"{name}_png_s": round(png_s, 3),
