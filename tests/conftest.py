@@ -15,6 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from pmm_processes import run_forked  # noqa: E402
 from synthetic import rigid_matrix, write_label, write_modality  # noqa: E402
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -62,9 +63,9 @@ def tiny_training_config(epochs: int) -> str:
 
 
 def run_pmm(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
-    """The real `pmm` console script in a subprocess."""
-    full_env = dict(os.environ, **(env or {}))
-    return subprocess.run([PMM, *args], capture_output=True, text=True, cwd=cwd, env=full_env, timeout=600)
+    """The real `pmm` command in a process of its own, forked from one that has already imported
+    torch, MLflow and the rest (pmm_processes: the same process a cold start gives, 2-4 CPU s sooner)."""
+    return run_forked([PMM, *args], cwd=cwd, env=dict(os.environ, **(env or {})), timeout=600)
 
 
 def write_site_toml(root: Path, name: str, text: str) -> Path:
