@@ -45,6 +45,16 @@ PRELOADED = ("torch", "mlflow", "mlflow.store.tracking.sqlalchemy_store", "mlflo
              "pmm.centralized.run_central", "pmm.inference.synthesize", "pmm.tracking.mlflow_tracking")
 
 
+def warm_up() -> None:
+    """What the commands load on first use rather than at import, loaded the same way: torch loads
+    its compiler (torch._dynamo, 1.2 CPU s) at an optimizer's first use, and scikit-image its SSIM
+    module at first access (skimage.metrics is lazy)."""
+    import torch
+    from skimage.metrics import structural_similarity  # noqa: F401
+
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)]).step()
+
+
 def serve() -> None:
     """The fork server's loop. In a child, the request's command runs and its SystemExit ends the
     process through the interpreter's normal exit; this function never returns there."""
@@ -52,6 +62,7 @@ def serve() -> None:
 
     for name in PRELOADED:
         importlib.import_module(name)
+    warm_up()
     if threading.active_count() != 1:  # a fork would lose those threads and any lock they hold
         raise RuntimeError(f"a preloaded import started threads: {threading.enumerate()}")
     if "grpc" in sys.modules:
