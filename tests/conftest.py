@@ -1,6 +1,7 @@
 """Fixtures: small real sites in each layout, written to a temporary folder."""
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -66,6 +67,31 @@ def run_pmm(*args: str, cwd: Path | None = None, env: dict | None = None) -> sub
     """The real `pmm` command in a process of its own, forked from one that has already imported
     torch, MLflow and the rest (pmm_processes: the same process a cold start gives, 2-4 CPU s sooner)."""
     return run_forked([PMM, *args], cwd=cwd, env=dict(os.environ, **(env or {})), timeout=600)
+
+
+_EMPTY_STORE: Path | None = None
+
+
+def mlflow_store(path: Path) -> str:
+    """The URI of the MLflow SQLite store at `path`; where there is none yet, an empty one is put
+    there first, a copy of one this worker made once.
+
+    MLflow gives a new store its schema by running its migrations on the file, 2 CPU s each time,
+    and the suite makes a few dozen stores. An empty store is the same file whoever made it (its
+    one row, the "Default" experiment, is never used by pmm). The demo test still has MLflow make
+    its store from nothing, as a user's first `make demo` does."""
+    global _EMPTY_STORE
+    if _EMPTY_STORE is None:
+        from mlflow.tracking import MlflowClient
+
+        folder = Path(tempfile.mkdtemp(prefix="pmm-test-mlflow-"))
+        atexit.register(shutil.rmtree, folder, True)
+        MlflowClient(f"sqlite:///{folder / 'empty.db'}").search_experiments()
+        _EMPTY_STORE = folder / "empty.db"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_EMPTY_STORE, path)
+    return f"sqlite:///{path}"
 
 
 def write_site_toml(root: Path, name: str, text: str) -> Path:

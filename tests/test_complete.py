@@ -16,7 +16,7 @@ from pydicom.uid import BasicTextSRStorage, generate_uid
 
 from pmm.centralized.run_central import run_central
 from pmm.centralized.trainer import RunSettings
-from conftest import run_pmm, tiny_training_options, write_site_toml
+from conftest import mlflow_store, run_pmm, tiny_training_options, write_site_toml
 from pmm_core.config.site import load_site
 from pmm_core.data.nifti_io import read_volume
 from pmm_core.data.readers import discover_cases
@@ -31,7 +31,7 @@ def trained(prepared_sites: Path, tmp_path_factory) -> dict:
     env = {"PMM_SITES_DIR": str(prepared_sites.parent / "sites"), "PMM_CACHE_DIR": str(prepared_sites)}
     run_central(tiny_training_options(1), [prepared_sites / s for s in ("GEN", "BraTS", "ISLES")],
                 RunSettings(run_dir=folder / "run", checkpoint_every=0, progress=False),
-                TrackingSettings(experiment="test", tracking_uri=f"sqlite:///{folder / 'mlflow.db'}"), echo=lambda _: None)
+                TrackingSettings(experiment="test", tracking_uri=mlflow_store(folder / "mlflow.db")), echo=lambda _: None)
     return {"checkpoint": str(folder / "run" / "best.pt"), "env": env, "data": prepared_sites.parent / "data"}
 
 

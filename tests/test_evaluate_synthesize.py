@@ -16,7 +16,7 @@ import pytest
 
 from pmm.centralized.run_central import run_central
 from pmm.centralized.trainer import RunSettings
-from conftest import PMM, run_pmm, tiny_training_options
+from conftest import PMM, mlflow_store, run_pmm, tiny_training_options
 from pmm_core.data.fingerprint import load_fingerprint, write_fingerprint
 from pmm.tracking import TrackingSettings
 from synthetic import write_modality
@@ -27,7 +27,7 @@ from synthetic import write_modality
 def trained(prepared_sites: Path, tmp_path_factory) -> dict:
     folder = tmp_path_factory.mktemp("trained")
     env = {"PMM_SITES_DIR": str(prepared_sites.parent / "sites"), "PMM_CACHE_DIR": str(prepared_sites)}
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    uri = mlflow_store(folder / "mlflow.db")
     run_central(tiny_training_options(1), [prepared_sites / "GEN", prepared_sites / "BraTS"],
                 RunSettings(run_dir=folder / "run", checkpoint_every=0, progress=False),
                 TrackingSettings(experiment="test", tracking_uri=uri), echo=lambda _: None)

@@ -12,7 +12,7 @@ import json
 import shutil
 from pathlib import Path
 
-from conftest import run_pmm
+from conftest import mlflow_store, run_pmm
 
 TINY = """cases_per_site = 3
 epochs = 1
@@ -43,7 +43,7 @@ def test_segmentation_then_tables_share_the_phantom_and_the_full_model(prepared_
     settings, out, doc = tmp_path / "tiny.toml", tmp_path / "out", tmp_path / "RESULTS.md"
     shutil.copytree(prepared_phantom, out / "tiny" / "phantom-3-0")  # the session's, as a finished earlier build
     settings.write_text(TINY)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = mlflow_store(tmp_path / "mlflow.db")
     common = ["--settings", str(settings), "--out", str(out), "--doc", str(doc), "--tracking-uri", uri]
 
     result = run_pmm("experiment", "segmentation", *common, cwd=tmp_path)

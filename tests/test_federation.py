@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import PMM, run_pmm, tiny_training_config
+from conftest import PMM, mlflow_store, run_pmm, tiny_training_config
 from pmm_core.config.training import load_training_options
 from pmm_core.federated.local_round import build_site_model
 from pmm_core.federated.partition import PartitionOptions, shared_arrays
@@ -33,7 +33,7 @@ def federation(prepared_sites: Path, tmp_path: Path) -> dict:
     config = tmp_path / "tiny.toml"
     config.write_text(tiny_training_config(1))
     env = {"PMM_SITES_DIR": str(prepared_sites.parent / "sites"), "PMM_CACHE_DIR": str(prepared_sites),
-           "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+           "MLFLOW_TRACKING_URI": mlflow_store(tmp_path / "mlflow.db")}
     return {"config": config, "env": {**os.environ, **env}, "tmp": tmp_path, "port": free_port(),
             "store": env["MLFLOW_TRACKING_URI"]}
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import run_pmm, tiny_training_options
+from conftest import mlflow_store, run_pmm, tiny_training_options
 from pmm_core.config.methods import MMGANOptions, Pix2PixOptions
 from pmm_core.config.toml_loading import toml_text
 from pmm_core.errors import PmmError
@@ -109,7 +109,7 @@ def peers(prepared_sites: Path, tmp_path_factory) -> dict:
 
     folder = tmp_path_factory.mktemp("peers")
     env = {"PMM_SITES_DIR": str(prepared_sites.parent / "sites"), "PMM_CACHE_DIR": str(prepared_sites)}
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    uri = mlflow_store(folder / "mlflow.db")
     result = run_pmm("train-central", "--method", "mmgan", "--config", str(_peer_config(folder, "mmgan")),
                      "--sites", "brats", "--epochs", "1", "--run-dir", str(folder / "mmgan"), "--tracking-uri", uri,
                      "--experiment", "peers", "--quiet", env=env)

@@ -12,7 +12,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from conftest import run_pmm, tiny_training_config
+from conftest import mlflow_store, run_pmm, tiny_training_config
 from pmm_core.phantom.federation import case_id_for, case_paths, site_toml, write_case
 from pmm_core.phantom.generator import CaseSynthesizer
 from pmm_core.phantom.sites import SITES
@@ -47,7 +47,7 @@ def test_native_size_prepare_train_and_cohort_synthesis(native_sites: Path, tmp_
     config = tmp_path / "tiny.toml"
     config.write_text(tiny_training_config(1))
     trained = run_pmm("train-central", "--sites", "TTG,ISLES", "--config", str(config), "--max-steps", "3",
-                      "--run-dir", str(tmp_path / "run"), "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}",
+                      "--run-dir", str(tmp_path / "run"), "--tracking-uri", mlflow_store(tmp_path / "mlflow.db"),
                       "--quiet", env=env)
     assert trained.returncode == 0, trained.stdout[-2000:] + trained.stderr[-2000:]
     checkpoint = tmp_path / "run" / "last.pt"

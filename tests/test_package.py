@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import run_pmm, tiny_training_options
+from conftest import mlflow_store, run_pmm, tiny_training_options
 from pmm.centralized.run_central import run_central
 from pmm.centralized.trainer import RunSettings
 from pmm.inference.package import MANIFEST, WEIGHTS, file_sha256
@@ -26,7 +26,7 @@ CASE_MARKERS = ("case0", "BraTS2021_", "BraTS-GLI", "sub-strokecase")  # case id
 def run(prepared_sites: Path, tmp_path_factory) -> dict:
     """One tiny run on GEN and BraTS that registers its package as `tiny`, and its evaluation on BraTS."""
     folder = tmp_path_factory.mktemp("packaged")
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    uri = mlflow_store(folder / "mlflow.db")
     env = {"PMM_SITES_DIR": str(prepared_sites.parent / "sites"), "PMM_CACHE_DIR": str(prepared_sites),
            "PMM_MODEL_CACHE": str(folder / "model-cache")}
     run_central(tiny_training_options(1), [prepared_sites / "GEN", prepared_sites / "BraTS"],

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 from bench.synthetic_cache import write_cache
-from conftest import PMM, tiny_training_config
+from conftest import PMM, mlflow_store, tiny_training_config
 from pmm_core.data.fingerprint import load_fingerprint, write_fingerprint
 
 CASES = 1500
@@ -34,7 +34,7 @@ def test_1500_cases_train_an_epoch_and_evaluate_under_256_descriptors(tmp_path: 
                                                                          "test": ids[30:60]}}))
     config = tmp_path / "tiny.toml"
     config.write_text(tiny_training_config(1).replace("batch_size = 4", "batch_size = 16"))
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = mlflow_store(tmp_path / "mlflow.db")
     trained = _pmm("train-central", "--sites", "brats", "--config", str(config), "--run-dir", str(tmp_path / "run"),
                    "--quiet", "--tracking-uri", uri, cache=cache, cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr[-3000:]

@@ -18,7 +18,7 @@ from pmm.inference.model_loading import load_trained_model
 from pmm_core.config.training import options_with_overrides
 from pmm_core.data.site_caches import site_cache_dirs
 from pmm.tracking import TrackingSettings
-from conftest import run_pmm, tiny_training_config
+from conftest import mlflow_store, run_pmm, tiny_training_config
 from pmm_core.data.fingerprint import load_fingerprint
 from pmm_core.training.checkpoint import load_checkpoint
 
@@ -53,7 +53,7 @@ def _run(prepared_sites: Path, config: Path, tmp_path: Path, run: str, max_steps
         options = options_with_overrides(config, epochs)
         site_dirs, run_dir = site_cache_dirs(["brats", "isles"], prepared_sites), tmp_path / run
     run_central(options, site_dirs, RunSettings(run_dir=run_dir, max_steps=max_steps, checkpoint_every=0, progress=False),
-                TrackingSettings(experiment="test", tracking_uri=f"sqlite:///{tmp_path / store}"), resume=point,
+                TrackingSettings(experiment="test", tracking_uri=mlflow_store(tmp_path / store)), resume=point,
                 echo=lambda _: None)
 
 
@@ -100,12 +100,12 @@ def test_full_run_logs_to_mlflow_and_the_model_loads_back(prepared_sites: Path, 
 
 def test_cli_trains_and_reports(prepared_sites: Path, config: Path, tmp_path: Path) -> None:
     result = run_pmm("train-central", "--sites", "gen,brats", "--config", str(config), "--max-steps", "3",
-                     "--run-dir", str(tmp_path / "cli"), "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}", "--quiet",
+                     "--run-dir", str(tmp_path / "cli"), "--tracking-uri", mlflow_store(tmp_path / "m.db"), "--quiet",
                      env=_site_env(prepared_sites))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "stopped at step 3" in result.stdout and (tmp_path / "cli" / "last.pt").is_file()
     resumed = run_pmm("train-central", "--resume", str(tmp_path / "cli"), "--max-steps", "5",
-                      "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}", "--quiet", env=_site_env(prepared_sites))
+                      "--tracking-uri", mlflow_store(tmp_path / "m.db"), "--quiet", env=_site_env(prepared_sites))
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "resumed at epoch 1, step 3" in resumed.stdout and "stopped at step 5" in resumed.stdout
     too_short = run_pmm("train-central", "--resume", str(tmp_path / "cli"), "--epochs", "0", "--quiet")
@@ -129,7 +129,7 @@ def test_two_processes_with_torchrun_on_gloo(prepared_sites: Path, config: Path,
     torchrun = Path(sys.executable).parent / "torchrun"
     command = [str(torchrun), "--nproc_per_node", "2", "--master_port", "29517", "-m", "pmm", "train-central",
                "--sites", "brats,isles", "--config", str(config), "--max-steps", "3", "--run-dir", str(tmp_path / "ddp"),
-               "--tracking-uri", f"sqlite:///{tmp_path / 'ddp.db'}", "--quiet"]
+               "--tracking-uri", mlflow_store(tmp_path / "ddp.db"), "--quiet"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300,
                             env=dict(os.environ, OMP_NUM_THREADS="1", **_site_env(prepared_sites)))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -137,7 +137,7 @@ def test_two_processes_with_torchrun_on_gloo(prepared_sites: Path, config: Path,
     assert checkpoint["world_size"] == 2 and checkpoint["global_step"] == 3
     assert len(checkpoint["rng"]["conditions"]) == 2
     alone = run_pmm("train-central", "--resume", str(tmp_path / "ddp"), "--max-steps", "4", "--quiet",
-                    "--tracking-uri", f"sqlite:///{tmp_path / 'ddp.db'}", env=_site_env(prepared_sites))
+                    "--tracking-uri", mlflow_store(tmp_path / "ddp.db"), env=_site_env(prepared_sites))
     assert alone.returncode == 2 and "Traceback" not in alone.stderr, alone.stderr[-2000:]
     assert "trained with 2 process(es) and is resumed with 1; resume it with the same number" in alone.stderr
 
@@ -175,7 +175,7 @@ def test_a_run_that_fails_mid_training_ends_failed_with_its_error(prepared_sites
     shutil.copytree(prepared_sites, cache)
     val_case = load_fingerprint(cache / "GEN").split["val"][0]
     (cache / "GEN" / "cases" / val_case / "image.npy").write_bytes(b"not an array")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = mlflow_store(tmp_path / "mlflow.db")
     with pytest.raises(ValueError):
         run_central(tiny_training_options(1), [cache / "GEN"], RunSettings(run_dir=tmp_path / "run", progress=False),
                     TrackingSettings(experiment="broken", tracking_uri=uri), echo=lambda _: None)
