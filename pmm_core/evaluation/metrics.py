@@ -13,11 +13,11 @@ MAX_PSNR = 100.0  # a perfect slice would be infinite; cap it so averages stay f
 
 
 def slice_psnr(prediction: np.ndarray, truth: np.ndarray) -> float:
-    """PSNR at data range 1 of two float images, computed as scikit-image's `peak_signal_noise_ratio`
-    computes it (the difference in the images' float type, its square averaged in float64;
-    tests/test_metrics.py holds the two equal) without importing it: its module loads scipy.stats for an unrelated
-    metric, 0.6-0.8 s in every process that scores a slice, such as each federated round's
-    ClientApp, which Flower starts afresh for every message."""
+    """PSNR at data range 1 of two float images, computed as scikit-image's
+    `peak_signal_noise_ratio` computes it (the difference in the images' float type, its square
+    averaged in float64; tests/test_metrics.py holds the two equal), without importing it: its
+    module loads scipy.stats for an unrelated metric, 0.6-0.8 s in every process that scores a
+    slice, such as each federated round's ClientApp, which Flower starts afresh for every message."""
     if np.array_equal(prediction, truth):
         return MAX_PSNR
     kind = np.result_type(prediction.dtype, truth.dtype, np.float32)
