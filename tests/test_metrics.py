@@ -25,4 +25,5 @@ def test_scoring_a_slice_does_not_load_scipy_stats() -> None:
     code = ("import sys, numpy as np; from pmm_core.evaluation.metrics import slice_psnr, slice_ssim; "
             "a = np.zeros((16, 16), np.float32); b = a + 0.1; slice_psnr(a, b); slice_ssim(a, b); "
             "print('scipy.stats' in sys.modules)")
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    answer = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert answer.stdout.strip() == "False"

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pmm_core.evaluation.metrics import MAX_PSNR
+from pmm_core.evaluation.metrics import psnr_of_error
 
 MIN_TRUTH_CONTRAST = 0.05  # |Weber contrast| of the truth below which the ratio is not defined
 
@@ -44,8 +44,7 @@ def region_psnr(prediction: np.ndarray, truth: np.ndarray, region: np.ndarray) -
     """PSNR (data range 1) over the voxels of `region`; None when the region is empty."""
     if not region.any():
         return None
-    error = float(np.mean((prediction[region].astype(np.float64) - truth[region]) ** 2))
-    return MAX_PSNR if error == 0 else float(min(10 * np.log10(1.0 / error), MAX_PSNR))
+    return psnr_of_error(float(np.mean((prediction[region].astype(np.float64) - truth[region]) ** 2)))
 
 
 def weber_contrast(image: np.ndarray, lesion: np.ndarray, healthy: np.ndarray) -> float | None:

@@ -28,7 +28,7 @@ import numpy as np
 
 from pmm_core.data.intensity import SiteStandardization, VolumeIntensity, percentile_map
 from pmm_core.evaluation.lesion import contrast_ratio, lesion_region, region_psnr
-from pmm_core.evaluation.metrics import MAX_PSNR, slice_psnr, slice_ssim_map
+from pmm_core.evaluation.metrics import psnr_of_error, slice_psnr, slice_ssim_map
 
 PROTOCOLS: tuple[str, ...] = ("model", "common", "brasyn")
 BRASYN_PERCENTILES = (0.5, 99.5)
@@ -110,8 +110,7 @@ def region_ssim(prediction: np.ndarray, truth: np.ndarray, region: np.ndarray) -
 def brasyn_score(view: TruthView, prediction: np.ndarray) -> CaseScore:
     truth = brasyn_normalised(view.stored)
     predicted = brasyn_normalised(prediction)
-    mse = float(np.mean((truth - predicted) ** 2))
-    psnr = float(min(10 * np.log10(1.0 / mse), MAX_PSNR)) if mse > 0 else MAX_PSNR
+    psnr = psnr_of_error(float(np.mean((truth - predicted) ** 2)))
     lesion = lesion_region(view.label, None)  # the challenge's label, as drawn
     outside = ~lesion if lesion is not None else np.ones(truth.shape, dtype=bool)
     if lesion is None:
