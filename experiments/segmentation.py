@@ -16,7 +16,9 @@ models are shared: one run trains them once). The table also says what fraction 
 missing modality costs each synthesis recovers: (synthesized - missing) / (all real - missing).
 With four test cases per site, one U-Net's seed moves the phantom ISLES's mean infarct Dice by as
 much as 0.3; `[extra] unet_seeds` (a number, or a table by site) trains that many U-Nets per
-input set and scores each case by their mean Dice.
+input set and scores each case by their mean Dice, and `[extra] heldout_cases` adds that many
+cases per site to the test cases: the site's next cases, which no model saw
+(`segmentation_heldout`).
 """
 from __future__ import annotations
 
@@ -34,7 +36,8 @@ from monai.networks.nets import UNet
 from pmm.inference.model_loading import default_device, load_trained_model
 from pmm.experiments.report import grouped_bars, publish
 from pmm.experiments.pathology import VARIANTS, variant_setup
-from pmm.experiments.segmentation_completion import completed_cases
+from pmm.experiments.segmentation_completion import completed_cases, real_cases
+from pmm.experiments.segmentation_heldout import heldout_setting, heldout_site
 from pmm.experiments.segmentation_data import channels, label_targets, labelled_cases
 from pmm.experiments.settings import MLFLOW_EXPERIMENT
 from pmm.experiments.variants import train_central
@@ -229,6 +232,7 @@ def run(space: Workspace, doc: Path | None, command: str) -> Path:
                        "site (4000 is about 60 epochs of the phantom's BraTS); rename it")
     steps = int(s.extra.get("unet_steps", 4000))
     seeds_of = unet_seeds(s.extra.get("unet_seeds", 1))
+    heldout = heldout_setting(s.extra.get("heldout_cases", 0))
     space.prepare()
     models = synthesis_models(space)
     column = {r: "synthesized" if len(models) == 1 else f"synthesized ({r})" for r in models}
@@ -236,6 +240,9 @@ def run(space: Workspace, doc: Path | None, command: str) -> Path:
     for site, task in TASKS.items():
         site_dir = space.site_dir(site)
         train, test = labelled_cases(site_dir, "train", task.inputs), labelled_cases(site_dir, "test", task.inputs)
+        if heldout:
+            heldout_toml, heldout_ids = heldout_site(space, site, heldout)
+            test += real_cases(heldout_toml, site_dir, task.inputs, space.runs / "heldout" / site, heldout_ids)
         without = tuple(m for m in task.inputs if m != task.missing)
         seeds = seeds_of(site)
         real_nets = [train_unet(space, unet_label(f"unet-{site}-all", k), train, task.inputs, task.classes, steps,
@@ -246,10 +253,14 @@ def run(space: Workspace, doc: Path | None, command: str) -> Path:
                   ("missing", f"{task.missing} missing"): seed_mean_dice(missing_nets, test, without, task.classes)}
         for recipe, checkpoint in models.items():
             work = space.runs / "completion" / (site if recipe == "paper" else f"{recipe}/{site}")
+            trained = load_trained_model(checkpoint, default_device())
             with space.timed(f"complete-{site}" + ("" if recipe == "paper" else f"-{recipe}")):
                 completed = {c.case_id: c for c in completed_cases(
-                    load_trained_model(checkpoint, default_device()), space.phantom / "sites" / f"{site.lower()}.toml",
-                    site_dir, task.inputs, task.missing, work)}
+                    trained, space.phantom / "sites" / f"{site.lower()}.toml", site_dir, task.inputs, task.missing, work)}
+                if heldout:
+                    completed |= {c.case_id: c for c in completed_cases(
+                        trained, heldout_toml, site_dir, task.inputs, task.missing, work / f"heldout-{heldout}",
+                        heldout_ids)}
             filled = [completed[c.case_id] for c in test]
             scores[(column[recipe], f"{task.missing} {column[recipe]}")] = seed_mean_dice(real_nets, filled, task.inputs,
                                                                                           task.classes)
@@ -265,10 +276,14 @@ def run(space: Workspace, doc: Path | None, command: str) -> Path:
     several = {site: seeds_of(site) for site in TASKS if seeds_of(site) > 1}
     seed_note = ("; each case's Dice is its mean over U-Nets of seeds " + ", ".join(
         f"{s.seed}-{s.seed + n - 1} for {site}" for site, n in several.items())) if several else ""
+    heldout_note = (f" and on {heldout} held-out cases per site (the site's next cases, never in the phantom any "
+                    f"model trained on)") if heldout else ""
+    counts = {site: next(r["cases"] for r in rows if r["site"] == site) for site in TASKS}
+    cases_note = "cases: " + ", ".join(f"{n} for {site}" for site, n in counts.items())
     section = [f"## Downstream segmentation (paper Fig. 2c){space.title_suffix}", "",
                f"MONAI 2D U-Nets ({steps} batches of {BATCH} slices for every site, learning rate decayed "
-               f"polynomially; batch Dice + cross-entropy, a third of every batch from labelled slices) on the phantom's training split, Dice on its test split "
-               f"(mean ± std over cases{seed_note}). Synthesis: the full PMM-Synth model trained on all four sites "
+               f"polynomially; batch Dice + cross-entropy, a third of every batch from labelled slices) on the phantom's training split, Dice on its test split"
+               f"{heldout_note} (mean ± std over {cases_note}{seed_note}). Synthesis: the full PMM-Synth model trained on all four sites "
                f"({s.epochs} epochs; recipes: {', '.join(models)}, see `pmm experiment pathology`), filling the "
                f"missing modality of the test cases with `pmm complete`'s code (completed copy in the site's layout "
                f"and scanner scale, then prepared like any site). In brackets: the fraction of the Dice the missing "

@@ -8,6 +8,7 @@ section, plot and MLflow runs. The numbers mean nothing at this size; the test c
 that every step of the pipeline runs through the code users run."""
 from __future__ import annotations
 
+import filecmp
 import json
 import shutil
 from pathlib import Path
@@ -29,6 +30,7 @@ discriminator_channels = 8
 discriminator_layers = 2
 [extra]
 unet_steps = 4
+heldout_cases = 1
 unet_seeds = { ISLES = 2 }
 peer_sites = ["BraTS"]
 peer_tasks = 1
@@ -56,6 +58,17 @@ def test_segmentation_then_tables_share_the_phantom_and_the_full_model(prepared_
                                                      ("ISLES", "DWI synthesized (all)")}
     assert "| site | class | all real | missing | synthesized (paper) | synthesized (all) |" in result.stdout
     assert all(0.0 <= r["dice_mean"] <= 1.0 for r in rows)
+    # every way is scored on the test split's one case and one held-out case: the site's fourth,
+    # drawn after the phantom's three (byte for byte the same), which no model trained on
+    assert {r["cases"] for r in rows} == {2}
+    assert "Dice on its test split and on 1 held-out cases per site" in result.stdout
+    phantom, heldout = out / "tiny" / "phantom-3-0", out / "tiny" / "phantom-3-0" / "heldout-1"
+    first = Path("BraTS/BraTS2021_00001/BraTS2021_00001_t1ce.nii.gz")
+    assert filecmp.cmp(phantom / first, heldout / first, shallow=False)
+    assert (heldout / "BraTS/BraTS2021_00004").is_dir() and not (phantom / "BraTS/BraTS2021_00004").exists()
+    assert "BraTS2021_00004" not in str(json.loads((phantom / "cache/BraTS/splits.json").read_text()))
+    assert (runs / "segmentation/completion/BraTS/heldout-1/completed/BraTS2021_00004/BraTS2021_00004_t1ce.nii.gz"
+            ).is_file()                                                          # synthesized by pmm complete
     assert (runs / "segmentation" / "unet-ISLES-all-seed2.pt").is_file() and not (runs / "segmentation" / "unet-BraTS-all-seed2.pt").exists()
     assert "each case's Dice is its mean over U-Nets of seeds 0-1 for ISLES" in result.stdout
     manifest = json.loads((runs / "segmentation" / "completion" / "BraTS" / "completed" / "pmm_completion.json").read_text())

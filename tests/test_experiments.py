@@ -11,6 +11,7 @@ import pytest
 from conftest import run_pmm
 from pmm.experiments.report import update_doc
 from pmm.experiments.segmentation import TASKS, figure as segmentation_figure, oversample_foreground, unet_batches, unet_seeds
+from pmm.experiments.segmentation_heldout import heldout_setting
 from pmm.experiments.settings import experiment_names, load_settings
 from pmm.experiments.tables import claims, task_pairs
 from pmm.experiments.variants import finished_run, run_signature, train_central, variant_options
@@ -191,3 +192,10 @@ def test_every_unet_trains_the_same_number_of_batches_whatever_its_slice_count()
         if count == 100:  # no slice twice before every slice had its turn, but for the labelled extras
             first = drawn[:96][~np.isin(drawn[:96], foreground)]
             assert len(first) == len(set(first))
+
+
+def test_heldout_cases_is_a_whole_number_of_cases() -> None:
+    assert heldout_setting(0) == 0 and heldout_setting(16) == 16
+    for bad in (-1, 2.5, True, "16"):
+        with pytest.raises(PmmError, match=r"\[extra\] heldout_cases = .*; give a whole number of cases per site"):
+            heldout_setting(bad)
