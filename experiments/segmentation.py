@@ -36,6 +36,7 @@ from monai.networks.nets import UNet
 from pmm.inference.model_loading import default_device, load_trained_model
 from pmm.experiments.report import grouped_bars, publish
 from pmm.experiments.pathology import VARIANTS, variant_setup
+from pmm.experiments.recovery import recovered_share, share_interval
 from pmm.experiments.segmentation_completion import completed_cases, real_cases
 from pmm.experiments.segmentation_heldout import heldout_setting, heldout_site
 from pmm.experiments.segmentation_data import channels, label_targets, labelled_cases
@@ -188,10 +189,15 @@ def dice_cell(rows: list[dict], site: str, name: str) -> dict[str, dict]:
     return {r["column"]: r for r in rows if r["site"] == site and r["class"] == name}
 
 
-def recovered(found: dict[str, dict], column: str) -> float | None:
-    """The fraction of the Dice the missing modality costs that `column`'s synthesis gives back."""
-    cost = found["all real"]["dice_mean"] - found["missing"]["dice_mean"]
-    return (found[column]["dice_mean"] - found["missing"]["dice_mean"]) / cost if cost > 1e-6 else None
+def recovered(found: dict[str, dict], column: str) -> str:
+    """`column`'s share of the Dice the missing modality costs, with its 90 % paired-bootstrap
+    interval over cases where the rows hold each case's Dice (`recovery`); "" with no cost."""
+    share = recovered_share(found["all real"]["dice_mean"], found["missing"]["dice_mean"], found[column]["dice_mean"])
+    if share is None:
+        return ""
+    per_case = [found[w].get("case_dice") for w in ("all real", "missing", column)]
+    interval = share_interval(*per_case) if all(d is not None for d in per_case) else None
+    return f" ({share:.0%}" + (f"; 90 % interval {interval[0]:.0%} to {interval[1]:.0%})" if interval else ")")
 
 
 def figure(rows: list[dict]):
@@ -269,7 +275,8 @@ def run(space: Workspace, doc: Path | None, command: str) -> Path:
             for index, name in enumerate(task.classes):
                 rows.append({"site": site, "class": name, "way": way, "column": name_of_column,
                              "dice_mean": float(values[:, index].mean()), "dice_std": float(values[:, index].std()),
-                             "cases": len(values)})
+                             "cases": len(values), "case_ids": [c.case_id for c in test],
+                             "case_dice": values[:, index].tolist()})
                 metrics[f"{site}/{name}/{way.replace(' ', '_').replace('(', '').replace(')', '')}/dice"] = \
                     float(values[:, index].mean())
     columns = ways(rows)
@@ -287,14 +294,13 @@ def run(space: Workspace, doc: Path | None, command: str) -> Path:
                f"({s.epochs} epochs; recipes: {', '.join(models)}, see `pmm experiment pathology`), filling the "
                f"missing modality of the test cases with `pmm complete`'s code (completed copy in the site's layout "
                f"and scanner scale, then prepared like any site). In brackets: the fraction of the Dice the missing "
-               f"modality costs that the synthesis recovers.", "",
+               f"modality costs that the synthesis recovers, with its 90 % paired-bootstrap interval over cases.", "",
                "| site | class | " + " | ".join(columns) + " |", "|---" * (len(columns) + 2) + "|"]
     for site, task in TASKS.items():
         for name in task.classes:
             found = dice_cell(rows, site, name)
             cells = [f"{found[w]['dice_mean']:.3f} ± {found[w]['dice_std']:.3f}" for w in columns]
-            cells = [cell + (f" ({share:.0%})" if w.startswith("synthesized") and (share := recovered(found, w))
-                             is not None else "") for w, cell in zip(columns, cells)]
+            cells = [cell + (recovered(found, w) if w.startswith("synthesized") else "") for w, cell in zip(columns, cells)]
             section.append(f"| {site} | {name} | " + " | ".join(cells) + " |")
     section += ["", "Missing modality: " + ", ".join(f"{site} {task.missing}" for site, task in TASKS.items()) + ".",
                 "", f"![segmentation Dice](results/{space.name}.png)"]
