@@ -18,7 +18,8 @@ protocol, beside the source-matched and multi-source linear maps fitted on the t
 - `mirrored`: oversampling and the lesion weight with every training slice mirrored at random
   (`[pathology] mirroring`: each tumour seen in four placements);
 - `default`: pmm's default `[pathology]` as it stands (`PathologyOptions()`: oversampling 4,
-  lesion weight 20, mirroring), whatever the `[extra]` weights.
+  lesion weight 20, mirroring), whatever the `[extra]` weights;
+- `default-balanced`: the default with its lesion weight spread equally over the compartments.
 `[extra] variants` runs a subset (the test runs `paper` and `all`). Beside them, pix2pix (its own
 paper's recipe, one model per labelled site and lesion task, the runs `pmm experiment tables` trains
 under the same labels) in the tables and the montages; `[extra] pix2pix = false` leaves it out.
@@ -43,7 +44,8 @@ from pmm_core.tasks import parse_task
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-VARIANTS = ("paper", "oversampling", "lesion-weight", "headroom", "all", "sampling-weight", "balanced", "mirrored", "default")
+VARIANTS = ("paper", "oversampling", "lesion-weight", "headroom", "all", "sampling-weight", "balanced", "mirrored", "default",
+            "default-balanced")
 PARTS = {"paper": set(), "oversampling": {"sampling"}, "lesion-weight": {"weight"}, "headroom": {"headroom"},
          "all": {"sampling", "weight", "headroom"}, "sampling-weight": {"sampling", "weight"},
          "balanced": {"sampling", "weight", "balanced"}, "mirrored": {"sampling", "weight", "mirroring"}}  # `default` is PathologyOptions() itself
@@ -56,6 +58,8 @@ def variant_setup(space: Workspace, variant: str) -> tuple[PathologyOptions, str
     """(the variant's pathology options, the phantom cache it reads)."""
     if variant == "default":
         return PathologyOptions(), "cache"
+    if variant == "default-balanced":  # pmm's recipe with its lesion weight spread evenly over the compartments
+        return PathologyOptions(lesion_compartments="balanced"), "cache"
     extra, parts = DEFAULTS | space.settings.extra, PARTS[variant]
     options = PathologyOptions(oversampling=extra["oversampling"] if "sampling" in parts else 1.0,
                                lesion_weight=extra["lesion_weight"] if "weight" in parts else 0.0,
