@@ -48,7 +48,8 @@ VARIANTS = ("paper", "oversampling", "lesion-weight", "headroom", "all", "sampli
             "default-balanced")
 PARTS = {"paper": set(), "oversampling": {"sampling"}, "lesion-weight": {"weight"}, "headroom": {"headroom"},
          "all": {"sampling", "weight", "headroom"}, "sampling-weight": {"sampling", "weight"},
-         "balanced": {"sampling", "weight", "balanced"}, "mirrored": {"sampling", "weight", "mirroring"}}  # `default` is PathologyOptions() itself
+         "balanced": {"sampling", "weight", "balanced"}, "mirrored": {"sampling", "weight", "mirroring"}}
+FROM_DEFAULT = {"default": {}, "default-balanced": {"lesion_compartments": "balanced"}}  # PathologyOptions() with these fields changed
 PEER = "pix2pix"
 LESION_TARGETS = ("T1C", "FLAIR", "DWI")  # the sequences acquired for their lesion
 DEFAULTS = {"oversampling": 4.0, "lesion_weight": 5.0, "headroom": 0.5}
@@ -56,10 +57,8 @@ DEFAULTS = {"oversampling": 4.0, "lesion_weight": 5.0, "headroom": 0.5}
 
 def variant_setup(space: Workspace, variant: str) -> tuple[PathologyOptions, str]:
     """(the variant's pathology options, the phantom cache it reads)."""
-    if variant == "default":
-        return PathologyOptions(), "cache"
-    if variant == "default-balanced":  # pmm's recipe with its lesion weight spread evenly over the compartments
-        return PathologyOptions(lesion_compartments="balanced"), "cache"
+    if variant in FROM_DEFAULT:
+        return PathologyOptions(**FROM_DEFAULT[variant]), "cache"
     extra, parts = DEFAULTS | space.settings.extra, PARTS[variant]
     options = PathologyOptions(oversampling=extra["oversampling"] if "sampling" in parts else 1.0,
                                lesion_weight=extra["lesion_weight"] if "weight" in parts else 0.0,
