@@ -19,7 +19,9 @@ protocol, beside the source-matched and multi-source linear maps fitted on the t
   (`[pathology] mirroring`: each tumour seen in four placements);
 - `default`: pmm's default `[pathology]` as it stands (`PathologyOptions()`: oversampling 4,
   lesion weight 20, mirroring), whatever the `[extra]` weights;
-- `default-balanced`: the default with its lesion weight spread equally over the compartments.
+- `default-balanced`: the default with its lesion weight spread equally over the compartments;
+- `default-transposed`: the default with `[pathology] transposing` (each batch's in-plane axes
+  swapped at random: with mirroring, a tumour in eight placements, not four).
 `[extra] variants` runs a subset (the test runs `paper` and `all`). Beside them, pix2pix (its own
 paper's recipe, one model per labelled site and lesion task, the runs `pmm experiment tables` trains
 under the same labels) in the tables and the montages; `[extra] pix2pix = false` leaves it out.
@@ -45,11 +47,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 VARIANTS = ("paper", "oversampling", "lesion-weight", "headroom", "all", "sampling-weight", "balanced", "mirrored", "default",
-            "default-balanced")
+            "default-balanced", "default-transposed")
 PARTS = {"paper": set(), "oversampling": {"sampling"}, "lesion-weight": {"weight"}, "headroom": {"headroom"},
          "all": {"sampling", "weight", "headroom"}, "sampling-weight": {"sampling", "weight"},
          "balanced": {"sampling", "weight", "balanced"}, "mirrored": {"sampling", "weight", "mirroring"}}
-FROM_DEFAULT = {"default": {}, "default-balanced": {"lesion_compartments": "balanced"}}  # PathologyOptions() with these fields changed
+FROM_DEFAULT = {"default": {}, "default-balanced": {"lesion_compartments": "balanced"},
+                "default-transposed": {"transposing": True}}  # PathologyOptions() with these fields changed
 PEER = "pix2pix"
 LESION_TARGETS = ("T1C", "FLAIR", "DWI")  # the sequences acquired for their lesion
 DEFAULTS = {"oversampling": 4.0, "lesion_weight": 5.0, "headroom": 0.5}

@@ -40,6 +40,7 @@ from pmm.experiments.recovery import recovered_share, share_interval
 from pmm.experiments.segmentation_completion import completed_cases, real_cases
 from pmm.experiments.segmentation_heldout import heldout_setting, heldout_site
 from pmm.experiments.segmentation_data import channels, label_targets, labelled_cases
+from pmm.experiments.unet_augmentation import augmented
 from pmm.experiments.settings import MLFLOW_EXPERIMENT
 from pmm.experiments.variants import train_central
 from pmm.experiments.workspace import SITE_NAMES, Workspace
@@ -91,7 +92,7 @@ def unet_batches(count: int, foreground: np.ndarray, steps: int, rng: np.random.
 
 
 def train_unet(space: Workspace, label: str, cases: list[StandardizedCase], inputs: tuple[str, ...],
-               classes: dict[str, tuple[int, ...]], steps: int, seed: int) -> UNet:
+               classes: dict[str, tuple[int, ...]], steps: int, seed: int, augmentation: bool = False) -> UNet:
     """A 2D MONAI U-Net on the training slices (Dice + cross-entropy, sigmoid per class).
 
     Small lesions (a phantom infarct is about 0.1% of a case's voxels, on 5 of its 25 slices)
@@ -102,12 +103,15 @@ def train_unet(space: Workspace, label: str, cases: list[StandardizedCase], inpu
     learning rate decays polynomially to zero. Measured on the phantom's ISLES (353 training
     slices): 60 epochs at a constant rate (1,380 batches) left the U-Net ranking the infarct
     first but below 0.5 everywhere (Dice 0.000 on the test split, or 0.55, by thread count alone).
-    A finished U-Net is kept as `<runs>/<label>.pt` and reused while its cases and settings are
-    the same, so a rerun with another synthesis recipe trains only what is new."""
+    With `augmentation`, every batch goes through nnU-Net's intensity transforms and mirroring
+    (`unet_augmentation`). A finished U-Net is kept as `<runs>/<label>.pt` and reused while its
+    cases and settings are the same, so a rerun with another synthesis recipe trains only what is new."""
     net = UNet(spatial_dims=2, in_channels=len(inputs), out_channels=len(classes), channels=(16, 32, 64, 128),
                strides=(2, 2, 2), num_res_units=1)
     signature = {"inputs": list(inputs), "classes": {k: list(v) for k, v in classes.items()}, "steps": steps,
                  "schedule": "poly", "seed": seed, "cases": [c.case_id for c in cases]}
+    if augmentation:  # the key only when on, so U-Nets trained before it are still reused
+        signature["augmentation"] = "nnunet"
     kept = space.runs / f"{label}.pt"
     if kept.is_file() and (found := torch.load(kept, weights_only=True))["signature"] == signature:
         space.echo(f"{label}: reusing {kept} (same cases and settings)")
@@ -130,7 +134,10 @@ def train_unet(space: Workspace, label: str, cases: list[StandardizedCase], inpu
         losses = []
         for step, batch in enumerate(unet_batches(len(images), foreground, steps, rng), start=1):
             optimizer.zero_grad()
-            loss = loss_fn(net(torch.from_numpy(images[batch])), torch.from_numpy(targets[batch]))
+            inputs_of, targets_of = torch.from_numpy(images[batch]), torch.from_numpy(targets[batch])
+            if augmentation:
+                inputs_of, targets_of = augmented(inputs_of, targets_of, rng)
+            loss = loss_fn(net(inputs_of), targets_of)
             loss.backward()
             optimizer.step()
             schedule.step()
@@ -164,6 +171,14 @@ def unet_seeds(setting) -> Callable[[str], int]:
         if not isinstance(count, int) or count < 1:
             raise PmmError(f"[extra] unet_seeds: {site} = {count!r}; give a whole number of U-Nets, at least 1")
     return lambda site: table.get(site, 1)
+
+
+def augmentation_setting(value) -> bool:
+    """`[extra] unet_augmentation`: "nnunet" (nnU-Net's intensity transforms and mirroring) or "none"."""
+    if value not in ("none", "nnunet"):
+        raise PmmError(f"[extra] unet_augmentation = {value!r}: give \"nnunet\" (nnU-Net's intensity transforms and "
+                       "mirroring on every U-Net batch) or \"none\"")
+    return value == "nnunet"
 
 
 def unet_label(label: str, index: int) -> str:
@@ -239,6 +254,8 @@ def run(space: Workspace, doc: Path | None, command: str) -> Path:
     steps = int(s.extra.get("unet_steps", 4000))
     seeds_of = unet_seeds(s.extra.get("unet_seeds", 1))
     heldout = heldout_setting(s.extra.get("heldout_cases", 0))
+    augmentation = augmentation_setting(s.extra.get("unet_augmentation", "none"))
+    named = "-augmented" if augmentation else ""
     space.prepare()
     models = synthesis_models(space)
     column = {r: "synthesized" if len(models) == 1 else f"synthesized ({r})" for r in models}
@@ -251,10 +268,10 @@ def run(space: Workspace, doc: Path | None, command: str) -> Path:
             test += real_cases(heldout_toml, site_dir, task.inputs, space.runs / "heldout" / site, heldout_ids)
         without = tuple(m for m in task.inputs if m != task.missing)
         seeds = seeds_of(site)
-        real_nets = [train_unet(space, unet_label(f"unet-{site}-all", k), train, task.inputs, task.classes, steps,
-                                s.seed + k) for k in range(seeds)]
-        missing_nets = [train_unet(space, unet_label(f"unet-{site}-without-{task.missing}", k), train, without,
-                                   task.classes, steps, s.seed + k) for k in range(seeds)]
+        real_nets = [train_unet(space, unet_label(f"unet-{site}-all{named}", k), train, task.inputs, task.classes,
+                                steps, s.seed + k, augmentation) for k in range(seeds)]
+        missing_nets = [train_unet(space, unet_label(f"unet-{site}-without-{task.missing}{named}", k), train, without,
+                                   task.classes, steps, s.seed + k, augmentation) for k in range(seeds)]
         scores = {("all real", "all real"): seed_mean_dice(real_nets, test, task.inputs, task.classes),
                   ("missing", f"{task.missing} missing"): seed_mean_dice(missing_nets, test, without, task.classes)}
         for recipe, checkpoint in models.items():

@@ -17,7 +17,7 @@ from pmm.centralized.trainer import RunSettings
 from pmm.experiments.settings import MLFLOW_EXPERIMENT
 from pmm.experiments.workspace import Workspace
 from pmm_core.config.methods import MMGANOptions, Pix2PixOptions
-from pmm_core.config.training import TrainingOptions
+from pmm_core.config.training import TrainingOptions, recorded_options
 from pmm_core.tasks import Task, metric_key
 from pmm_core.methods import method_of
 from pmm_core.errors import PmmError
@@ -66,9 +66,17 @@ def finished_run(space: Workspace, label: str, signature: dict) -> Path | None:
     for run_dir in candidates:
         record = run_dir / "RUN.json"
         if (run_dir / "DONE").is_file() and record.is_file() and \
-                json.loads(record.read_text()).get("signature") == signature:
+                recorded_signature(json.loads(record.read_text()).get("signature")) == signature:
             return run_dir
     return None
+
+
+def recorded_signature(signature: dict | None) -> dict | None:
+    """A RUN.json's signature with the options it predates read as that run had them (a run from
+    before `[pathology] transposing` trained without it, and still serves a variant without it)."""
+    if not isinstance(signature, dict) or not isinstance(signature.get("training"), dict):
+        return signature
+    return signature | {"training": recorded_options(signature["training"])}
 
 
 def train_central(space: Workspace, label: str, sites: list[str], pfm: bool = True, mcbs: bool = True,

@@ -65,11 +65,12 @@ def model_card(name: str, kind: str, options: TrainingOptions, records: list[Sit
     modalities = sorted({m for r in records for m in r.modalities})
     trained_with = summary.get("trained_with", {})
     pathology = summary.get("pathology", {})
-    recipe = ("the paper's recipe (no pathology oversampling, no lesion weight, no mirroring)"
+    recipe = ("the paper's recipe (no pathology oversampling, no lesion weight, no mirroring or transposing)"
               if not pathology.get("lesion_weight") and pathology.get("oversampling", 1) == 1
-              and not pathology.get("mirroring") else
+              and not pathology.get("mirroring") and not pathology.get("transposing") else
               f"pathology oversampling {pathology.get('oversampling')}x and lesion weight {pathology.get('lesion_weight')}"
-              f"{', slices mirrored at random' if pathology.get('mirroring') else ''} (beyond the paper)")
+              f"{', slices mirrored at random' if pathology.get('mirroring') else ''}"
+              f"{', batches transposed at random' if pathology.get('transposing') else ''} (beyond the paper)")
     started = summary.get("started_from")
     federation = (f"federated training, federation {summary['federation']} round {summary.get('federation_round')}"
                   if summary.get("federation") else

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import run_pmm
 from pmm.experiments.report import update_doc
 from pmm.experiments.segmentation import TASKS, figure as segmentation_figure, oversample_foreground, unet_batches, unet_seeds
 from pmm.experiments.segmentation_heldout import heldout_setting
+from pmm.experiments.unet_augmentation import augmented
 from pmm.experiments.settings import experiment_names, load_settings
 from pmm.experiments.tables import claims, task_pairs
 from pmm.experiments.variants import finished_run, run_signature, train_central, variant_options
@@ -130,6 +132,23 @@ def test_a_finished_run_serves_every_experiment_with_the_same_settings(tmp_path:
     assert finished_run(longer, "full", run_signature(sites, variant_options(longer, True, True))) is None
 
 
+def test_a_run_recorded_before_transposing_serves_the_default_not_the_transposed_variant(tmp_path: Path) -> None:
+    from pmm.experiments.pathology import variant_setup
+
+    sites = ["TTG", "TTI", "BraTS", "ISLES"]
+    space = _workspace(tmp_path, "segmentation")
+    default = space.settings.training_options(pathology=variant_setup(space, "default")[0])
+    transposed = space.settings.training_options(pathology=variant_setup(space, "default-transposed")[0])
+    recorded = run_signature(sites, default)
+    del recorded["training"]["pathology"]["transposing"]          # RUN.json of a pmm before the key
+    run_dir = space.runs / "pathology-default"
+    run_dir.mkdir(parents=True)
+    (run_dir / "RUN.json").write_text(json.dumps({"signature": recorded}))
+    (run_dir / "DONE").write_text("600")
+    assert finished_run(space, "pathology-default", run_signature(sites, default)) == run_dir  # still reused
+    assert finished_run(space, "pathology-default-transposed", run_signature(sites, transposed)) is None  # trained without it
+
+
 def test_an_unfinished_run_is_not_reused(tmp_path: Path) -> None:
     tables = _workspace(tmp_path, "tables")
     run_dir = _finish(tables, "full", ["BraTS"])
@@ -199,3 +218,34 @@ def test_heldout_cases_is_a_whole_number_of_cases() -> None:
     for bad in (-1, 2.5, True, "16"):
         with pytest.raises(PmmError, match=r"\[extra\] heldout_cases = .*; give a whole number of cases per site"):
             heldout_setting(bad)
+
+
+def test_unet_augmentation_is_nnunet_or_none() -> None:
+    from pmm.experiments.segmentation import augmentation_setting
+
+    assert augmentation_setting("nnunet") and not augmentation_setting("none")
+    for bad in ("nnUNet", True, 1):
+        with pytest.raises(PmmError, match=r"\[extra\] unet_augmentation = .*: give \"nnunet\""):
+            augmentation_setting(bad)
+
+
+def test_unet_augmentation_varies_intensities_and_mirrors_each_slice_with_its_label() -> None:
+    """nnU-Net's transforms, per image: the label only ever mirrored, the image's intensities
+    changed on some images and left alone on others, the inputs untouched, the stream deciding."""
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(64, 3, 16, 12, generator=generator) + 0.5
+    targets = (images[:, :1] > 1.2).float()
+    before = images.clone(), targets.clone()
+    out, labels = augmented(images, targets, np.random.default_rng(1))
+    assert torch.equal(images, before[0]) and torch.equal(targets, before[1])
+    changed = 0
+    for index in range(64):
+        placement = [axes for axes in ([], [-2], [-1], [-2, -1])
+                     if torch.equal(labels[index], targets[index].flip(axes) if axes else targets[index])]
+        assert len(placement) == 1                                               # mirrored, never resampled
+        unflipped = out[index].flip(placement[0]) if placement[0] else out[index]
+        changed += not torch.allclose(unflipped, images[index])
+        assert torch.isfinite(out[index]).all()
+    assert 20 < changed < 60                                                     # about 62 %: 1 - 0.9*0.825*0.85*0.85*0.7
+    again, _ = augmented(images, targets, np.random.default_rng(1))
+    assert torch.equal(again, out)                                               # the U-Net's own stream decides

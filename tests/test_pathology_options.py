@@ -1,6 +1,6 @@
 """Training that reaches the pathology (beyond the paper, each one setting from the paper's recipe):
 slices with pathology over-represented inside MCBS groups, a lesion-weighted L1, headroom
-above the learned intensity bound and mirrored training slices. Each checked against the paper's behaviour it leaves intact."""
+above the learned intensity bound, mirrored slices and transposed batches. Each checked against the paper's behaviour it leaves intact."""
 from __future__ import annotations
 
 from collections import Counter
@@ -94,10 +94,10 @@ def test_lesion_weighted_l1_is_the_paper_l1_without_weights_and_counts_the_lesio
     assert float(weighted) == pytest.approx(40 / (64 + 36)) and float(weighted) > float(l1_per_image(prediction, truth))
 
 
-@pytest.mark.parametrize("mirroring", [False, True])
-def test_a_lesion_weighted_step_trains_on_real_batches(prepared_sites: Path, mirroring: bool) -> None:
-    options = TrainingOptions.model_validate(tiny_training_options(1).model_dump()
-                                             | {"pathology": {"lesion_weight": 5.0, "mirroring": mirroring}})
+@pytest.mark.parametrize("augmented", [False, True])
+def test_a_lesion_weighted_step_trains_on_real_batches(prepared_sites: Path, augmented: bool) -> None:
+    options = TrainingOptions.model_validate(tiny_training_options(1).model_dump() | {"pathology": {
+        "lesion_weight": 5.0, "mirroring": augmented, "transposing": augmented}})
     dataset = SliceDataset([prepared_sites / "BraTS"], split=None, lesion_maps=True)
     batch = next(iter(DataLoader(dataset, batch_sampler=make_sampler(dataset, options))))
     torch.manual_seed(0)
@@ -125,6 +125,21 @@ def test_mirroring_flips_each_slice_with_its_lesion_weights_and_leaves_the_batch
     assert len(placements) == 4                                                  # every placement drawn
     again, _ = mirrored(image, lesion, np.random.default_rng(3))
     assert torch.equal(again, flipped)                                           # the trainer's stream decides
+
+
+def test_transposing_turns_a_whole_batch_with_its_lesion_weights_even_when_the_crop_is_not_square() -> None:
+    from pmm_core.training.mirroring import transposed
+
+    image = torch.rand(4, 6, 12, 8)
+    lesion = (image[:, 0] > 0.7).float()
+    rng = np.random.default_rng(0)
+    turned = [transposed(image, lesion, rng) for _ in range(20)]
+    shapes = Counter(tuple(t.shape) for t, _ in turned)
+    assert shapes == Counter({(4, 6, 8, 12): shapes[(4, 6, 8, 12)], (4, 6, 12, 8): shapes[(4, 6, 12, 8)]})
+    assert min(shapes.values()) >= 5                                              # both outcomes drawn, about half each
+    for batch, weights in turned:
+        assert torch.equal(weights, (batch[:, 0] > 0.7).float())                 # the weights turned with the batch
+        assert torch.equal(batch, image) or torch.equal(batch, image.transpose(-2, -1))  # moved, never resampled
 
 
 def test_headroom_raises_the_learned_bound() -> None:
@@ -165,13 +180,18 @@ def test_pmm_trains_the_pathology_options_by_default_and_the_paper_recipe_is_one
     from pmm_core.config.training import saved_options
 
     default = options_with_overrides(None)
-    assert (default.pathology.oversampling, default.pathology.lesion_weight, default.pathology.mirroring) == (4.0, 20.0, True)
+    assert (default.pathology.oversampling, default.pathology.lesion_weight, default.pathology.mirroring,
+            default.pathology.transposing) == (4.0, 20.0, True, False)
     before_mirroring = default.model_dump(mode="json")
-    del before_mirroring["pathology"]["mirroring"]            # a checkpoint of an older pmm
-    assert not saved_options(before_mirroring, "last.pt").pathology.mirroring  # resumes as it began
+    del before_mirroring["pathology"]["mirroring"], before_mirroring["pathology"]["transposing"]  # an older pmm's checkpoint
+    resumed = saved_options(before_mirroring, "last.pt").pathology
+    assert not resumed.mirroring and not resumed.transposing  # resumes as it began
+    transposed = default.model_dump(mode="json")
+    transposed["pathology"]["transposing"] = True
+    assert saved_options(transposed, "last.pt").pathology.transposing                # a run that asked for it resumes with it
     paper = options_with_overrides(None, paper_recipe=True)
     assert paper.pathology == PathologyOptions.paper() and (paper.pathology.oversampling, paper.pathology.lesion_weight) == (1.0, 0.0)
-    assert not paper.pathology.mirroring
+    assert not paper.pathology.mirroring and not paper.pathology.transposing
     config = tmp_path / "own.toml"
     config.write_text("epochs = 3\n[pathology]\nlesion_weight = 2.0\n")
     assert options_with_overrides(config).pathology.lesion_weight == 2.0        # a TOML's own value stays

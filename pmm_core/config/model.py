@@ -50,6 +50,9 @@ class PathologyOptions(BaseModel):
     - `mirroring`: each training slice flipped at random along each in-plane axis (its lesion
       weights with it), so the few tumours of a site's split are seen in four placements
       (`pmm_core.training.mirroring`); false is the paper's (no augmentation).
+    - `transposing`: each training batch transposed (its in-plane axes swapped) with probability
+      1/2; with mirroring, every tumour in the eight placements of a square, none interpolated.
+      Off by default: measured no better than mirroring alone (docs/RESULTS.md).
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -59,11 +62,12 @@ class PathologyOptions(BaseModel):
     lesion_compartments: Literal["pooled", "balanced"] = Field(
         "pooled", description="the lesion weight per voxel alike (pooled) or per label compartment alike (balanced)")
     mirroring: bool = Field(True, description="flip each training slice at random along each in-plane axis (false: paper)")
+    transposing: bool = Field(False, description="swap each training batch's in-plane axes at random (measured, off)")
 
     @classmethod
     def paper(cls) -> "PathologyOptions":
-        """The paper's recipe: no oversampling, no lesion weight, no mirroring."""
-        return cls(oversampling=1.0, lesion_weight=0.0, mirroring=False)
+        """The paper's recipe: no oversampling, no lesion weight, no mirroring or transposing."""
+        return cls(oversampling=1.0, lesion_weight=0.0, mirroring=False, transposing=False)
 
 
 class ConditionOptions(BaseModel):

@@ -19,6 +19,8 @@ from pmm_core.config.model import ConditionOptions, LossWeights, ModelOptions, P
 from pmm_core.config.toml_loading import load_toml_model
 from pmm_core.errors import PmmError
 
+AUGMENTATIONS = ("mirroring", "transposing")  # [pathology] keys a run saved before them trained without
+
 # the number format a model computes in (pmm_core.training.precision resolves it per device)
 PrecisionName = Literal["auto", "float32", "bfloat16", "float16"]
 
@@ -135,9 +137,16 @@ def checked_options(data: dict, source: str) -> TrainingOptions:
 
 def saved_options(data: dict, source: str) -> TrainingOptions:
     """Options a checkpoint or package recorded, checked as `checked_options` does. A run saved
-    before `[pathology] mirroring` existed trained without it: its missing key reads as false, not
-    as today's default, so a resumed run goes on as it began and a model card says what was done."""
+    before `[pathology] mirroring` or `transposing` existed trained without it: its missing key
+    reads as false, not as today's default, so a resumed run goes on as it began and a model card
+    says what was done."""
+    return checked_options(recorded_options(data), source)
+
+
+def recorded_options(data: dict) -> dict:
+    """Training options as a run recorded them (JSON), with the `[pathology]` augmentations it
+    predates read as false: what that run did, not today's default."""
     pathology = data.get("pathology")
-    if isinstance(pathology, dict) and "mirroring" not in pathology:
-        data = data | {"pathology": pathology | {"mirroring": False}}
-    return checked_options(data, source)
+    if isinstance(pathology, dict):
+        return data | {"pathology": {key: False for key in AUGMENTATIONS} | pathology}
+    return data

@@ -13,7 +13,7 @@ import torch
 
 from pmm_core.config.training import TrainingOptions
 from pmm_core.methods import Method, method_of
-from pmm_core.training.mirroring import mirrored
+from pmm_core.training.mirroring import mirrored, transposed
 from pmm_core.training.objective import Objective
 from pmm_core.training.precision import Precision, resolve_precision
 from pmm_core.training.step import Optimizers, train_step
@@ -42,13 +42,16 @@ def batch_step(model: torch.nn.Module, optimizers: Optimizers, batch, condition_
                synchronize: Callable[[Iterable[torch.nn.Parameter]], None] | None = None) -> dict[str, float]:
     """One loader batch (collated `SliceSample`s: image, availability, dataset_id): the recipe's
     method draws its synthesis condition from the batch's availability (MM-GAN's curriculum from
-    `epochs_done`; the slices mirrored at random with `[pathology] mirroring`), then the batch
+    `epochs_done`; the slices mirrored at random with `[pathology] mirroring`, the batch
+    transposed at random with `transposing`), then the batch
     trains on `device` with that method's losses. Every trainer
     steps through here, so all of them draw conditions from the same rule and the same RNG stream."""
     condition = recipe.method.condition(batch.availability, condition_rng, recipe.options, epochs_done)
     image, lesion = batch.image, batch.lesion
     if recipe.options.pathology.mirroring:
         image, lesion = mirrored(image, lesion, condition_rng)
+    if recipe.options.pathology.transposing:
+        image, lesion = transposed(image, lesion, condition_rng)
     weight = recipe.options.pathology.lesion_weight
     pixels = 1.0 + weight * lesion[:, None].float() if weight > 0 else None
     return train_step(model, optimizers, image.to(device, non_blocking=True), batch.availability,
