@@ -1,10 +1,11 @@
-"""What `[pathology] mirroring` costs a training step: the random flips of a batch against the
-step they feed.
+"""What `[pathology] mirroring` and `transposing` cost a training step: the random flips and the
+random transposition of a batch against the step they feed.
 
 For each size (the experiments' 64x64 at batch 4, native 192x192 crops at the paper's batch 16):
-milliseconds to mirror one batch (6 channels and its lesion weights, `pmm_core.training.mirroring`)
-and milliseconds of one default-recipe training step of the small model on the same batch, in the
-precision `auto` picks here; the ratio is what mirroring adds to a step. Medians of `--repeats`.
+milliseconds to mirror one batch (6 channels and its lesion weights, `pmm_core.training.mirroring`),
+to mirror and transpose it (the default recipe, a transposition drawn every time, so its copy is
+always paid), and of one default-recipe training step of the small model on the same batch, in the
+precision `auto` picks here; the ratio is what the augmentation adds to a step. Medians of `--repeats`.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from pmm_core.config.training import TrainingOptions
 from pmm_core.methods import method_of
 from pmm_core.methods.recipe import StepRecipe
 from pmm_core.modalities import availability_vector
-from pmm_core.training.mirroring import mirrored
+from pmm_core.training.mirroring import mirrored, transposed
 from pmm_core.training.step import build_optimizers, train_step
 
 PAPER_ARGS = ["--model", "paper"]
@@ -38,7 +39,7 @@ def _median_ms(call, repeats: int) -> float:
 
 
 def measure(size: int, batch: int, width: str, repeats: int, device: torch.device) -> dict:
-    options = TrainingOptions(batch_size=batch, model=model_options(width), pathology={"mirroring": True})
+    options = TrainingOptions(batch_size=batch, model=model_options(width), pathology={"mirroring": True, "transposing": True})
     recipe = StepRecipe.of(options, device)
     torch.manual_seed(0)
     model = recipe.precision.prepare_model(method_of(options).build(options).to(device))
@@ -55,10 +56,19 @@ def measure(size: int, batch: int, width: str, repeats: int, device: torch.devic
                    precision=recipe.precision, outputs=condition.outputs, objective=recipe.objective,
                    pixel_weights=(1.0 + 5.0 * lesion[:, None]).to(device))
 
+    always = _AlwaysHalf()  # transposed() turns the batch when its draw is under 1/2: this one always is
     flip_ms = _median_ms(lambda: mirrored(image, lesion, rng), repeats * 10)
+    both_ms = _median_ms(lambda: transposed(*mirrored(image, lesion, rng), always), repeats * 10)
     step_ms = _median_ms(step, repeats)
-    return {"size": size, "batch": batch, "mirror_ms": round(flip_ms, 3), "step_ms": round(step_ms, 1),
-            "share": round(flip_ms / step_ms, 5), "precision": recipe.precision.name}
+    return {"size": size, "batch": batch, "mirror_ms": round(flip_ms, 3), "mirror_transpose_ms": round(both_ms, 3),
+            "step_ms": round(step_ms, 1), "share": round(both_ms / step_ms, 5), "precision": recipe.precision.name}
+
+
+class _AlwaysHalf:
+    """A stand-in for the trainer's generator whose every draw is 0.0, so a transposition is always timed."""
+
+    def random(self) -> float:
+        return 0.0
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -68,12 +78,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     device = default_device()
     rows = [measure(size, batch, args.model, args.repeats, device) for size, batch in ((64, 4), (192, 16))]
-    table = ["| crop | batch | mirror a batch (ms) | training step (ms) | mirroring's share of a step |",
-             "|---|---|---|---|---|"]
-    table += [f"| {r['size']}x{r['size']} | {r['batch']} | {r['mirror_ms']} | {r['step_ms']} | {r['share']:.2%} |"
-              for r in rows]
+    table = ["| crop | batch | mirror a batch (ms) | mirror and transpose it (ms) | training step (ms) "
+             "| the augmentation's share of a step |", "|---|---|---|---|---|---|"]
+    table += [f"| {r['size']}x{r['size']} | {r['batch']} | {r['mirror_ms']} | {r['mirror_transpose_ms']} | {r['step_ms']} "
+              f"| {r['share']:.2%} |" for r in rows]
     table += ["", f"Model: {args.model}, {rows[0]['precision']} on {device.type}; medians of {args.repeats} steps "
-              f"and {args.repeats * 10} mirrorings. Command: `python -m bench mirroring_cost`."]
+              f"and {args.repeats * 10} augmentations. Command: `python -m bench mirroring_cost`."]
     write_results("mirroring_cost", vars(args) | {"device": device.type, "rows": rows}, table)
 
 

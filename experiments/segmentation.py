@@ -300,13 +300,15 @@ def run(space: Workspace, doc: Path | None, command: str) -> Path:
     several = {site: seeds_of(site) for site in TASKS if seeds_of(site) > 1}
     seed_note = ("; each case's Dice is its mean over U-Nets of seeds " + ", ".join(
         f"{s.seed}-{s.seed + n - 1} for {site}" for site, n in several.items())) if several else ""
-    heldout_note = (f" and on {heldout} held-out cases per site (the site's next cases, never in the phantom any "
+    heldout_note = (f" and on {heldout} held-out case{'s' if heldout != 1 else ''} per site (the site's next cases, never in the phantom any "
                     f"model trained on)") if heldout else ""
     counts = {site: next(r["cases"] for r in rows if r["site"] == site) for site in TASKS}
     cases_note = "cases: " + ", ".join(f"{n} for {site}" for site, n in counts.items())
     section = [f"## Downstream segmentation (paper Fig. 2c){space.title_suffix}", "",
                f"MONAI 2D U-Nets ({steps} batches of {BATCH} slices for every site, learning rate decayed "
-               f"polynomially; batch Dice + cross-entropy, a third of every batch from labelled slices) on the phantom's training split, Dice on its test split"
+               f"polynomially; batch Dice + cross-entropy, a third of every batch from labelled slices"
+               f"{'; nnU-Net intensity augmentation and mirroring' if augmentation else ''}) on the phantom's training "
+               f"split, Dice on its test split"
                f"{heldout_note} (mean ± std over {cases_note}{seed_note}). Synthesis: the full PMM-Synth model trained on all four sites "
                f"({s.epochs} epochs; recipes: {', '.join(models)}, see `pmm experiment pathology`), filling the "
                f"missing modality of the test cases with `pmm complete`'s code (completed copy in the site's layout "

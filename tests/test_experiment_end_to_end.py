@@ -32,6 +32,7 @@ discriminator_layers = 2
 unet_steps = 4
 heldout_cases = 1
 unet_seeds = { ISLES = 2 }
+unet_augmentation = "nnunet"
 peer_sites = ["BraTS"]
 peer_tasks = 1
 variants = ["paper", "all"]
@@ -61,7 +62,7 @@ def test_segmentation_then_tables_share_the_phantom_and_the_full_model(prepared_
     # every way is scored on the test split's one case and one held-out case: the site's fourth,
     # drawn after the phantom's three (byte for byte the same), which no model trained on
     assert {r["cases"] for r in rows} == {2}
-    assert "Dice on its test split and on 1 held-out cases per site" in result.stdout
+    assert "Dice on its test split and on 1 held-out case per site" in result.stdout
     phantom, heldout = out / "tiny" / "phantom-3-0", out / "tiny" / "phantom-3-0" / "heldout-1"
     first = Path("BraTS/BraTS2021_00001/BraTS2021_00001_t1ce.nii.gz")
     assert filecmp.cmp(phantom / first, heldout / first, shallow=False)
@@ -69,7 +70,9 @@ def test_segmentation_then_tables_share_the_phantom_and_the_full_model(prepared_
     assert "BraTS2021_00004" not in str(json.loads((phantom / "cache/BraTS/splits.json").read_text()))
     assert (runs / "segmentation/completion/BraTS/heldout-1/completed/BraTS2021_00004/BraTS2021_00004_t1ce.nii.gz"
             ).is_file()                                                          # synthesized by pmm complete
-    assert (runs / "segmentation" / "unet-ISLES-all-seed2.pt").is_file() and not (runs / "segmentation" / "unet-BraTS-all-seed2.pt").exists()
+    assert (runs / "segmentation" / "unet-ISLES-all-augmented-seed2.pt").is_file()
+    assert not (runs / "segmentation" / "unet-BraTS-all-augmented-seed2.pt").exists()
+    assert "nnU-Net intensity augmentation and mirroring" in result.stdout
     assert "each case's Dice is its mean over U-Nets of seeds 0-1 for ISLES" in result.stdout
     manifest = json.loads((runs / "segmentation" / "completion" / "BraTS" / "completed" / "pmm_completion.json").read_text())
     assert manifest["SynthesizedFiles"] and {f["Modality"] for f in manifest["SynthesizedFiles"]} == {"T1C"}  # pmm complete
