@@ -122,7 +122,7 @@ def test_segmentation_then_tables_share_the_phantom_and_the_full_model(prepared_
     mlflow.set_tracking_uri(uri)
     names = set(mlflow.search_runs(experiment_names=["experiments"])["tags.mlflow.runName"])
     assert {"segmentation/full", "segmentation-summary", "tables-summary", "tables/multi",
-            "segmentation/unet-BraTS-without-T1C"} <= names
+            "segmentation/unet-BraTS-without-T1C-augmented"} <= names
 
 
 def _check_the_federation(folder: Path, uri: str) -> None:
