@@ -56,7 +56,7 @@ def measure(size: int, batch: int, width: str, repeats: int, device: torch.devic
                    precision=recipe.precision, outputs=condition.outputs, objective=recipe.objective,
                    pixel_weights=(1.0 + 5.0 * lesion[:, None]).to(device))
 
-    always = _AlwaysHalf()  # transposed() turns the batch when its draw is under 1/2: this one always is
+    always = _AlwaysTransposes()  # transposed() turns the batch when its draw is under 1/2: this one's always is
     flip_ms = _median_ms(lambda: mirrored(image, lesion, rng), repeats * 10)
     both_ms = _median_ms(lambda: transposed(*mirrored(image, lesion, rng), always), repeats * 10)
     step_ms = _median_ms(step, repeats)
@@ -64,7 +64,7 @@ def measure(size: int, batch: int, width: str, repeats: int, device: torch.devic
             "step_ms": round(step_ms, 1), "share": round(both_ms / step_ms, 5), "precision": recipe.precision.name}
 
 
-class _AlwaysHalf:
+class _AlwaysTransposes:
     """A stand-in for the trainer's generator whose every draw is 0.0, so a transposition is always timed."""
 
     def random(self) -> float:

@@ -17,9 +17,13 @@ variance is taken relative to each image's own variance.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from pmm_core.training.mirroring import mirrored
 
 NOISE = (0.1, (0.0, 0.1))            # probability per image; variance, relative to the image's
 BLUR = (0.2, 0.5, (0.5, 1.0))        # probability per image, then per channel; sigma in pixels
@@ -31,32 +35,40 @@ GAMMA = (0.3, (0.7, 1.5))            # probability per image; gamma on each chan
 def augmented(images: torch.Tensor, targets: torch.Tensor, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """images (B, C, H, W) and their targets (B, K, H, W) after nnU-Net's intensity transforms (each
     image drawn on its own from `rng`) and a mirroring along each in-plane axis with probability
-    1/2 (the targets with it). New tensors; the inputs are unchanged."""
+    1/2 (the targets with it: the trainer's `mirrored`). New tensors; the inputs are unchanged."""
     images = images.clone()
     batch = images.shape[0]
-    images = _noise(images, rng.random(batch) < NOISE[0], rng)
+    images = _on_chosen(images, rng.random(batch) < NOISE[0], rng, _noise)
     images = _blur(images, (rng.random(batch) < BLUR[0])[:, None] & (rng.random(images.shape[:2]) < BLUR[1]), rng)
-    chosen = rng.random(batch) < BRIGHTNESS[0]
-    images[chosen] *= torch.from_numpy(rng.uniform(*BRIGHTNESS[1], (int(chosen.sum()), 1, 1, 1))).float()
-    images = _contrast(images, rng.random(batch) < CONTRAST[0], rng)
-    images = _gamma(images, rng.random(batch) < GAMMA[0], rng)
-    flips = rng.random((batch, 2)) < 0.5
-    targets = targets.clone()
-    for index, (vertical, horizontal) in enumerate(flips):
-        axes = [axis for axis, chosen in ((-2, vertical), (-1, horizontal)) if chosen]
-        if axes:
-            images[index], targets[index] = images[index].flip(axes), targets[index].flip(axes)
-    return images, targets
+    images = _on_chosen(images, rng.random(batch) < BRIGHTNESS[0], rng,
+                        lambda picked, rng: picked * _per_image(rng, BRIGHTNESS[1], len(picked)))
+    images = _on_chosen(images, rng.random(batch) < CONTRAST[0], rng, _contrast)
+    images = _on_chosen(images, rng.random(batch) < GAMMA[0], rng, _gamma)
+    return mirrored(images, targets, rng)
 
 
-def _noise(images: torch.Tensor, chosen: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+def _on_chosen(images: torch.Tensor, chosen: np.ndarray, rng: np.random.Generator,
+               transform: Callable[[torch.Tensor, np.random.Generator], torch.Tensor]) -> torch.Tensor:
+    """`images` with the `chosen` ones (a bool per image) replaced by `transform` of them."""
     if chosen.any():
-        picked = images[chosen]
-        variance = torch.from_numpy(rng.uniform(*NOISE[1], (len(picked), 1, 1, 1))).float()
-        scale = picked.flatten(2).std(dim=2)[:, :, None, None]
-        noise = torch.from_numpy(rng.standard_normal(tuple(picked.shape), dtype=np.float32))
-        images[chosen] = picked + noise * variance.sqrt() * scale
+        images[chosen] = transform(images[chosen], rng)
     return images
+
+
+def _per_image(rng: np.random.Generator, bounds: tuple[float, float], count: int) -> torch.Tensor:
+    """(count, 1, 1, 1) values drawn uniformly within `bounds`, one per image."""
+    return torch.from_numpy(rng.uniform(*bounds, (count, 1, 1, 1))).float()
+
+
+def _value_range(picked: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return picked.amin(dim=(2, 3), keepdim=True), picked.amax(dim=(2, 3), keepdim=True)
+
+
+def _noise(picked: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    variance = _per_image(rng, NOISE[1], len(picked))
+    scale = picked.flatten(2).std(dim=2)[:, :, None, None]
+    noise = torch.from_numpy(rng.standard_normal(tuple(picked.shape), dtype=np.float32))
+    return picked + noise * variance.sqrt() * scale
 
 
 def _blur(images: torch.Tensor, chosen: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
@@ -74,24 +86,18 @@ def _blur(images: torch.Tensor, chosen: np.ndarray, rng: np.random.Generator) ->
     return torch.where(mask, both[0].view_as(images), images)
 
 
-def _contrast(images: torch.Tensor, chosen: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
-    if chosen.any():
-        picked = images[chosen]
-        factor = torch.from_numpy(rng.uniform(*CONTRAST[1], (len(picked), 1, 1, 1))).float()
-        mean = picked.mean(dim=(2, 3), keepdim=True)
-        low, high = picked.amin(dim=(2, 3), keepdim=True), picked.amax(dim=(2, 3), keepdim=True)
-        images[chosen] = torch.maximum(torch.minimum((picked - mean) * factor + mean, high), low)
-    return images
+def _contrast(picked: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    factor = _per_image(rng, CONTRAST[1], len(picked))
+    mean = picked.mean(dim=(2, 3), keepdim=True)
+    low, high = _value_range(picked)
+    return torch.maximum(torch.minimum((picked - mean) * factor + mean, high), low)
 
 
-def _gamma(images: torch.Tensor, chosen: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
-    if chosen.any():
-        picked = images[chosen]
-        gamma = torch.from_numpy(rng.uniform(*GAMMA[1], (len(picked), 1, 1, 1))).float()
-        mean, std = picked.mean(dim=(2, 3), keepdim=True), picked.std(dim=(2, 3), keepdim=True)
-        low, high = picked.amin(dim=(2, 3), keepdim=True), picked.amax(dim=(2, 3), keepdim=True)
-        span = (high - low).clamp(min=1e-7)
-        curved = ((picked - low) / span) ** gamma * span + low
-        curved = (curved - curved.mean(dim=(2, 3), keepdim=True)) / curved.std(dim=(2, 3), keepdim=True).clamp(min=1e-7)
-        images[chosen] = curved * std + mean
-    return images
+def _gamma(picked: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    gamma = _per_image(rng, GAMMA[1], len(picked))
+    mean, std = picked.mean(dim=(2, 3), keepdim=True), picked.std(dim=(2, 3), keepdim=True)
+    low, high = _value_range(picked)
+    span = (high - low).clamp(min=1e-7)
+    curved = ((picked - low) / span) ** gamma * span + low
+    curved = (curved - curved.mean(dim=(2, 3), keepdim=True)) / curved.std(dim=(2, 3), keepdim=True).clamp(min=1e-7)
+    return curved * std + mean

@@ -21,7 +21,8 @@ import torch
 
 
 def mirrored(image: torch.Tensor, lesion: torch.Tensor, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """image (B, C, H, W) and lesion (B, H, W) with each slice flipped along H and along W, each
+    """image (B, C, H, W) and lesion (B, H, W) (or any (B, ..., H, W): the segmentation
+    experiment's targets) with each slice flipped along H and along W, each
     with probability 1/2, drawn from `rng` (the trainer's condition stream, saved in checkpoints,
     so a resumed run flips as the uninterrupted one would). New tensors; the inputs are unchanged."""
     flips = rng.random((image.shape[0], 2)) < 0.5
